@@ -1,0 +1,140 @@
+"""Every endpoint, bucket, path and credential ShopFlow uses, read from the environment.
+
+This is the one place that knows them. Values come, in order of precedence, from the process
+environment, `.env` in the project root, and `<SHOPFLOW_HOME>/generated.env` (credentials that
+`shopflow services up` generates on first start so that a fresh clone needs no secrets in git).
+
+Two environments (`SHOPFLOW_ENV`):
+- `local`  (embedded default): the lake is a directory, the warehouse a DuckDB file; Spark runs in
+  local mode. Nothing has to be started.
+- `docker` (the service stack): the lake is an S3 server (MinIO from `shopflow services up` or
+  docker-compose, or any S3 in production), with Kafka and PostgreSQL at the endpoints below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+BUCKETS = ("raw-data", "staging", "lakehouse", "events", "processed", "quarantine")
+
+
+def _home_default() -> Path:
+    return Path(os.environ.get("SHOPFLOW_HOME", PROJECT_ROOT / ".shopflow")).resolve()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=(str(PROJECT_ROOT / ".env"), str(_home_default() / "generated.env")),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Literal["local", "docker"] = Field("local", validation_alias="SHOPFLOW_ENV")
+
+    # Runtime state of this checkout: service data, logs, pids, the local lake and warehouse.
+    home: Path = Field(default_factory=_home_default, validation_alias="SHOPFLOW_HOME")
+    # Downloads and builds reused across checkouts (JVM jars, the MinIO binary).
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "shopflow", validation_alias="SHOPFLOW_CACHE_DIR"
+    )
+
+    # --- object store -----------------------------------------------------------------------
+    lake_dir: Path | None = Field(None, validation_alias="SHOPFLOW_LAKE_DIR")
+    s3_endpoint_url: str = Field("http://127.0.0.1:9000", validation_alias="S3_ENDPOINT_URL")
+    aws_access_key_id: str | None = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
+    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    minio_console_address: str = Field("127.0.0.1:9001", validation_alias="MINIO_CONSOLE_ADDRESS")
+
+    # --- Kafka --------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_controller_port: int = Field(9093, validation_alias="KAFKA_CONTROLLER_PORT")
+
+    # --- PostgreSQL (ERP source and production warehouse) ---------------------------------------
+    postgres_host: str = Field("127.0.0.1", validation_alias="POSTGRES_HOST")
+    postgres_port: int = Field(5432, validation_alias="POSTGRES_PORT")
+    postgres_user: str = Field("shopflow", validation_alias="POSTGRES_USER")
+    postgres_password: SecretStr | None = Field(None, validation_alias="POSTGRES_PASSWORD")
+    postgres_db: str = Field("shopflow", validation_alias="POSTGRES_DB")
+
+    # --- Spark ----------------------------------------------------------------------------------
+    spark_master: str = Field("local[2]", validation_alias="SPARK_MASTER")
+    spark_remote: str | None = Field(None, validation_alias="SPARK_REMOTE")
+    spark_driver_memory: str = Field("4g", validation_alias="SPARK_DRIVER_MEMORY")
+    spark_executor_memory: str = Field("2g", validation_alias="SPARK_EXECUTOR_MEMORY")
+    spark_shuffle_partitions: int = Field(4, validation_alias="SPARK_SHUFFLE_PARTITIONS")
+
+    # --- warehouse ------------------------------------------------------------------------------
+    duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")
+
+    # --- derived paths --------------------------------------------------------------------------
+    @property
+    def services_dir(self) -> Path:
+        return self.home / "services"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def local_lake_dir(self) -> Path:
+        return (self.lake_dir or self.home / "lake").resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.duckdb_path or self.home / "warehouse.duckdb").resolve()
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache_dir / "jars"
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.env == "docker"
+
+    @property
+    def s3_host_port(self) -> str:
+        return self.s3_endpoint_url.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def postgres_dsn(self) -> str:
+        password = self.postgres_password.get_secret_value() if self.postgres_password else ""
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
+            f"user={self.postgres_user} password={password}"
+        )
+
+    @property
+    def postgres_jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    def secret(self, name: str) -> str:
+        """The value of a credential field, or a clear error naming the variable to set."""
+        value = getattr(self, name)
+        if value is None:
+            var = self.model_fields[name].validation_alias
+            raise RuntimeError(
+                f"{var} is not set: export it, put it in .env (see .env.example), "
+                "or run `shopflow services up`, which generates local credentials."
+            )
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Drop the cached settings (after the environment or generated.env changed)."""
+    get_settings.cache_clear()
+    return get_settings()
