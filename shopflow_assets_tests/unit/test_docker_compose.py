@@ -1,0 +1,74 @@
+"""docker-compose.yml cannot be run here (no Docker engine), so it is checked statically."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shopflow_assets.settings import BUCKETS, PROJECT_ROOT
+
+COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|TOKEN)", re.IGNORECASE)
+VAR_REF = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_every_part_of_the_stack_is_a_service(compose):
+    expected = {"kafka", "minio", "minio-init", "postgres", "spark-master", "spark-worker",
+                "dagster-webserver", "dagster-daemon"}
+    assert expected <= set(compose["services"])
+
+
+def test_long_running_services_have_healthchecks(compose):
+    for name in ("kafka", "minio", "postgres", "spark-master", "dagster-webserver"):
+        assert "healthcheck" in compose["services"][name], f"{name} has no healthcheck"
+
+
+def test_bucket_bootstrap_creates_every_bucket(compose):
+    script = " ".join(compose["services"]["minio-init"]["command"])
+    for bucket in BUCKETS:
+        assert bucket in script, f"minio-init does not create bucket {bucket}"
+
+
+def test_no_literal_secrets(compose):
+    for name, service in compose["services"].items():
+        for key, value in _environment(service).items():
+            if SECRET_NAME.search(key):
+                assert VAR_REF.fullmatch(value), f"{name}.{key} must come from .env, found a literal value"
+
+
+def test_published_ports_bind_to_loopback(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_every_referenced_variable_is_documented():
+    documented = {
+        line.split("=", 1)[0].strip()
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    referenced = set(VAR_REF.findall(COMPOSE.read_text()))
+    missing = referenced - documented
+    assert not missing, f"variables used by docker-compose.yml but not in .env.example: {sorted(missing)}"
+
+
+def test_dependencies_point_at_defined_services(compose):
+    services = set(compose["services"])
+    for name, service in compose["services"].items():
+        for dep in service.get("depends_on", {}):
+            assert dep in services, f"{name} depends on unknown service {dep}"
