@@ -1,0 +1,46 @@
+# ShopFlow tasks. The two set-up commands in the README are `make demo` and `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: demo test setup lint format services-up services-down services-status dev bench clean
+
+## demo: install, then run the shop daily batch end to end on the embedded defaults (no services needed)
+demo: setup
+	$(UV) run shopflow demo --days 3
+
+## test: lint + the whole suite against real Kafka, MinIO, PostgreSQL and Spark (starts and stops them)
+test:
+	bash scripts/test.sh
+
+## setup: install uv if missing, then the locked Python environment
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.9,<1"
+	$(UV) sync --frozen
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: setup
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+services-up: setup
+	$(UV) run shopflow services up
+
+services-down:
+	$(UV) run shopflow services down
+
+services-status:
+	$(UV) run shopflow services status
+
+## dev: the Dagster UI on http://127.0.0.1:3000
+dev: setup
+	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup
+	for script in bench/bench_*.py; do echo "== $$script"; $(UV) run python $$script || exit 1; done
+
+clean:
+	$(UV) run shopflow services down || true
+	rm -rf .shopflow dbt_project/target
