@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # `.env` copied from .env.example has blank values: blank means "not set", not "empty password".
+        env_ignore_empty=True,
     )
 
     env: Literal["local", "docker"] = Field("local", validation_alias="SHOPFLOW_ENV")
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
     # --- Kafka --------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     kafka_controller_port: int = Field(9093, validation_alias="KAFKA_CONTROLLER_PORT")
+    # JVM heap of the native broker started by `shopflow services up` (modest: the machine is shared).
+    kafka_heap_opts: str = Field("-Xms256m -Xmx768m", validation_alias="KAFKA_HEAP_OPTS")
 
     # --- PostgreSQL (ERP source and production warehouse) ---------------------------------------
     postgres_host: str = Field("127.0.0.1", validation_alias="POSTGRES_HOST")
@@ -129,9 +133,17 @@ class Settings(BaseSettings):
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def env_files() -> tuple[str, str]:
+    """The env files, resolved now rather than at import, so a SHOPFLOW_HOME set later is honoured.
+
+    Later files win in pydantic-settings: `.env` comes last so that it overrides generated credentials.
+    """
+    return (str(_home_default() / "generated.env"), str(PROJECT_ROOT / ".env"))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings(_env_file=env_files())
 
 
 def reload_settings() -> Settings:
