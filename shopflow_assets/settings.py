@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         env_file=(str(PROJECT_ROOT / ".env"), str(_home_default() / "generated.env")),
         env_file_encoding="utf-8",
         extra="ignore",
-        populate_by_name=True,
+        # Not populate_by_name: with it, pydantic-settings also reads each field's own name from the
+        # environment, so $HOME (always set) became settings.home. Construct with the aliases instead.
+        populate_by_name=False,
         # `.env` copied from .env.example has blank values: blank means "not set", not "empty password".
         env_ignore_empty=True,
     )
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     aws_secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
     aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
     minio_console_address: str = Field("127.0.0.1:9001", validation_alias="MINIO_CONSOLE_ADDRESS")
+    # Lake (object store) calls retry transient failures this many times in all, with exponential backoff.
+    lake_retry_attempts: int = Field(4, ge=1, validation_alias="LAKE_RETRY_ATTEMPTS")
+    lake_retry_base_delay: float = Field(0.5, ge=0, validation_alias="LAKE_RETRY_BASE_DELAY_SECONDS")
 
     # --- Kafka --------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
@@ -76,6 +81,8 @@ class Settings(BaseSettings):
     spark_driver_memory: str = Field("4g", validation_alias="SPARK_DRIVER_MEMORY")
     spark_executor_memory: str = Field("2g", validation_alias="SPARK_EXECUTOR_MEMORY")
     spark_shuffle_partitions: int = Field(4, validation_alias="SPARK_SHUFFLE_PARTITIONS")
+    # The Spark web UI (port 4040+) costs memory and a port per session: off unless asked for.
+    spark_ui_enabled: bool = Field(False, validation_alias="SPARK_UI_ENABLED")
 
     # --- warehouse ------------------------------------------------------------------------------
     duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")

@@ -1,0 +1,189 @@
+"""The one place that builds SparkSessions.
+
+`get_spark_session()` gives every caller in a process the same session: local mode by default
+(settings.spark_master, `local[2]`), a cluster through Spark Connect when settings.spark_remote is set,
+or any master URL. Delta Lake, S3A (pointed at settings.s3_endpoint_url) and the Kafka source are on
+the classpath through the jars `spark_jars.ensure_spark_jars()` keeps in the cache.
+`spark_conf()` is the pure settings -> Spark configuration mapping (unit-tested without a JVM).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from shopflow_assets.resources.spark_jars import ensure_spark_jars
+from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+LOG4J2_PROPERTIES = PROJECT_ROOT / "spark" / "log4j2.properties"
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+
+def s3a_conf(settings: Settings) -> dict[str, str]:
+    """S3A settings for the object store in settings; empty when no credentials are configured."""
+    if not settings.aws_access_key_id or settings.aws_secret_access_key is None:
+        return {}
+    endpoint = settings.s3_endpoint_url.rstrip("/")
+    prefix = "spark.hadoop.fs.s3a."
+    return {
+        prefix + "impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        prefix + "endpoint": endpoint,
+        prefix + "endpoint.region": settings.aws_region,
+        # MinIO and most self-hosted S3 servers serve buckets as paths, not as DNS names.
+        prefix + "path.style.access": "true",
+        prefix + "connection.ssl.enabled": str(endpoint.startswith("https://")).lower(),
+        prefix + "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        prefix + "access.key": settings.aws_access_key_id,
+        prefix + "secret.key": settings.secret("aws_secret_access_key"),
+        # Fail within seconds, not minutes, when the store is down (defaults retry for ~ 7 minutes).
+        prefix + "attempts.maximum": "3",
+        prefix + "retry.limit": "3",
+        prefix + "connection.establish.timeout": "5s",
+    }
+
+
+def spark_conf(
+    settings: Settings,
+    app_name: str = "shopflow",
+    jars: list[Path] | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every Spark setting ShopFlow uses for a classic (non-Connect) session, from settings."""
+    conf: dict[str, str] = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        # Memory is bounded so a job cannot take the shared machine down.
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.ui.enabled": str(settings.spark_ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        # Delta rebuilds table state with 50 partitions by default: far too many tasks for 2 cores.
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": (
+            f"-Dlog4j.configurationFile=file:{LOG4J2_PROPERTIES} -Dderby.system.home={settings.home}"
+        ),
+        **DELTA_CONF,
+    }
+    if jars:
+        classpath = [str(jar) for jar in jars]
+        # spark.jars ships them to cluster executors; the driver classpath puts them on the system
+        # class loader, which Hadoop's FileSystem lookup (s3a://) and Delta's catalog need.
+        conf["spark.jars"] = ",".join(classpath)
+        conf["spark.driver.extraClassPath"] = ":".join(classpath)
+    conf.update(s3a_conf(settings))
+    conf.update(extra_conf or {})
+    return conf
+
+
+def connect_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Session-level settings that a Spark Connect client may set (the server owns the rest)."""
+    conf = {
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+    }
+    conf.update(extra_conf or {})
+    return conf
+
+
+def get_spark_session(
+    settings: Settings | None = None,
+    app_name: str = "shopflow",
+    extra_conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """The process-wide SparkSession, started on first use (jars fetched once if missing).
+
+    A later call reuses the running session; its `extra_conf` is applied when Spark allows changing
+    those keys at runtime, otherwise a clear error says to call `stop_spark_session()` first.
+    """
+    global _session
+    settings = settings or get_settings()
+    with _lock:
+        if _session is not None and _is_alive(_session):
+            _apply_runtime_conf(_session, extra_conf or {})
+            return _session
+        _session = _build_session(settings, app_name, extra_conf)
+        return _session
+
+
+def stop_spark_session() -> None:
+    global _session
+    with _lock:
+        if _session is not None:
+            _session.stop()
+            _session = None
+
+
+def _build_session(settings: Settings, app_name: str, extra_conf: Mapping[str, str] | None) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    if settings.spark_remote:
+        builder = SparkSession.builder.remote(settings.spark_remote).appName(app_name)
+        for key, value in connect_conf(settings, extra_conf).items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    conf = spark_conf(settings, app_name, ensure_spark_jars(settings), extra_conf)
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _is_alive(session: SparkSession) -> bool:
+    try:
+        context = session.sparkContext
+    except Exception:  # Spark Connect sessions have no SparkContext
+        return not getattr(session, "is_stopped", False)
+    return context._jsc is not None and not context._jsc.sc().isStopped()
+
+
+def _apply_runtime_conf(session: SparkSession, extra_conf: Mapping[str, str]) -> None:
+    for key, value in extra_conf.items():
+        if session.conf.get(key, None) == value:
+            continue
+        if not session.conf.isModifiable(key):
+            raise RuntimeError(
+                f"Spark setting {key}={value} can only be set when the session starts, and a SparkSession "
+                "is already running in this process: call shopflow_assets.resources.spark."
+                "stop_spark_session() first, or set it for every session in spark_conf()."
+            )
+        session.conf.set(key, value)
+
+
+class SparkResource(dg.ConfigurableResource):
+    """Dagster's handle on the process-wide SparkSession; starting Spark waits until an asset asks."""
+
+    app_name: str = "shopflow"
+    extra_conf: dict[str, str] = {}
+
+    def get_session(self) -> SparkSession:
+        return get_spark_session(app_name=self.app_name, extra_conf=self.extra_conf)
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.get_session()
+
+    def conf_preview(self) -> dict[str, Any]:
+        """The configuration a session would get, secrets masked (for run metadata and docs)."""
+        conf = spark_conf(get_settings(), self.app_name, None, self.extra_conf)
+        return {k: ("***" if "secret" in k or "password" in k else v) for k, v in conf.items()}
