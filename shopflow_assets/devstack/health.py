@@ -13,7 +13,9 @@ class ServiceUnavailableError(RuntimeError):
         self.service = service
         self.address = address
         message = f"{service} is not reachable at {address}"
-        message += f": {hint}" if hint else ": start it with `shopflow services up` or check its settings in .env"
+        message += (
+            f": {hint}" if hint else ": start it with `shopflow services up` or check its settings in .env"
+        )
         super().__init__(message)
 
 

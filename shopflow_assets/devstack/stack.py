@@ -1,0 +1,197 @@
+"""The native service stack as a whole: up, down, status and reset, for the CLI, tests and benchmarks."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter
+from shopflow_assets.devstack.credentials import ensure_credentials, generated_env_path
+from shopflow_assets.devstack.health import ServiceUnavailableError, port_open
+from shopflow_assets.devstack.kafka import KafkaService
+from shopflow_assets.devstack.minio import MinioService
+from shopflow_assets.devstack.postgres import PostgresService
+from shopflow_assets.devstack.process import (
+    is_running,
+    owned_pid,
+    pids_listening,
+    processes_in,
+    read_cmdline,
+    spawn,
+    stop,
+    tail,
+)
+from shopflow_assets.settings import Settings, get_settings
+
+# Start order: the JVM first, so that it warms up while the others start.
+SERVICES: dict[str, NativeService] = {
+    service.name: service for service in (KafkaService(), MinioService(), PostgresService())
+}
+
+RUNNING, UNHEALTHY, STOPPED, EXTERNAL = "running", "unhealthy", "stopped", "external"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # running | unhealthy (ours, not answering) | stopped | external (answers, not ours)
+    address: str
+    pid: int | None
+    detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state in (RUNNING, EXTERNAL)
+
+
+def select(names: Iterable[str] | None) -> list[NativeService]:
+    """Services by name in start order; all of them for None or an empty list."""
+    names = list(names or [])
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown:
+        raise DevstackError(f"unknown service {', '.join(unknown)}: choose from {', '.join(SERVICES)}")
+    return [service for name, service in SERVICES.items() if not names or name in names]
+
+
+def service_status(service: NativeService, settings: Settings) -> ServiceStatus:
+    pid = owned_pid(service.pid_file(settings), settings.services_dir)
+    try:
+        service.check(settings, timeout=2.0)
+        healthy, detail = True, ""
+    except ServiceUnavailableError as exc:
+        healthy, detail = False, str(exc)
+    except RuntimeError as exc:  # e.g. a credential that is not set yet
+        healthy, detail = False, f"{service.title}: {exc}"
+    if pid is not None:
+        state = RUNNING if healthy else UNHEALTHY
+    else:
+        state = EXTERNAL if healthy else STOPPED
+        if healthy:
+            detail = f"answers, but was not started by this stack ({settings.services_dir})"
+    return ServiceStatus(service.name, state, service.address(settings), pid, detail)
+
+
+def status(names: Iterable[str] | None = None, settings: Settings | None = None) -> list[ServiceStatus]:
+    settings = settings or get_settings()
+    return [service_status(service, settings) for service in select(names)]
+
+
+def require_healthy(name: str, settings: Settings | None = None) -> None:
+    """Raise ServiceUnavailableError (naming the service and its address) unless `name` answers."""
+    settings = settings or get_settings()
+    select([name])[0].check(settings)
+
+
+def _describe_listeners(port: int) -> str:
+    owners = [f"pid {pid} ({' '.join(read_cmdline(pid))[:80]})" for pid in sorted(pids_listening(port))]
+    return f" by {', '.join(owners)}" if owners else ""
+
+
+def _wait_ready(service: NativeService, settings: Settings, pid: int) -> None:
+    deadline = time.monotonic() + service.start_timeout
+    while not service.ready(settings):
+        if not is_running(pid):
+            service.pid_file(settings).unlink(missing_ok=True)
+            log = service.log_file(settings)
+            lines = "\n    ".join(tail(log, 15))
+            raise DevstackError(f"{service.title} exited while starting; end of {log}:\n    {lines}")
+        if time.monotonic() > deadline:
+            stop(pid, service.stop_signal, service.stop_timeout)
+            service.pid_file(settings).unlink(missing_ok=True)
+            raise DevstackError(
+                f"{service.title} did not become ready at {service.address(settings)} within "
+                f"{service.start_timeout:.0f}s; it was stopped. See {service.log_file(settings)}"
+            )
+        time.sleep(0.25)
+
+
+def up(
+    names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
+) -> list[ServiceStatus]:
+    """Start the services that are not running (all by default); fast and harmless when they are."""
+    reporter = reporter or Reporter()
+    settings, generated = ensure_credentials(settings or get_settings())
+    if generated:
+        reporter.say("settings", f"generated {', '.join(generated)} into {generated_env_path(settings)}")
+    settings.services_dir.mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    services = select(names)
+
+    to_start: list[NativeService] = []
+    for service in services:
+        pid = owned_pid(service.pid_file(settings), settings.services_dir)
+        if pid is not None:
+            if not service.ready(settings):
+                with reporter.phase(service.name, f"wait for running pid {pid}"):
+                    _wait_ready(service, settings, pid)
+            reporter.say(service.name, f"already running (pid {pid}) at {service.address(settings)}")
+            continue
+        busy = [(host, port) for host, port in service.ports(settings) if port_open(host, port, timeout=0.3)]
+        if busy:
+            where = ", ".join(f"{host}:{port}{_describe_listeners(port)}" for host, port in busy)
+            raise DevstackError(
+                f"{service.title} cannot start: {where} already in use by a process this stack "
+                f"({settings.services_dir}) did not start. Stop it, or choose other ports in .env."
+            )
+        service.prepare(settings, reporter)
+        to_start.append(service)
+
+    # Start everything first and wait afterwards, so the services boot in parallel.
+    pids = {}
+    for service in to_start:
+        pids[service.name] = spawn(
+            service.launch_spec(settings), service.log_file(settings), service.pid_file(settings)
+        )
+    for service in to_start:
+        with reporter.phase(service.name, f"start (pid {pids[service.name]}) until ready"):
+            _wait_ready(service, settings, pids[service.name])
+
+    for service in services:
+        service.after_start(settings, reporter)
+        service.check(settings)
+    return status([service.name for service in services], settings)
+
+
+def down(
+    names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
+) -> dict[str, str]:
+    """Stop the services (all by default) and any leftover process of theirs. Returns name -> outcome."""
+    reporter = reporter or Reporter()
+    settings = settings or get_settings()
+    outcomes = {}
+    for service in reversed(select(names)):
+        pid = owned_pid(service.pid_file(settings), settings.services_dir)
+        if pid is None:
+            outcome = "not running"
+        else:
+            with reporter.phase(service.name, f"stop pid {pid}"):
+                outcome = stop(pid, service.stop_signal, service.stop_timeout)
+        service.pid_file(settings).unlink(missing_ok=True)
+        # Whatever still runs out of the service's directory (a child of a killed parent, a stale pid file).
+        for leftover, cmdline in processes_in(service.data_dir(settings)):
+            how = stop(leftover, service.stop_signal, 10.0)
+            reporter.say(service.name, f"{how} leftover pid {leftover}: {' '.join(cmdline)[:80]}")
+            outcome += f", leftover pid {leftover} {how}"
+        outcomes[service.name] = outcome
+        if pid is None:
+            reporter.say(service.name, outcome)
+    return outcomes
+
+
+def reset(
+    names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
+) -> list[str]:
+    """Stop the services and delete their data (topics, buckets, databases). Credentials are kept."""
+    reporter = reporter or Reporter()
+    settings = settings or get_settings()
+    down(names, settings, reporter)
+    removed = []
+    for service in select(names):
+        data_dir = service.data_dir(settings)
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+            removed.append(str(data_dir))
+            reporter.say(service.name, f"deleted {data_dir}")
+    return removed
