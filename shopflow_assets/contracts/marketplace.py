@@ -1,0 +1,344 @@
+"""Contracts of the Olist marketplace lakehouse (seed 004): what each bronze, silver and gold table holds.
+
+One place for the names, keys, column types and business rules, so the bronze parser, the silver
+validation, the Pandera checks and the tests all read the same definitions.
+
+Bronze keeps every source column as a string (raw, as sent); silver casts to the types below and
+quarantines a row whose non-empty value does not parse, with the column named in the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandera.pandas as pa
+
+# Statuses seen in the real data; anything else is quarantined in silver as `invalid_status`.
+ORDER_STATUSES = (
+    "delivered",
+    "shipped",
+    "canceled",
+    "unavailable",
+    "processing",
+    "invoiced",
+    "created",
+    "approved",
+)
+PAYMENT_TYPES = ("credit_card", "boleto", "voucher", "debit_card", "not_defined")
+RFM_SEGMENTS = ("Champions", "Loyal Customers", "Potential Loyalists", "At Risk", "Hibernating", "Others")
+# Silver amounts outside [0, MAX_AMOUNT] are quarantined (the seed's silver suite bounds amounts so).
+MAX_AMOUNT = 100_000
+
+INGESTION_TS = "_ingestion_timestamp"
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """One Olist table: where it comes from, its key, and how its columns are typed in silver.
+
+    `types` maps a column to the Spark SQL type it is cast to in silver; columns not listed stay strings.
+    """
+
+    name: str  # bronze/silver table name: lakehouse/bronze/<name>, lakehouse/silver/<name>
+    csv_name: str  # Kaggle file name without .csv
+    columns: tuple[str, ...]
+    keys: tuple[str, ...]
+    topic: str | None = None  # None: landed in bronze by batch from its CSV
+    types: dict[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()  # non-key columns that must be present in silver
+    non_negative: tuple[str, ...] = ()  # amounts that must be in [0, MAX_AMOUNT]
+    in_silver: bool = True
+
+    @property
+    def silver_name(self) -> str:
+        return f"silver_{self.name}"
+
+
+TS = "timestamp"
+MONEY = "decimal(12,2)"
+
+ORDERS = TableContract(
+    name="orders",
+    csv_name="olist_orders_dataset",
+    topic="raw_orders",
+    columns=(
+        "order_id",
+        "customer_id",
+        "order_status",
+        "order_purchase_timestamp",
+        "order_approved_at",
+        "order_delivered_carrier_date",
+        "order_delivered_customer_date",
+        "order_estimated_delivery_date",
+    ),
+    keys=("order_id",),
+    required=("customer_id", "order_status", "order_purchase_timestamp"),
+    types={
+        "order_purchase_timestamp": TS,
+        "order_approved_at": TS,
+        "order_delivered_carrier_date": TS,
+        "order_delivered_customer_date": TS,
+        "order_estimated_delivery_date": TS,
+    },
+)
+ORDER_ITEMS = TableContract(
+    name="order_items",
+    csv_name="olist_order_items_dataset",
+    topic="raw_order_items",
+    columns=(
+        "order_id",
+        "order_item_id",
+        "product_id",
+        "seller_id",
+        "shipping_limit_date",
+        "price",
+        "freight_value",
+    ),
+    keys=("order_id", "order_item_id"),
+    required=("product_id", "seller_id", "price", "freight_value"),
+    non_negative=("price", "freight_value"),
+    types={"order_item_id": "int", "shipping_limit_date": TS, "price": MONEY, "freight_value": MONEY},
+)
+CUSTOMERS = TableContract(
+    name="customers",
+    csv_name="olist_customers_dataset",
+    topic="raw_customers",
+    columns=(
+        "customer_id",
+        "customer_unique_id",
+        "customer_zip_code_prefix",
+        "customer_city",
+        "customer_state",
+    ),
+    keys=("customer_id",),
+    required=("customer_unique_id",),
+)
+PRODUCTS = TableContract(
+    name="products",
+    csv_name="olist_products_dataset",
+    topic="raw_products",
+    columns=(
+        "product_id",
+        "product_category_name",
+        "product_name_lenght",
+        "product_description_lenght",
+        "product_photos_qty",
+        "product_weight_g",
+        "product_length_cm",
+        "product_height_cm",
+        "product_width_cm",
+    ),
+    keys=("product_id",),
+    # Pandas writes these as floats ("40.0") whenever a value is missing: double survives both forms.
+    types={
+        "product_name_lenght": "double",
+        "product_description_lenght": "double",
+        "product_photos_qty": "double",
+        "product_weight_g": "double",
+        "product_length_cm": "double",
+        "product_height_cm": "double",
+        "product_width_cm": "double",
+    },
+)
+SELLERS = TableContract(
+    name="sellers",
+    csv_name="olist_sellers_dataset",
+    topic="raw_sellers",
+    columns=("seller_id", "seller_zip_code_prefix", "seller_city", "seller_state"),
+    keys=("seller_id",),
+)
+ORDER_PAYMENTS = TableContract(
+    name="order_payments",
+    csv_name="olist_order_payments_dataset",
+    columns=("order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"),
+    keys=("order_id", "payment_sequential"),
+    required=("payment_value",),
+    non_negative=("payment_value",),
+    types={"payment_sequential": "int", "payment_installments": "int", "payment_value": MONEY},
+)
+ORDER_REVIEWS = TableContract(
+    name="order_reviews",
+    csv_name="olist_order_reviews_dataset",
+    columns=(
+        "review_id",
+        "order_id",
+        "review_score",
+        "review_comment_title",
+        "review_comment_message",
+        "review_creation_date",
+        "review_answer_timestamp",
+    ),
+    keys=("review_id", "order_id"),
+    required=("review_score",),
+    types={"review_score": "int", "review_creation_date": TS, "review_answer_timestamp": TS},
+)
+GEOLOCATION = TableContract(
+    name="geolocation",
+    csv_name="olist_geolocation_dataset",
+    columns=(
+        "geolocation_zip_code_prefix",
+        "geolocation_lat",
+        "geolocation_lng",
+        "geolocation_city",
+        "geolocation_state",
+    ),
+    keys=(),  # the real file repeats zip prefixes: no key, bronze only
+    in_silver=False,
+)
+CATEGORY_TRANSLATION = TableContract(
+    name="category_translation",
+    csv_name="product_category_name_translation",
+    columns=("product_category_name", "product_category_name_english"),
+    keys=("product_category_name",),
+    in_silver=False,
+)
+
+STREAMED = (ORDERS, ORDER_ITEMS, CUSTOMERS, PRODUCTS, SELLERS)
+BATCH_LOADED = (ORDER_PAYMENTS, ORDER_REVIEWS, GEOLOCATION, CATEGORY_TRANSLATION)
+ALL_TABLES = STREAMED + BATCH_LOADED
+BY_NAME = {t.name: t for t in ALL_TABLES}
+# Silver is built dimensions first, so facts enriched in the same run see their dimensions.
+SILVER_ORDER = (CUSTOMERS, PRODUCTS, SELLERS, ORDERS, ORDER_ITEMS, ORDER_PAYMENTS, ORDER_REVIEWS)
+
+# Columns silver adds to the source columns, per table (the enrichment).
+ENRICHMENT = {
+    "orders": ("customer_unique_id", "customer_zip_code_prefix", "customer_city", "customer_state"),
+    "order_items": (
+        "product_category_name",
+        "product_category_name_english",
+        "seller_zip_code_prefix",
+        "seller_city",
+        "seller_state",
+    ),
+    "products": ("product_category_name_english",),
+}
+
+# Bronze bookkeeping columns (besides the source columns and `_ingestion_timestamp`).
+BRONZE_META = (
+    "_kafka_key",
+    "_kafka_partition",
+    "_kafka_offset",
+    "_kafka_timestamp",
+    "_bronze_ingested_at",
+    "_ingestion_date",
+)
+DEAD_LETTER_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "value",
+    "reason",
+    "_bronze_ingested_at",
+)
+
+# --- Pandera contracts (checked on pandas frames read back from the lake / warehouse) ----------------
+
+_id = pa.Column(str, nullable=False)
+
+
+def bronze_schema(table: TableContract) -> pa.DataFrameSchema:
+    """Bronze completeness: every source column present, ids never null."""
+    cols = {c: pa.Column(str, nullable=c not in table.keys) for c in table.columns}
+    return pa.DataFrameSchema(cols, strict=False, coerce=False, name=f"bronze_{table.name}")
+
+
+SILVER_ORDERS = pa.DataFrameSchema(
+    {
+        "order_id": pa.Column(str, nullable=False, unique=True),
+        "customer_id": _id,
+        "order_status": pa.Column(str, pa.Check.isin(ORDER_STATUSES)),
+        "order_purchase_timestamp": pa.Column("datetime64[us]", nullable=False, coerce=True),
+    },
+    strict=False,
+    name="silver_orders",
+)
+SILVER_ORDER_ITEMS = pa.DataFrameSchema(
+    {
+        "order_id": _id,
+        "order_item_id": pa.Column(int, pa.Check.ge(1), coerce=True),
+        "product_id": _id,
+        "seller_id": _id,
+        "price": pa.Column(float, pa.Check.in_range(0, MAX_AMOUNT), coerce=True),
+        "freight_value": pa.Column(float, pa.Check.in_range(0, MAX_AMOUNT), coerce=True),
+    },
+    unique=["order_id", "order_item_id"],
+    strict=False,
+    name="silver_order_items",
+)
+SILVER_CUSTOMERS = pa.DataFrameSchema(
+    {"customer_id": pa.Column(str, nullable=False, unique=True), "customer_unique_id": _id},
+    strict=False,
+    name="silver_customers",
+)
+SILVER_PRODUCTS = pa.DataFrameSchema(
+    {"product_id": pa.Column(str, nullable=False, unique=True)}, strict=False, name="silver_products"
+)
+SILVER_SELLERS = pa.DataFrameSchema(
+    {"seller_id": pa.Column(str, nullable=False, unique=True)}, strict=False, name="silver_sellers"
+)
+SILVER_SCHEMAS = {
+    "orders": SILVER_ORDERS,
+    "order_items": SILVER_ORDER_ITEMS,
+    "customers": SILVER_CUSTOMERS,
+    "products": SILVER_PRODUCTS,
+    "sellers": SILVER_SELLERS,
+}
+
+_rate = pa.Column(float, pa.Check.in_range(0, 1), coerce=True)
+_money = pa.Column(float, pa.Check.ge(0), coerce=True)
+_count = pa.Column(int, pa.Check.ge(1), coerce=True)
+_score = pa.Column(float, pa.Check.in_range(1, 5), nullable=True, coerce=True)
+
+GOLD_SCHEMAS = {
+    "gold_daily_sales": pa.DataFrameSchema(
+        {
+            "order_date": pa.Column(nullable=False, unique=True),
+            "total_orders": _count,
+            "total_revenue": _money,
+            "avg_order_value": _money,
+            "total_items": _count,
+        },
+        strict=False,
+    ),
+    "gold_seller_performance": pa.DataFrameSchema(
+        {
+            "seller_id": pa.Column(str, nullable=False, unique=True),
+            "total_orders": _count,
+            "total_revenue": _money,
+            "avg_review_score": _score,
+            "avg_delivery_days": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
+        },
+        strict=False,
+    ),
+    "gold_customer_rfm": pa.DataFrameSchema(
+        {
+            "customer_unique_id": pa.Column(str, nullable=False, unique=True),
+            "recency_days": pa.Column(int, pa.Check.ge(0), coerce=True),
+            "frequency": _count,
+            "monetary": _money,
+            "rfm_segment": pa.Column(str, pa.Check.isin(RFM_SEGMENTS)),
+        },
+        strict=False,
+    ),
+    "gold_product_analytics": pa.DataFrameSchema(
+        {
+            "product_category": pa.Column(str, nullable=False, unique=True),
+            "total_sold": _count,
+            "total_revenue": _money,
+            "avg_price": _money,
+            "avg_review_score": _score,
+        },
+        strict=False,
+    ),
+    "gold_delivery_performance": pa.DataFrameSchema(
+        {
+            "total_deliveries": _count,
+            "avg_delivery_days": pa.Column(float, pa.Check.ge(0), coerce=True),
+            "on_time_rate": _rate,
+            "late_rate": _rate,
+        },
+        unique=["seller_state", "customer_state"],
+        strict=False,
+    ),
+}

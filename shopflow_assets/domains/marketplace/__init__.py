@@ -1,0 +1,1 @@
+"""The Olist marketplace lakehouse (seed 004): Kafka -> Delta bronze -> silver MERGE -> dbt gold."""

@@ -1,0 +1,305 @@
+"""Bronze -> silver for the Olist tables: type, validate, keep the newest version per key, enrich, MERGE.
+
+Pure DataFrame functions first (tested on small local data), then the Delta MERGE steps that
+`foreachBatch` calls for each micro-batch of a bronze stream.
+
+Rules (docs/marketplace.md has the full list):
+- A row whose key is missing, whose required column is empty, whose non-empty value does not parse as
+  its type, whose status is unknown or whose amount is outside [0, MAX_AMOUNT] is quarantined with every
+  rule it broke (`_quarantine_reason`).
+- Among the valid rows of a key, the newest `_ingestion_timestamp` wins (ties: the later Kafka offset).
+  The MERGE updates a silver row only with a strictly newer message, so a late message never overwrites
+  a newer row and a replayed batch changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from shopflow_assets.contracts.marketplace import (
+    CUSTOMERS,
+    ENRICHMENT,
+    INGESTION_TS,
+    MAX_AMOUNT,
+    ORDER_ITEMS,
+    ORDER_REVIEWS,
+    ORDER_STATUSES,
+    ORDERS,
+    PRODUCTS,
+    SELLERS,
+    TableContract,
+)
+
+REASON = "_quarantine_reason"
+SILVER_UPDATED_AT = "_silver_updated_at"
+# Bookkeeping carried from bronze into silver (the Kafka offset breaks ties between equal timestamps).
+CARRIED_META = (INGESTION_TS, "_kafka_offset", "_bronze_ingested_at")
+
+
+def _blank_to_null(column: str) -> Column:
+    trimmed = F.trim(F.col(column).cast("string"))
+    return F.when(trimmed == "", None).otherwise(trimmed)
+
+
+def typed_with_reasons(bronze: DataFrame, table: TableContract) -> DataFrame:
+    """Cast bronze strings to the silver types and add `_quarantine_reason` (null when the row is valid)."""
+    df = bronze
+    for name in (*table.columns, INGESTION_TS):
+        if name not in df.columns:
+            df = df.withColumn(name, F.lit(None).cast("string"))
+    raw = {c: _blank_to_null(c) for c in (*table.columns, INGESTION_TS)}
+    reasons: list[Column] = []
+    typed_cols: dict[str, Column] = {}
+    for name in table.columns:
+        sql_type = table.types.get(name)
+        typed = raw[name].try_cast(sql_type) if sql_type else raw[name]
+        typed_cols[name] = typed
+        if sql_type:
+            reasons.append(F.when(raw[name].isNotNull() & typed.isNull(), F.lit(f"unparseable_{name}")))
+    ingestion_ts = raw[INGESTION_TS].try_cast("timestamp")
+    reasons.append(F.when(ingestion_ts.isNull(), F.lit("missing_ingestion_timestamp")))
+    for name in table.keys:
+        reasons.append(F.when(raw[name].isNull(), F.lit(f"missing_key_{name}")))
+    for name in table.required:
+        reasons.append(F.when(raw[name].isNull(), F.lit(f"missing_{name}")))
+    for name in table.non_negative:
+        reasons.append(F.when(typed_cols[name] < 0, F.lit(f"negative_{name}")))
+        reasons.append(F.when(typed_cols[name] > MAX_AMOUNT, F.lit(f"{name}_above_{MAX_AMOUNT}")))
+    if table is ORDERS:
+        status = F.lower(raw["order_status"])
+        typed_cols["order_status"] = status
+        reasons.append(
+            F.when(status.isNotNull() & ~status.isin(*ORDER_STATUSES), F.lit("invalid_status")),
+        )
+    if table is ORDER_ITEMS:
+        reasons.append(F.when(typed_cols["order_item_id"] < 1, F.lit("invalid_order_item_id")))
+    if table is ORDER_REVIEWS:
+        score = typed_cols["review_score"]
+        reasons.append(F.when((score < 1) | (score > 5), F.lit("review_score_out_of_range")))
+
+    reason = F.concat_ws("; ", F.filter(F.array(*reasons), lambda r: r.isNotNull()))
+    meta = [F.col(c) for c in ("_kafka_offset", "_bronze_ingested_at") if c in df.columns]
+    return df.select(
+        *[typed_cols[c].alias(c) for c in table.columns],
+        ingestion_ts.alias(INGESTION_TS),
+        *meta,
+        F.when(reason == "", None).otherwise(reason).alias(REASON),
+    )
+
+
+def split_valid(typed: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid rows without the reason column, quarantined rows with it)."""
+    valid = typed.filter(F.col(REASON).isNull()).drop(REASON)
+    quarantined = typed.filter(F.col(REASON).isNotNull())
+    return valid, quarantined
+
+
+def newest_per_key(df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """One row per key: the newest `_ingestion_timestamp`, then the latest offset/bronze arrival."""
+    order = [F.col(INGESTION_TS).desc()]
+    order += [F.col(c).desc_nulls_last() for c in ("_kafka_offset", "_bronze_ingested_at") if c in df.columns]
+    window = Window.partitionBy(*keys).orderBy(*order)
+    return df.withColumn("_rank", F.row_number().over(window)).filter("_rank = 1").drop("_rank")
+
+
+def enrich_products(products: DataFrame, translation: DataFrame | None) -> DataFrame:
+    """English category name from the translation table (null when the category has none)."""
+    if translation is None:
+        return products.withColumn("product_category_name_english", F.lit(None).cast("string"))
+    names = newest_translation(translation)
+    return products.join(names, "product_category_name", "left")
+
+
+def newest_translation(translation: DataFrame) -> DataFrame:
+    clean = translation.select(
+        _blank_to_null("product_category_name").alias("product_category_name"),
+        _blank_to_null("product_category_name_english").alias("product_category_name_english"),
+    ).filter(F.col("product_category_name").isNotNull())
+    return clean.groupBy("product_category_name").agg(
+        F.max("product_category_name_english").alias("product_category_name_english")
+    )
+
+
+def enrich_orders(orders: DataFrame, customers: DataFrame | None) -> DataFrame:
+    """Customer info on each order (null until the customer arrives; customer batches fill it in later)."""
+    cols = ENRICHMENT["orders"]
+    if customers is None:
+        return orders.select("*", *[F.lit(None).cast("string").alias(c) for c in cols])
+    return orders.join(customers.select("customer_id", *cols), "customer_id", "left")
+
+
+def enrich_order_items(items: DataFrame, products: DataFrame | None, sellers: DataFrame | None) -> DataFrame:
+    """Product category (Portuguese and English) and seller location on each item."""
+    product_cols = ("product_category_name", "product_category_name_english")
+    seller_cols = ("seller_zip_code_prefix", "seller_city", "seller_state")
+    out = items
+    if products is None:
+        out = out.select("*", *[F.lit(None).cast("string").alias(c) for c in product_cols])
+    else:
+        out = out.join(products.select("product_id", *product_cols), "product_id", "left")
+    if sellers is None:
+        out = out.select("*", *[F.lit(None).cast("string").alias(c) for c in seller_cols])
+    else:
+        out = out.join(sellers.select("seller_id", *seller_cols), "seller_id", "left")
+    return out
+
+
+def unique_customers(customers: DataFrame) -> DataFrame:
+    """One row per person (`customer_unique_id`): the newest location, and how many customer_ids they had."""
+    window = Window.partitionBy("customer_unique_id").orderBy(
+        F.col(INGESTION_TS).desc(), F.col("customer_id").desc()
+    )
+    counts = customers.groupBy("customer_unique_id").agg(F.countDistinct("customer_id").alias("customer_ids"))
+    newest = (
+        customers.withColumn("_rank", F.row_number().over(window))
+        .filter("_rank = 1")
+        .select(
+            "customer_unique_id",
+            F.col("customer_id").alias("latest_customer_id"),
+            "customer_zip_code_prefix",
+            "customer_city",
+            "customer_state",
+        )
+    )
+    return newest.join(counts, "customer_unique_id")
+
+
+# --- Delta steps -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SilverPaths:
+    """Where each marketplace table lives (built by the assets from the lake path scheme)."""
+
+    bronze_root: str
+    silver_root: str
+    quarantine_root: str
+
+    def bronze(self, name: str) -> str:
+        return f"{self.bronze_root}/{name}"
+
+    def silver(self, name: str) -> str:
+        return f"{self.silver_root}/{name}"
+
+    def quarantine(self, name: str) -> str:
+        return f"{self.quarantine_root}/silver_{name}"
+
+
+def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
+    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+
+
+def merge_newest(spark: SparkSession, rows: DataFrame, path: str, keys: tuple[str, ...]) -> None:
+    """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        # An empty table first, so the very first batch goes through the same MERGE as every other one.
+        rows.limit(0).write.format("delta").mode("append").save(path)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(rows.alias("s"), on)
+        .whenMatchedUpdateAll(condition=f"s.{INGESTION_TS} > t.{INGESTION_TS}")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def propagate(
+    spark: SparkSession, changed: DataFrame, target_path: str, join_col: str, cols: tuple[str, ...]
+) -> None:
+    """Refresh enrichment columns of an existing fact table from dimension rows that just changed."""
+    if not DeltaTable.isDeltaTable(spark, target_path):
+        return
+    differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols)
+    sets = {c: f"s.`{c}`" for c in cols} | {SILVER_UPDATED_AT: "current_timestamp()"}
+    (
+        DeltaTable.forPath(spark, target_path)
+        .alias("t")
+        .merge(changed.select(join_col, *cols).alias("s"), f"t.`{join_col}` = s.`{join_col}`")
+        .whenMatchedUpdate(condition=differs, set=sets)
+        .execute()
+    )
+
+
+def append_idempotent(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:
+    """Append once per (stream, batch): a retried micro-batch is skipped by Delta's txn markers."""
+    (
+        df.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", batch_id)
+        .option("mergeSchema", "true")
+        .save(path)
+    )
+
+
+def upsert_silver_batch(
+    spark: SparkSession, table: TableContract, bronze_batch: DataFrame, batch_id: int, paths: SilverPaths
+) -> dict[str, int]:
+    """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined)."""
+    typed = typed_with_reasons(bronze_batch, table).cache()
+    try:
+        valid, quarantined = split_valid(typed)
+        newest = newest_per_key(valid, table.keys)
+        if table is PRODUCTS:
+            newest = enrich_products(newest, read_delta(spark, paths.bronze("category_translation")))
+        elif table is ORDERS:
+            newest = enrich_orders(newest, read_delta(spark, paths.silver(CUSTOMERS.name)))
+        elif table is ORDER_ITEMS:
+            newest = enrich_order_items(
+                newest,
+                read_delta(spark, paths.silver(PRODUCTS.name)),
+                read_delta(spark, paths.silver(SELLERS.name)),
+            )
+        newest = newest.withColumn(SILVER_UPDATED_AT, F.current_timestamp()).cache()
+        counts = {
+            "input": typed.count(),
+            "quarantined": quarantined.count(),
+            "newest_versions": newest.count(),
+        }
+        counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
+        merge_newest(spark, newest, paths.silver(table.name), table.keys)
+        if counts["quarantined"]:
+            append_idempotent(
+                quarantined.withColumn("_batch_id", F.lit(batch_id)).withColumn(
+                    "_quarantined_at", F.current_timestamp()
+                ),
+                paths.quarantine(table.name),
+                app_id=f"silver_{table.name}_quarantine",
+                batch_id=batch_id,
+            )
+        _propagate_dimension(spark, table, newest.select(*table.keys), paths)
+        newest.unpersist()
+        return counts
+    finally:
+        typed.unpersist()
+
+
+def _propagate_dimension(
+    spark: SparkSession, table: TableContract, batch_keys: DataFrame, paths: SilverPaths
+) -> None:
+    """A dimension that arrives after its facts fills in (or corrects) their enrichment columns.
+
+    The values come from silver after the MERGE (not from the batch), so a late, older message in the
+    batch cannot push stale values into the facts.
+    """
+    if table not in (CUSTOMERS, PRODUCTS, SELLERS):
+        return
+    current = spark.read.format("delta").load(paths.silver(table.name))
+    changed = current.join(batch_keys, list(table.keys), "left_semi")
+    if table is CUSTOMERS:
+        propagate(spark, changed, paths.silver(ORDERS.name), "customer_id", ENRICHMENT["orders"])
+        unique_customers(current).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(paths.silver("customers_unique"))
+    elif table is PRODUCTS:
+        cols = ("product_category_name", "product_category_name_english")
+        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "product_id", cols)
+    else:
+        cols = ("seller_zip_code_prefix", "seller_city", "seller_state")
+        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "seller_id", cols)
