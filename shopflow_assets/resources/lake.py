@@ -387,6 +387,8 @@ def build_lake(settings: Settings | None = None, backend: Literal["local", "s3"]
     """The lake for settings: a directory when settings.env == "local", S3 otherwise (no network here)."""
     settings = settings or get_settings()
     backend = backend or ("s3" if settings.uses_s3 else "local")
+    if backend not in ("local", "s3"):
+        raise LakeError(f"unknown lake backend {backend!r}: use 'local' (a directory) or 's3'")
     retry = {
         "retry_attempts": settings.lake_retry_attempts,
         "retry_base_delay": settings.lake_retry_base_delay,
@@ -397,12 +399,13 @@ def build_lake(settings: Settings | None = None, backend: Literal["local", "s3"]
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Dagster's handle on the lake; `backend` None follows settings.env."""
+    """Dagster's handle on the lake; `backend` ("local" or "s3") None follows settings.env."""
 
-    backend: Literal["local", "s3"] | None = None
+    # A plain str: Dagster config has no Literal type; build_lake() rejects anything else.
+    backend: str | None = None
 
     def get_lake(self) -> Lake:
-        return build_lake(get_settings(), self.backend)
+        return build_lake(get_settings(), self.backend)  # type: ignore[arg-type]
 
     def uri(self, bucket: str, key: str = "", engine: Engine = "native") -> str:
         return self.get_lake().uri(bucket, key, engine)

@@ -26,7 +26,6 @@ MAVEN_SETTINGS_PATH = PROJECT_ROOT / "spark" / "maven-settings.xml"
 COMPLETE_MARKER = ".complete"
 
 
-
 class SparkJarsError(RuntimeError):
     """The Spark classpath could not be fetched or is inconsistent."""
 
