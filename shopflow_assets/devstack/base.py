@@ -30,8 +30,9 @@ class Reporter:
     timings: list[tuple[str, str, float]] = field(default_factory=list)
 
     @contextlib.contextmanager
-    def phase(self, service: str, what: str) -> Iterator[Callable[[str], None]]:
-        started = time.monotonic()
+    def phase(self, service: str, what: str, started: float | None = None) -> Iterator[Callable[[str], None]]:
+        """Time a phase; `started` (a time.monotonic() value) when it began before the block."""
+        started = time.monotonic() if started is None else started
         status = None
         if self.console is not None and self.console.is_terminal:
             status = self.console.status(f"[bold]{service}[/] {what}")
@@ -46,7 +47,9 @@ class Reporter:
         finally:
             if status is not None:
                 status.stop()
-        seconds = time.monotonic() - started
+        self.record(service, what, time.monotonic() - started)
+
+    def record(self, service: str, what: str, seconds: float) -> None:
         self.timings.append((service, what, seconds))
         self.say(service, f"{what:<34} {seconds:6.1f}s")
 

@@ -19,6 +19,12 @@ KAFKA_POM = PROJECT_ROOT / "kafka" / "pom.xml"
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 _COMPLETE_MARKER = ".complete"
 
+# librdkafka's connection errors while a broker is down are expected during health checks: keep them
+# out of the terminal (the check raises its own clear error).
+_LIBRDKAFKA_LOG = logging.getLogger("shopflow.devstack.kafka.librdkafka")
+_LIBRDKAFKA_LOG.propagate = False
+_LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+
 
 def kafka_version(pom: Path = KAFKA_POM) -> str:
     """The broker version pinned in kafka/pom.xml (the one place it is written)."""
@@ -225,11 +231,12 @@ class KafkaService(NativeService):
         from confluent_kafka.admin import AdminClient
         from confluent_kafka.error import KafkaException
 
-        silent = logging.getLogger("shopflow.devstack.kafka.librdkafka")
-        silent.propagate = False
-        silent.addHandler(logging.NullHandler())
         client = AdminClient(
-            {"bootstrap.servers": address, "socket.connection.setup.timeout.ms": 2000, "logger": silent}
+            {
+                "bootstrap.servers": address,
+                "socket.connection.setup.timeout.ms": 2000,
+                "logger": _LIBRDKAFKA_LOG,
+            }
         )
         try:
             metadata = client.list_topics(timeout=timeout)

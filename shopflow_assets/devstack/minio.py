@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter, run_logged
-from shopflow_assets.devstack.health import ServiceUnavailableError, split_address
+from shopflow_assets.devstack.health import ServiceUnavailableError, port_open, split_address
 from shopflow_assets.devstack.process import LaunchSpec, file_lock
 from shopflow_assets.settings import BUCKETS, Settings
 
@@ -146,6 +146,9 @@ class MinioService(NativeService):
 
     def check(self, settings: Settings, timeout: float = 3.0) -> None:
         address = self.address(settings)
+        host, port = split_address(address, 9000)
+        if not port_open(host, port, timeout=min(1.0, timeout)):
+            raise ServiceUnavailableError(self.title, f"{host}:{port}", "nothing listens on that port")
         try:
             # No proxy: a corporate HTTP proxy from the environment must not swallow a loopback check.
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -157,7 +160,6 @@ class MinioService(NativeService):
             hint = f"health endpoint answered HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             hint = f"GET /minio/health/live failed: {getattr(exc, 'reason', exc)}"
-        host, port = split_address(address, 9000)
         raise ServiceUnavailableError(self.title, f"{host}:{port}", hint)
 
     def after_start(self, settings: Settings, reporter: Reporter) -> None:

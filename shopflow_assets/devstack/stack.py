@@ -6,6 +6,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter
 from shopflow_assets.devstack.credentials import ensure_credentials, generated_env_path
@@ -14,6 +15,7 @@ from shopflow_assets.devstack.kafka import KafkaService
 from shopflow_assets.devstack.minio import MinioService
 from shopflow_assets.devstack.postgres import PostgresService
 from shopflow_assets.devstack.process import (
+    file_lock,
     is_running,
     owned_pid,
     pids_listening,
@@ -89,22 +91,40 @@ def _describe_listeners(port: int) -> str:
     return f" by {', '.join(owners)}" if owners else ""
 
 
-def _wait_ready(service: NativeService, settings: Settings, pid: int) -> None:
-    deadline = time.monotonic() + service.start_timeout
-    while not service.ready(settings):
-        if not is_running(pid):
-            service.pid_file(settings).unlink(missing_ok=True)
-            log = service.log_file(settings)
-            lines = "\n    ".join(tail(log, 15))
-            raise DevstackError(f"{service.title} exited while starting; end of {log}:\n    {lines}")
-        if time.monotonic() > deadline:
-            stop(pid, service.stop_signal, service.stop_timeout)
-            service.pid_file(settings).unlink(missing_ok=True)
-            raise DevstackError(
-                f"{service.title} did not become ready at {service.address(settings)} within "
-                f"{service.start_timeout:.0f}s; it was stopped. See {service.log_file(settings)}"
-            )
-        time.sleep(0.25)
+def _start_failed(service: NativeService, settings: Settings, pid: int) -> DevstackError | None:
+    """Why a just-spawned service is not coming up (it exited, or it is too slow), else None."""
+    if not is_running(pid):
+        service.pid_file(settings).unlink(missing_ok=True)
+        log = service.log_file(settings)
+        lines = "\n    ".join(tail(log, 15))
+        return DevstackError(f"{service.title} exited while starting; end of {log}:\n    {lines}")
+    return None
+
+
+def _wait_ready(
+    services: list[NativeService], settings: Settings, pids: dict[str, int], since: float, reporter: Reporter
+) -> None:
+    """Poll every starting service until ready, reporting each one's own start time."""
+    waiting = list(services)
+    while waiting:
+        for service in list(waiting):
+            pid = pids[service.name]
+            if service.ready(settings):
+                reporter.record(service.name, f"start (pid {pid}) until ready", time.monotonic() - since)
+                waiting.remove(service)
+                continue
+            error = _start_failed(service, settings, pid)
+            if error is None and time.monotonic() - since > service.start_timeout:
+                stop(pid, service.stop_signal, service.stop_timeout)
+                service.pid_file(settings).unlink(missing_ok=True)
+                error = DevstackError(
+                    f"{service.title} did not become ready at {service.address(settings)} within "
+                    f"{service.start_timeout:.0f}s; it was stopped. See {service.log_file(settings)}"
+                )
+            if error is not None:
+                raise error
+        if waiting:
+            time.sleep(0.2)
 
 
 def up(
@@ -118,14 +138,22 @@ def up(
     settings.services_dir.mkdir(parents=True, exist_ok=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     services = select(names)
+    # Two `up`s at once (two terminals, parallel test sessions) take turns instead of racing for ports.
+    with file_lock(_stack_lock(settings)):
+        return _up_locked(services, settings, reporter)
 
+
+def _stack_lock(settings: Settings) -> Path:
+    return settings.services_dir / ".stack.lock"
+
+
+def _up_locked(services: list[NativeService], settings: Settings, reporter: Reporter) -> list[ServiceStatus]:
     to_start: list[NativeService] = []
     for service in services:
         pid = owned_pid(service.pid_file(settings), settings.services_dir)
         if pid is not None:
-            if not service.ready(settings):
-                with reporter.phase(service.name, f"wait for running pid {pid}"):
-                    _wait_ready(service, settings, pid)
+            if not service.ready(settings):  # started a moment ago by someone else, or stuck
+                _wait_ready([service], settings, {service.name: pid}, time.monotonic(), reporter)
             reporter.say(service.name, f"already running (pid {pid}) at {service.address(settings)}")
             continue
         busy = [(host, port) for host, port in service.ports(settings) if port_open(host, port, timeout=0.3)]
@@ -140,13 +168,14 @@ def up(
 
     # Start everything first and wait afterwards, so the services boot in parallel.
     pids = {}
+    spawned_at = time.monotonic()
     for service in to_start:
         pids[service.name] = spawn(
             service.launch_spec(settings), service.log_file(settings), service.pid_file(settings)
         )
-    for service in to_start:
-        with reporter.phase(service.name, f"start (pid {pids[service.name]}) until ready"):
-            _wait_ready(service, settings, pids[service.name])
+    if to_start:
+        with reporter.phase("stack", f"waiting for {', '.join(s.name for s in to_start)}"):
+            _wait_ready(to_start, settings, pids, spawned_at, reporter)
 
     for service in services:
         service.after_start(settings, reporter)
@@ -160,8 +189,15 @@ def down(
     """Stop the services (all by default) and any leftover process of theirs. Returns name -> outcome."""
     reporter = reporter or Reporter()
     settings = settings or get_settings()
+    if not settings.services_dir.exists():
+        return {service.name: "not running" for service in select(names)}
+    with file_lock(_stack_lock(settings)):
+        return _down_locked(select(names), settings, reporter)
+
+
+def _down_locked(services: list[NativeService], settings: Settings, reporter: Reporter) -> dict[str, str]:
     outcomes = {}
-    for service in reversed(select(names)):
+    for service in reversed(services):
         pid = owned_pid(service.pid_file(settings), settings.services_dir)
         if pid is None:
             outcome = "not running"
