@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # --- warehouse ------------------------------------------------------------------------------
     duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")
 
+    # --- shop daily batch -----------------------------------------------------------------------
+    # First business day of the shop's daily partitions (YYYY-MM-DD).
+    shop_start_date: str = Field("2025-01-01", validation_alias="SHOPFLOW_SHOP_START_DATE")
+    # Where the shop's daily CSVs land before upload (<dir>/YYYY-MM-DD/*.csv). Default: $SHOPFLOW_HOME/incoming/shop
+    shop_landing_dir: Path | None = Field(None, validation_alias="SHOPFLOW_SHOP_LANDING_DIR")
+
     # --- derived paths --------------------------------------------------------------------------
     @property
     def services_dir(self) -> Path:
@@ -103,6 +109,10 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return (self.duckdb_path or self.home / "warehouse.duckdb").resolve()
+
+    @property
+    def shop_landing_root(self) -> Path:
+        return (self.shop_landing_dir or self.home / "incoming" / "shop").resolve()
 
     @property
     def jars_dir(self) -> Path:
