@@ -52,7 +52,7 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
         # Fail within seconds, not minutes, when the store is down (defaults retry for ~ 7 minutes).
         prefix + "attempts.maximum": "3",
         prefix + "retry.limit": "3",
-        prefix + "connection.establish.timeout": "5s",
+        prefix + "connection.establish.timeout": "15s",  # S3A raises anything lower to 15 s
     }
 
 
