@@ -1,0 +1,19 @@
+"""The ShopFlow code location: every domain's Definitions merged with the environment's resources.
+
+Each domain (`domains/<name>/definitions.py`) declares its own assets, checks, jobs, schedules, sensors and
+domain-specific IO managers; the shared resources (spark, lake, warehouse, kafka, postgres) come from
+`build_resources()`, switched by SHOPFLOW_ENV in one place.
+"""
+
+import dagster as dg
+
+from shopflow_assets.domains.shop import definitions as shop
+from shopflow_assets.resources import build_resources
+
+# Modules, not their `defs` objects, are imported: Dagster allows one Definitions at module scope.
+DOMAINS = (shop,)
+
+defs = dg.Definitions.merge(
+    *(domain.defs for domain in DOMAINS),
+    dg.Definitions(resources=build_resources()),
+)
