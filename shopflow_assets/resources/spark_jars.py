@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -108,6 +109,21 @@ def ensure_spark_jars(settings: Settings | None = None, console: Console | None 
     return sorted(folder.glob("*.jar"))
 
 
+def _link_to_repository(folder: Path, repository: Path) -> None:
+    """Replace each copied jar by a hard link to Maven's copy: the AWS SDK bundle alone is 0.7 GB."""
+    originals = {path.name: path for path in repository.rglob("*.jar")}
+    for jar in folder.glob("*.jar"):
+        original = originals.get(jar.name)
+        if original is None or original.stat().st_size != jar.stat().st_size:
+            continue
+        linked = jar.with_suffix(".link")
+        try:
+            os.link(original, linked)
+        except OSError:  # another file system: keep the copy
+            continue
+        os.replace(linked, jar)
+
+
 def _download(settings: Settings, folder: Path, console: Console) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -150,6 +166,7 @@ def _download(settings: Settings, folder: Path, console: Console) -> None:
                 + "\n".join(tail)
             )
         check_no_duplicates(staging)
+        _link_to_repository(staging, maven_repo_dir(settings))
         names = sorted(p.name for p in staging.glob("*.jar"))
         (staging / COMPLETE_MARKER).write_text("\n".join(names) + "\n")
         if folder.exists():  # a half-finished folder from an older layout: replace it

@@ -1,0 +1,36 @@
+"""`shopflow spark jars|conf`: pre-fetch Spark's JVM jars (CI, images) and show the session settings."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from shopflow_assets.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("spark", help="Spark runtime: JVM jars and session settings")
+    commands = parser.add_subparsers(dest="spark_command", required=True)
+    jars = commands.add_parser("jars", help="fetch Spark's extra jars (spark/pom.xml) into the cache, once")
+    jars.set_defaults(func=cmd_jars)
+    conf = commands.add_parser("conf", help="print the settings a SparkSession gets (secrets masked)")
+    conf.set_defaults(func=cmd_conf)
+
+
+def cmd_jars(args: argparse.Namespace) -> int:
+    from shopflow_assets.resources.spark_jars import ensure_spark_jars, jars_folder
+
+    settings = get_settings()
+    jars = ensure_spark_jars(settings)
+    size_mb = sum(jar.stat().st_size for jar in jars) / 1e6
+    Console().print(f"{len(jars)} jars, {size_mb:.0f} MB in {jars_folder(settings)}")
+    return 0
+
+
+def cmd_conf(args: argparse.Namespace) -> int:
+    from shopflow_assets.resources.spark import SparkResource
+
+    for key, value in sorted(SparkResource().conf_preview().items()):
+        print(f"{key}={value}")
+    return 0
