@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     olist.add_argument("--out", type=Path, default=None, help="folder (default: home/incoming/olist)")
     olist.set_defaults(func=_generate_olist)
 
+    register_produce(subparsers)
+
 
 def _generate_shop(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -113,3 +115,238 @@ def _generate_olist(args: argparse.Namespace) -> int:
         console.print(f"  {name:<42} {rows:>10,} rows")
     console.print(f"{total:,} rows in {elapsed:.1f} s ({total / elapsed:,.0f} rows/s) -> {out_dir}")
     return 0
+
+
+# --- produce -----------------------------------------------------------------------------------------
+def _rate(text: str) -> float | None:
+    if text == "max":
+        return None
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--rate must be positive or 'max', got {text}")
+    return value
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 timestamp: {text!r}") from exc
+    return stamp.astimezone(dt.UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
+
+
+def _add_common_produce_flags(
+    parser: argparse.ArgumentParser, *, duplicate: float, late: float, rate: str
+) -> None:
+    parser.add_argument(
+        "--rate", type=_rate, default=_rate(rate) if rate else "gaps", help="messages/s, or 'max'"
+    )
+    parser.add_argument("--count", type=int, default=None, help="stop after this many messages")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions of topics this run creates")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--duplicate-rate", type=_fraction, default=duplicate, help="share of messages re-sent"
+    )
+    parser.add_argument(
+        "--late-rate", type=_fraction, default=late, help="share of messages with a time in the past"
+    )
+    parser.add_argument("--late-min", type=float, default=60.0, help="seconds a late message lags, at least")
+    parser.add_argument("--late-max", type=float, default=300.0, help="seconds a late message lags, at most")
+    parser.add_argument(
+        "--bad-rate", type=_fraction, default=0.0, help="share of malformed messages (dead-letter tests)"
+    )
+    parser.add_argument("--manifest", type=Path, default=None, help="write the run's manifest (JSON) here")
+    parser.add_argument(
+        "--confirm-each", action="store_true", help="count a delivery report for every message"
+    )
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def register_produce(subparsers: argparse._SubParsersAction) -> None:
+    produce = subparsers.add_parser("produce", help="stream generated events or Olist rows to Kafka")
+    kinds = produce.add_subparsers(dest="stream", required=True)
+
+    clicks = kinds.add_parser("clicks", help="seed-000 click events to clicks_topic, keyed by user_id")
+    _add_common_produce_flags(clicks, duplicate=0.02, late=0.05, rate="100")
+    clicks.add_argument("--topic", default="clicks_topic")
+    clicks.add_argument(
+        "--event-start", type=_timestamp, default=None, help="event time of the first event (default: now)"
+    )
+    clicks.add_argument(
+        "--events-per-second",
+        type=float,
+        default=None,
+        help="event-time density (default: --rate, or 1000 with max)",
+    )
+    clicks.add_argument("--first-event-id", type=int, default=1)
+    clicks.add_argument(
+        "--shop-scale", type=float, default=1.0, help="scale of the shop whose users/pages are clicked"
+    )
+    clicks.set_defaults(func=_produce_clicks)
+
+    actions = kinds.add_parser(
+        "actions", help="seed-002 nested user-action events to user_actions, keyed act<n>"
+    )
+    _add_common_produce_flags(actions, duplicate=0.0, late=0.0, rate="100")
+    actions.add_argument("--topic", default="user_actions")
+    actions.add_argument(
+        "--event-start", type=_timestamp, default=None, help="event time of the first event (default: now)"
+    )
+    actions.add_argument("--events-per-second", type=float, default=None)
+    actions.add_argument("--users", type=int, default=100_000)
+    actions.set_defaults(func=_produce_actions)
+
+    olist = kinds.add_parser(
+        "olist", help="Olist rows to raw_orders, raw_order_items, raw_customers, raw_products, raw_sellers"
+    )
+    _add_common_produce_flags(olist, duplicate=0.02, late=0.05, rate="")
+    olist.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="Olist CSV folder (default: home/incoming/olist; or the Kaggle folder)",
+    )
+    olist.add_argument(
+        "--tables", default="customers,sellers,products,orders,order_items", help="comma-separated subset"
+    )
+    olist.add_argument("--topic-suffix", default="", help="append _<suffix> to every topic name")
+    olist.add_argument("--min-gap-ms", type=float, default=50.0)
+    olist.add_argument("--max-gap-ms", type=float, default=200.0)
+    olist.add_argument(
+        "--update-rate", type=_fraction, default=0.0, help="share of orders re-sent with a newer status"
+    )
+    olist.set_defaults(func=_produce_olist)
+
+
+def _ratios(args: argparse.Namespace):
+    from shopflow_assets.datagen.events import Ratios
+
+    ratios = Ratios(args.duplicate_rate, args.late_rate, args.bad_rate, args.late_min, args.late_max)
+    try:
+        ratios.validate()
+    except ValueError as exc:
+        raise SystemExit(f"shopflow produce: {exc}") from exc
+    return ratios
+
+
+def _pace(args: argparse.Namespace):
+    from shopflow_assets.datagen.producer import Pace
+
+    if args.rate == "gaps":
+        return Pace(min_gap_s=args.min_gap_ms / 1000, max_gap_s=args.max_gap_ms / 1000, seed=args.seed)
+    return Pace(rate=args.rate, seed=args.seed)
+
+
+def _event_density(args: argparse.Namespace) -> float:
+    if args.events_per_second:
+        return args.events_per_second
+    return args.rate if isinstance(args.rate, float) else 1000.0
+
+
+def _default_count(args: argparse.Namespace) -> int | None:
+    return args.count if args.count is not None or args.duration else 10_000
+
+
+def _produce_clicks(args: argparse.Namespace) -> int:
+    from shopflow_assets.datagen.events import ClickOptions, click_stream
+    from shopflow_assets.datagen.producer import ensure_topics
+
+    options = ClickOptions(
+        topic=args.topic,
+        seed=args.seed,
+        event_start=args.event_start or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        events_per_second=_event_density(args),
+        first_event_id=args.first_event_id,
+        shop_scale=args.shop_scale,
+        ratios=_ratios(args),
+    )
+    ensure_topics({args.topic: args.partitions})
+    return _run("clicks", click_stream(options), args)
+
+
+def _produce_actions(args: argparse.Namespace) -> int:
+    from shopflow_assets.datagen.events import ActionOptions, action_stream
+    from shopflow_assets.datagen.producer import ensure_topics
+
+    options = ActionOptions(
+        topic=args.topic,
+        seed=args.seed,
+        event_start=args.event_start or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+        events_per_second=_event_density(args),
+        users=args.users,
+        ratios=_ratios(args),
+    )
+    ensure_topics({args.topic: args.partitions})
+    return _run("actions", action_stream(options), args)
+
+
+def _produce_olist(args: argparse.Namespace) -> int:
+    from shopflow_assets.datagen.events import OLIST_TOPICS, OlistOptions, OlistStream
+    from shopflow_assets.datagen.olist import default_out_dir
+    from shopflow_assets.datagen.producer import ensure_topics
+
+    tables = tuple(name.strip() for name in args.tables.split(",") if name.strip())
+    unknown = set(tables) - set(OLIST_TOPICS)
+    if unknown:
+        raise SystemExit(
+            f"shopflow produce olist: unknown tables {sorted(unknown)}; choose from {list(OLIST_TOPICS)}"
+        )
+    options = OlistOptions(
+        source=args.source or default_out_dir(),
+        seed=args.seed,
+        tables=tables,
+        topic_suffix=args.topic_suffix,
+        update_rate=args.update_rate,
+        ratios=_ratios(args),
+    )
+    with console.status(f"reading Olist rows from {options.source} ..."):
+        stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 200)
+    ensure_topics({options.topic(table): args.partitions for table in tables})
+    manifest_updates = [
+        {"order_id": row["order_id"], "order_status": row["order_status"]} for row in stream.updates
+    ]
+    return _run("olist", stream.chunks(time.time), args, updates=manifest_updates)
+
+
+def _run(stream_name: str, chunks, args: argparse.Namespace, updates: list[dict] | None = None) -> int:
+    from rich.table import Table
+
+    from shopflow_assets.datagen.producer import send
+
+    manifest = send(
+        stream_name,
+        chunks,
+        pace=_pace(args),
+        count=_default_count(args) if stream_name != "olist" else args.count,
+        duration=args.duration,
+        confirm_each=args.confirm_each,
+        progress=not args.no_progress,
+    )
+    manifest.updates = updates or []
+    table = Table(title=f"produce {stream_name} ({manifest.pace})")
+    for column in ("topic", "sent", "originals", "duplicates", "late", "bad", "updates"):
+        table.add_column(column, justify="left" if column == "topic" else "right")
+    for topic, counts in manifest.topics.items():
+        table.add_row(
+            topic,
+            *(
+                f"{getattr(counts, name):,}"
+                for name in ("sent", "originals", "duplicates", "late", "bad", "updates")
+            ),
+        )
+    console.print(table)
+    console.print(
+        f"delivered {manifest.delivered:,} / produced {manifest.produced:,}, failed {manifest.failed:,}, "
+        f"not confirmed {manifest.not_confirmed:,}; {manifest.elapsed_s:.2f} s, {manifest.rate:,.0f} msg/s"
+        + (f"; valid events missing optional fields {manifest.partial:,}" if manifest.partial else "")
+        + ("; stopped by Ctrl-C" if manifest.interrupted else "")
+    )
+    if manifest.delivery_errors:
+        console.print(f"[red]delivery errors: {manifest.delivery_errors}")
+    if args.manifest:
+        manifest.write(args.manifest)
+        console.print(f"manifest: {args.manifest}")
+    if manifest.interrupted:
+        return 130
+    return 0 if manifest.failed == 0 and manifest.not_confirmed == 0 else 1

@@ -108,8 +108,11 @@ def prefixed_ids(prefix: str, numbers: np.ndarray, width: int = 0) -> pa.Array:
 
 def iso_utc(epoch_seconds: np.ndarray, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> pa.Array:
     """Epoch seconds -> formatted UTC timestamps ('2024-01-01T13:45:12Z' by default)."""
-    stamps = pa.array(np.asarray(epoch_seconds, dtype="int64").astype("datetime64[s]"))
-    return as_strings(pc.strftime(stamps, fmt))
+    seconds = np.asarray(epoch_seconds, dtype="int64")
+    # strftime is the slow kernel: format each distinct second once (events and orders share seconds)
+    distinct, position = np.unique(seconds, return_inverse=True)
+    text = as_strings(pc.strftime(pa.array(distinct.astype("datetime64[s]")), fmt))
+    return as_strings(pc.take(text, pa.array(position.reshape(-1))))
 
 
 def replace_at(column: pa.Array, rows: np.ndarray, values: list[str] | np.ndarray) -> pa.Array:

@@ -215,7 +215,7 @@ def _split_counts(total: int, shares: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-class _Universe:
+class ShopUniverse:
     """Users and products of a day: attributes depend only on (seed, number), never on the date."""
 
     def __init__(self, seed: int, sizes: ShopSizes, base_users: int):
@@ -249,6 +249,14 @@ class _Universe:
         join_day = np.floor((index - base_users) / per_day).astype(np.int64)
         grown = epoch + join_day * 86400 + (offsets * 86400).astype(np.int64)
         return np.where(index < base_users, base, grown)
+
+
+def shop_universe(
+    day: dt.date, scale: float = 1.0, seed: int = 42, orders: int | None = None
+) -> ShopUniverse:
+    """The users and products of the shop on `day` (what clicks browse), same as that day's files."""
+    sizes = shop_sizes(day, scale, orders)
+    return ShopUniverse(seed, sizes, max(50, round(sizes.orders * USERS_PER_ORDER)))
 
 
 def _place_duplicates(n: int, sources: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -291,7 +299,7 @@ def generate_shop_day(
     out_dir = Path(out_dir)
     sizes = shop_sizes(day, scale, orders)
     base_users = max(50, round(sizes.orders * USERS_PER_ORDER))
-    universe = _Universe(seed, sizes, base_users)
+    universe = ShopUniverse(seed, sizes, base_users)
     day_key = day.toordinal()
     dirty: list[DirtyRow] = []
 
