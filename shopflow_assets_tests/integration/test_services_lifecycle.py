@@ -1,0 +1,163 @@
+"""The whole lifecycle on an isolated stack (temporary SHOPFLOW_HOME, free ports), through the CLI.
+
+up -> a second up is fast and restarts nothing -> down leaves no process -> status says stopped, and a
+stopped service's health check names the service and its address. The shared stack is left alone.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shopflow_assets import devstack
+from shopflow_assets.devstack.minio import s3_client
+from shopflow_assets.devstack.process import is_running, owned_pid, processes_in
+from shopflow_assets.settings import Settings, get_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _shared_stack_pids() -> dict[str, int | None]:
+    shared = get_settings()
+    return {
+        name: owned_pid(service.pid_file(shared), shared.services_dir)
+        for name, service in devstack.SERVICES.items()
+    }
+
+
+@pytest.fixture
+def isolated_env(monkeypatch):
+    # Not pytest's tmp_path: its parent is mode 700, which the `postgres` user (when running as root)
+    # could not traverse; a directory right under /tmp is what a user would pick.
+    home = Path(tempfile.mkdtemp(prefix="shopflow-lifecycle-", dir="/tmp"))
+    kafka, controller, s3, console, postgres = _free_ports(5)
+    env = {
+        "SHOPFLOW_HOME": str(home),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
+        "MINIO_CONSOLE_ADDRESS": f"127.0.0.1:{console}",
+        "POSTGRES_PORT": str(postgres),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    leftover = Settings(_env_file=str(home / "generated.env"))
+    devstack.down(settings=leftover, reporter=devstack.quiet_reporter())
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _shopflow(*args: str) -> tuple[int, str, float]:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "shopflow_assets.cli", "services", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=600,
+    )
+    return result.returncode, result.stdout + result.stderr, time.monotonic() - started
+
+
+def test_lifecycle_on_an_isolated_stack(isolated_env):
+    shared_before = _shared_stack_pids()
+    home = Path(isolated_env["SHOPFLOW_HOME"])
+
+    code, output, first_seconds = _shopflow("up")
+    assert code == 0, output
+    settings = Settings(_env_file=str(home / "generated.env"))
+    assert settings.services_dir == home / "services"
+    statuses = devstack.status(settings=settings)
+    assert [(item.name, item.state) for item in statuses] == [
+        ("kafka", "running"),
+        ("minio", "running"),
+        ("postgres", "running"),
+    ]
+    assert statuses[0].address == isolated_env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert statuses[1].address == isolated_env["S3_ENDPOINT_URL"]
+    assert statuses[2].address == f"127.0.0.1:{isolated_env['POSTGRES_PORT']}"
+    pids = {item.name: item.pid for item in statuses}
+    credentials = (home / "generated.env").read_text()
+    assert devstack.ensure_buckets(settings) == []  # `up` created all six already
+    # Data written now must survive the restart at the end.
+    s3_client(settings).put_object(Bucket="raw-data", Key="kept.txt", Body=b"kept")
+    with _postgres(settings) as conn:
+        conn.execute("create table kept (id int)")
+        conn.execute("insert into kept values (42)")
+
+    code, output, second_seconds = _shopflow("up")
+    assert code == 0, output
+    assert output.count("already running") == 3, output
+    assert "until ready" not in output and "initdb" not in output and "format" not in output
+    assert {item.name: item.pid for item in devstack.status(settings=settings)} == pids
+    assert (home / "generated.env").read_text() == credentials
+    assert second_seconds < first_seconds, (first_seconds, second_seconds)
+
+    code, output, _ = _shopflow("down")
+    assert code == 0, output
+    for name, service in devstack.SERVICES.items():
+        assert not service.pid_file(settings).exists()
+        assert not is_running(pids[name]), name
+    assert processes_in(settings.services_dir) == []
+
+    code, output, _ = _shopflow("status")
+    assert code == 1
+    assert output.count("stopped") == 3, output
+    for name, title, address in [
+        ("kafka", "Kafka", isolated_env["KAFKA_BOOTSTRAP_SERVERS"]),
+        ("minio", "MinIO", isolated_env["S3_ENDPOINT_URL"].removeprefix("http://")),
+        ("postgres", "PostgreSQL", f"127.0.0.1:{isolated_env['POSTGRES_PORT']}"),
+    ]:
+        with pytest.raises(devstack.ServiceUnavailableError) as excinfo:
+            devstack.require_healthy(name, settings)
+        assert str(excinfo.value).startswith(f"{title} is not reachable at {address}")
+
+    # A restart keeps the data and the generated credentials.
+    code, output, restart_seconds = _shopflow("up")
+    assert code == 0, output
+    assert (home / "generated.env").read_text() == credentials
+    assert s3_client(settings).get_object(Bucket="raw-data", Key="kept.txt")["Body"].read() == b"kept"
+    with _postgres(settings) as conn:
+        assert conn.execute("select id from kept").fetchall() == [(42,)]
+    code, output, _ = _shopflow("down")
+    assert code == 0, output
+    assert processes_in(settings.services_dir) == []
+
+    # The shared stack other tests use was not touched.
+    assert _shared_stack_pids() == shared_before
+    print(
+        f"\nisolated stack: first up {first_seconds:.1f}s, second up {second_seconds:.1f}s, "
+        f"restart {restart_seconds:.1f}s"
+    )
+
+
+def _postgres(settings: Settings) -> psycopg.Connection:
+    return psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+        password=settings.secret("postgres_password"),
+        autocommit=True,
+        connect_timeout=5,
+    )
