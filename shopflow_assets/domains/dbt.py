@@ -1,0 +1,80 @@
+"""The one dbt project of ShopFlow (`dbt_project/`), shared by every domain's dagster-dbt assets.
+
+- `DBT_PROJECT`: the dagster-dbt DbtProject; domains select their models by tag (`tag:shop`, `tag:olist`).
+- `prepare_dbt()`: `dbt parse` -> target/manifest.json, which dagster-dbt needs to load definitions
+  (`shopflow dbt-prepare` in make/CI; definitions also call it when the manifest is missing).
+- `dbt_env()`: the environment profiles.yml reads, from settings (warehouse file, extensions, S3).
+- `partition_vars()`: a partition's time window -> dbt `--vars` (min_date inclusive, max_date exclusive).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables profiles.yml reads (nothing secret is written anywhere)."""
+    from shopflow_assets.resources.warehouse import extension_directory
+
+    env = {
+        "SHOPFLOW_DUCKDB_PATH": str(settings.warehouse_path),
+        "SHOPFLOW_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "AWS_REGION": settings.aws_region,
+    }
+    if settings.aws_access_key_id and settings.aws_secret_access_key is not None:
+        env["AWS_ACCESS_KEY_ID"] = settings.aws_access_key_id
+        env["AWS_SECRET_ACCESS_KEY"] = settings.secret("aws_secret_access_key")
+    return env
+
+
+def apply_dbt_env(settings: Settings | None = None) -> None:
+    """Export dbt_env() into this process: dagster-dbt passes os.environ to the dbt subprocess."""
+    from shopflow_assets.resources.warehouse import ensure_extension_directory
+
+    settings = settings or get_settings()
+    ensure_extension_directory(settings)
+    os.environ.update(dbt_env(settings))
+
+
+def partition_vars(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> dict[str, str]:
+    """A partition window [start, end) -> the dbt vars the incremental models filter on."""
+    as_date = lambda value: value.date() if isinstance(value, dt.datetime) else value  # noqa: E731
+    first, last = as_date(start), as_date(end)
+    if last <= first:
+        raise ValueError(f"empty partition window [{first}, {last})")
+    return {"min_date": first.isoformat(), "max_date": last.isoformat()}
+
+
+def partition_vars_arg(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> list[str]:
+    return ["--vars", json.dumps(partition_vars(start, end))]
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=DBT_PROJECT)
+
+
+def prepare_dbt(settings: Settings | None = None) -> Path:
+    """Run `dbt parse` and return the manifest path (no warehouse connection is made)."""
+    apply_dbt_env(settings)
+    dbt_resource().cli(["--quiet", "parse"], target_path=DBT_PROJECT.target_path).wait()
+    manifest = DBT_PROJECT.manifest_path
+    if not manifest.is_file():
+        raise RuntimeError(f"`dbt parse` finished without writing {manifest}")
+    return manifest
+
+
+def ensure_dbt_manifest() -> Path:
+    """The manifest, parsed now if this checkout has none yet (a fresh clone)."""
+    manifest = DBT_PROJECT.manifest_path
+    return manifest if manifest.is_file() else prepare_dbt()

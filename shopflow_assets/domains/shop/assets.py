@@ -1,0 +1,269 @@
+"""The shop daily batch as assets: landing CSVs -> raw objects -> cleaned tables -> star schema -> dbt gold.
+
+Assets stay thin: the rules live in `transforms.py` and the contracts in `contracts/shop.py`; storage is
+the lake resource (raw objects) and the Pandera-checked IO managers (everything after).
+"""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from shopflow_assets.contracts import shop as contract
+from shopflow_assets.domains.shop import transforms
+from shopflow_assets.domains.shop.partitions import business_date, raw_object_key, shop_daily_partitions
+from shopflow_assets.io_managers.metadata import preview
+from shopflow_assets.resources.lake import LakeConflictError, LakeResource
+from shopflow_assets.resources.spark import SparkResource
+from shopflow_assets.settings import get_settings
+
+GROUP = "shop"
+PARQUET_IO = "shop_parquet_io_manager"
+WAREHOUSE_IO = "shop_warehouse_io_manager"
+
+
+def landing_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["shop", f"landing_{dataset}_csv"])
+
+
+def raw_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["shop", f"raw_{dataset}"])
+
+
+def clean_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["shop", f"clean_{dataset}"])
+
+
+def landing_file(day: dt.date, dataset: str) -> Path:
+    return get_settings().shop_landing_root / day.isoformat() / contract.RAW_FILE_NAMES[dataset]
+
+
+# --- source assets: the generated CSVs of each day ----------------------------------------------------
+
+landing_csvs = [
+    dg.AssetSpec(
+        key=landing_key(dataset),
+        description=(
+            f"{contract.RAW_FILE_NAMES[dataset]} of a business day as it lands "
+            "($SHOPFLOW_SHOP_LANDING_DIR/YYYY-MM-DD/, written by `shopflow generate shop`)."
+        ),
+        group_name=GROUP,
+        kinds={"csv"},
+        partitions_def=shop_daily_partitions,
+        metadata={"columns": ", ".join(contract.RAW_COLUMNS[dataset])},
+    )
+    for dataset in contract.SHOP_DATASETS
+]
+
+
+# --- raw objects: s3://raw-data/YYYY/MM/DD/<dataset>.csv, never overwritten ------------------------------
+
+
+def check_header(path_or_bytes: Path | bytes, dataset: str, source: str) -> None:
+    """Fail before upload when the file's header is not the contract's columns."""
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else path_or_bytes.read_bytes()[:4096]
+    header = data.split(b"\n", 1)[0].decode("utf-8-sig").strip().replace('"', "")
+    expected = ",".join(contract.RAW_COLUMNS[dataset])
+    if header != expected:
+        raise ValueError(f"{source}: header {header!r} is not the {dataset} contract's columns {expected!r}")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=raw_key(dataset),
+            deps=[landing_key(dataset)],
+            description=(
+                f"The day's {contract.RAW_FILE_NAMES[dataset]} in the raw layer, s3://raw-data/YYYY/MM/DD/{dataset}.csv. "
+                "Immutable: a rerun with the same bytes is a no-op, different bytes fail."
+            ),
+            group_name=GROUP,
+            kinds={"s3", "csv"},
+            partitions_def=shop_daily_partitions,
+        )
+        for dataset in contract.SHOP_DATASETS
+    ],
+    name="shop_raw_objects",
+)
+def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Upload the day's landing CSVs to the raw layer (retried with backoff by the lake when unreachable).
+
+    When a landing file is absent but its raw object exists (files dropped straight into raw-data,
+    which is what the S3 sensor reacts to), the existing object is the day's raw data.
+    """
+    day = business_date(context)
+    store = lake.get_lake()
+    for dataset in contract.SHOP_DATASETS:
+        key = raw_object_key(day, dataset)
+        uri = store.uri("raw-data", key)
+        path = landing_file(day, dataset)
+        if path.is_file():
+            data = path.read_bytes()
+            check_header(data, dataset, str(path))
+            try:
+                written = store.put_if_absent("raw-data", key, data)
+            except LakeConflictError as exc:
+                raise dg.Failure(
+                    description=(
+                        f"{path} differs from the raw object already stored for {day} ({uri}); raw data is never "
+                        "overwritten. Restore the original file, or land the corrected data as a new business day."
+                    ),
+                    metadata={"landing_file": str(path), "raw_object": uri, "error": str(exc)},
+                ) from exc
+            status = "uploaded" if written else "unchanged (identical object already stored)"
+        elif store.exists("raw-data", key):
+            data = store.get_bytes("raw-data", key)
+            check_header(data, dataset, uri)
+            status = "already in the raw layer (no landing file)"
+        else:
+            raise dg.Failure(
+                description=(
+                    f"no {contract.RAW_FILE_NAMES[dataset]} for {day}: neither {path} nor {uri} exists. "
+                    f"Generate it with `shopflow generate shop --date {day}` or upload it to {uri}."
+                )
+            )
+        sha256 = hashlib.sha256(data).hexdigest()
+        context.log.info(f"{dataset}: {uri} {status}")
+        yield dg.MaterializeResult(
+            asset_key=raw_key(dataset),
+            data_version=dg.DataVersion(sha256),
+            metadata={
+                "path": dg.MetadataValue.path(uri),
+                "status": status,
+                "bytes": len(data),
+                "rows": max(data.count(b"\n") - 1, 0) + (0 if data.endswith(b"\n") or not data else 1),
+                "sha256": sha256,
+            },
+        )
+
+
+# --- cleaned tables (Spark) ------------------------------------------------------------------------------
+
+
+@dg.multi_asset(
+    outs={
+        **{
+            f"clean_{dataset}": dg.AssetOut(
+                key=clean_key(dataset),
+                io_manager_key=PARQUET_IO,
+                description=(
+                    f"The day's valid {dataset}: required values present, types cast, rules applied, "
+                    f"duplicates dropped. Parquet in s3://staging/shop/clean_{dataset}/date=YYYY-MM-DD/."
+                ),
+                metadata={"dataset": f"shop.clean_{dataset}"},
+                group_name=GROUP,
+                kinds={"spark", "parquet"},
+            )
+            for dataset in contract.SHOP_DATASETS
+        },
+        "quarantine": dg.AssetOut(
+            key=dg.AssetKey(["shop", "quarantine"]),
+            io_manager_key=PARQUET_IO,
+            description=(
+                "Every raw row of the day that was not loaded, with the rule it broke, its file, 1-based row "
+                "number and raw values. Parquet in s3://quarantine/shop/quarantine/date=YYYY-MM-DD/."
+            ),
+            metadata={"dataset": "shop.quarantine", "lake_bucket": "quarantine"},
+            group_name=GROUP,
+            kinds={"spark", "parquet"},
+        ),
+    },
+    deps=[raw_key(dataset) for dataset in contract.SHOP_DATASETS],
+    partitions_def=shop_daily_partitions,
+    name="shop_cleaned_tables",
+)
+def shop_cleaned_tables(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
+    """Clean the day's raw objects with Spark; every input row is either loaded or quarantined."""
+    day = business_date(context)
+    session = spark.get_session()
+    # Arrow makes Spark -> pandas a columnar copy instead of a row-by-row pickle.
+    session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    store = lake.get_lake()
+
+    def read(dataset: str):
+        key = raw_object_key(day, dataset)
+        return transforms.read_raw_csv(session, store.spark_uri("raw-data", key), dataset), store.uri(
+            "raw-data", key
+        )
+
+    raw_users, users_source = read("users")
+    raw_products, products_source = read("products")
+    raw_orders, orders_source = read("orders")
+    users = transforms.clean_users(raw_users, users_source)
+    products = transforms.clean_products(raw_products, products_source)
+    clean_users_sdf = users.clean.cache()
+    clean_products_sdf = products.clean.cache()
+    orders = transforms.clean_orders(raw_orders, clean_users_sdf, clean_products_sdf, orders_source)
+    try:
+        frames = {
+            "users": clean_users_sdf.toPandas(),
+            "products": clean_products_sdf.toPandas(),
+            "orders": orders.clean.toPandas(),
+        }
+        quarantine = (
+            users.quarantine.unionByName(products.quarantine).unionByName(orders.quarantine).toPandas()
+        )
+    finally:
+        session.catalog.clearCache()
+
+    input_rows = {"users": raw_users.count(), "products": raw_products.count(), "orders": raw_orders.count()}
+    counts = transforms.count_records(frames, quarantine, input_rows)
+    for dataset, frame in frames.items():
+        yield dg.Output(frame, output_name=f"clean_{dataset}", metadata=counts[dataset])
+    yield dg.Output(
+        quarantine,
+        output_name="quarantine",
+        metadata={
+            "records_quarantined": len(quarantine),
+            "by_dataset_and_rule": dg.MetadataValue.json(transforms.rule_counts(quarantine)),
+            "sample": preview(quarantine),
+        },
+    )
+
+
+# --- star schema in the warehouse ------------------------------------------------------------------------
+
+_STAR_DESCRIPTIONS = {
+    "dim_users": contract.DIM_USERS.description,
+    "dim_products": contract.DIM_PRODUCTS.description,
+    "dim_date": contract.DIM_DATE.description,
+    "fact_orders": contract.FACT_ORDERS.description,
+}
+
+
+@dg.multi_asset(
+    outs={
+        table: dg.AssetOut(
+            key=dg.AssetKey(["shop", table]),
+            io_manager_key=WAREHOUSE_IO,
+            description=f"{description} Warehouse table `{table}` (DuckDB by default), loaded per day, idempotently.",
+            metadata={"dataset": f"shop.{table}"},
+            group_name=GROUP,
+            kinds={"duckdb", "table"},
+        )
+        for table, description in _STAR_DESCRIPTIONS.items()
+    },
+    ins={f"clean_{dataset}": dg.AssetIn(key=clean_key(dataset)) for dataset in contract.SHOP_DATASETS},
+    partitions_def=shop_daily_partitions,
+    name="shop_star_schema",
+)
+def shop_star_schema(
+    context: dg.AssetExecutionContext,
+    clean_users: pd.DataFrame,
+    clean_products: pd.DataFrame,
+    clean_orders: pd.DataFrame,
+):
+    """Join Orders <-> Users <-> Products into the day's dimensions and fact rows."""
+    day = business_date(context)
+    fact = transforms.build_fact_orders(clean_orders, clean_users, clean_products, day)
+    revenue = round(float(fact["total_amount"].sum()), 2)
+    yield dg.Output(transforms.build_dim_users(clean_users, day), output_name="dim_users")
+    yield dg.Output(transforms.build_dim_products(clean_products, day), output_name="dim_products")
+    yield dg.Output(transforms.build_dim_date([day]), output_name="dim_date")
+    yield dg.Output(
+        fact,
+        output_name="fact_orders",
+        metadata={"records_in": len(clean_orders), "records_loaded": len(fact), "revenue": revenue},
+    )

@@ -1,0 +1,73 @@
+"""Job, 02:00 UTC schedule and raw-data sensor of the shop daily batch."""
+
+import json
+
+import dagster as dg
+
+from shopflow_assets.contracts.shop import SHOP_DATASETS
+from shopflow_assets.domains.shop.partitions import parse_raw_object_key, shop_daily_partitions
+from shopflow_assets.resources.lake import LakeResource
+
+JOB_NAME = "ecommerce_daily_batch"
+
+# Every materializable asset of the shop group (landing CSVs are external: observed, not run).
+ecommerce_daily_batch = dg.define_asset_job(
+    name=JOB_NAME,
+    selection=dg.AssetSelection.groups("shop"),
+    partitions_def=shop_daily_partitions,
+    description=(
+        "The shop daily batch for one business day: raw objects -> cleaned tables (Spark) -> star schema "
+        "-> blocking checks -> dbt gold models."
+    ),
+    # The graph is a chain (no parallelism to win): one process keeps Spark and dbt start-up paid once
+    # and never has two steps competing for the DuckDB write lock.
+    executor_def=dg.in_process_executor,
+    tags={"domain": "shop"},
+)
+
+# 02:00 UTC every day, for the partition of the day that just ended (the previous day).
+ecommerce_daily_batch_schedule = dg.build_schedule_from_partitioned_job(
+    ecommerce_daily_batch,
+    name="ecommerce_daily_batch_schedule",
+    hour_of_day=2,
+    minute_of_hour=0,
+    description="Materializes the previous day's shop partition at 02:00 UTC.",
+)
+
+
+def complete_days(keys: list[str]) -> list[str]:
+    """Days (YYYY-MM-DD) whose users, products and orders raw objects are all in raw-data."""
+    seen: dict[str, set[str]] = {}
+    for key in keys:
+        parsed = parse_raw_object_key(key)
+        if parsed is not None and parsed[1] in SHOP_DATASETS:
+            seen.setdefault(parsed[0].isoformat(), set()).add(parsed[1])
+    return sorted(day for day, datasets in seen.items() if datasets == set(SHOP_DATASETS))
+
+
+def plan_runs(
+    keys: list[str], cursor: str | None, valid_partitions: set[str] | None = None
+) -> tuple[list[str], str]:
+    """Days to run now and the new cursor (the JSON list of days already requested)."""
+    requested = set(json.loads(cursor)) if cursor else set()
+    days = [day for day in complete_days(keys) if day not in requested]
+    if valid_partitions is not None:
+        days = [day for day in days if day in valid_partitions]
+    return days, json.dumps(sorted(requested | set(days)))
+
+
+@dg.sensor(
+    name="shop_raw_data_sensor",
+    job=ecommerce_daily_batch,
+    minimum_interval_seconds=60,
+    description="Starts the batch for a day as soon as its three raw objects are in s3://raw-data/YYYY/MM/DD/.",
+)
+def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    # Listing keys is quick and bounded; the sensor never reads object contents.
+    keys = lake.get_lake().list_keys("raw-data")
+    valid = set(shop_daily_partitions.get_partition_keys())
+    days, cursor = plan_runs(keys, context.cursor, valid)
+    if not days:
+        return dg.SkipReason(f"no new complete day in raw-data ({len(keys)} objects listed)")
+    context.update_cursor(cursor)
+    return [dg.RunRequest(run_key=f"shop-raw-{day}", partition_key=day) for day in days]

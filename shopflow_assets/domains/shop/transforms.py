@@ -1,0 +1,351 @@
+"""Pure transformations of the shop daily batch: DataFrame in, DataFrame out, no Dagster, no storage.
+
+Cleaning runs on Spark (the raw files can hold a million orders); the star schema is built from the
+cleaned frames with pandas (they are small and already validated). The rules and their precedence are
+the ones in `shopflow_assets.contracts.shop` (see docs/shop-batch.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from shopflow_assets.contracts import shop as contract
+
+ROW_NUMBER = "_row_number"
+RULE = "_rule"
+DETAIL = "_detail"
+_CORRUPT = "_corrupt_record"
+QUARANTINE_COLUMNS = ("dataset", "source", "row_number", "record_id", "rule", "detail", "raw_record")
+
+
+@dataclass
+class Cleaned:
+    """The outcome of cleaning one raw file: typed valid rows and quarantined rows with their rule."""
+
+    clean: DataFrame
+    quarantine: DataFrame
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def read_raw_csv(spark: SparkSession, path: str, dataset: str) -> DataFrame:
+    """A raw CSV with every column as a string and `_row_number` (1-based data row, header = row 0).
+
+    Strings first, so that a value of the wrong type is quarantined as `bad_type` instead of silently
+    becoming null; a row with the wrong number of fields is kept in `_corrupt_record`.
+    """
+    columns = contract.RAW_COLUMNS[dataset]
+    schema = T.StructType([T.StructField(name, T.StringType()) for name in columns])
+    schema = schema.add(T.StructField(_CORRUPT, T.StringType()))
+    frame = (
+        spark.read.option("header", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .option("enforceSchema", True)
+        .schema(schema)
+        .csv(path)
+    )
+    return with_file_row_numbers(frame)
+
+
+def with_file_row_numbers(frame: DataFrame) -> DataFrame:
+    """Number rows 1..n in file order: byte offset of the split, then position inside the split."""
+    ordered = frame.withColumn("_block", F.input_file_block_start()).withColumn(
+        "_seq", F.monotonically_increasing_id()
+    )
+    # One global window over (block, seq): cheap at a million rows and exact whatever the split layout.
+    order = Window.orderBy("_block", "_seq")
+    return ordered.withColumn(ROW_NUMBER, F.row_number().over(order).cast("long")).drop("_block", "_seq")
+
+
+# --- rules ----------------------------------------------------------------------------------------------
+
+
+def _blank(name: str) -> Column:
+    return F.col(name).isNull() | (F.trim(F.col(name)) == "")
+
+
+def _first_blank(columns: tuple[str, ...]) -> tuple[Column, Column]:
+    broken = F.lit(False)
+    detail = None
+    for name in columns:
+        broken = broken | _blank(name)
+        detail = (detail if detail is not None else F).when(_blank(name), F.lit(f"{name} is empty"))
+    return broken, detail
+
+
+def _value_text(name: str) -> Column:
+    return F.concat(F.lit(f"{name}='"), F.coalesce(F.col(name), F.lit("")), F.lit("'"))
+
+
+def _apply_rules(frame: DataFrame, checks: list[tuple[str, Column, Column]]) -> DataFrame:
+    """Set `_rule`/`_detail` to the first broken (rule, condition, detail), in the order given."""
+    rule = detail = None
+    for name, broken, text in checks:
+        rule = (rule if rule is not None else F).when(broken, F.lit(name))
+        detail = (detail if detail is not None else F).when(broken, text)
+    return frame.withColumn(RULE, rule).withColumn(DETAIL, detail)
+
+
+def _bad_number(typed: str) -> Column:
+    return F.col(typed).isNull() | F.isnan(F.col(typed))
+
+
+def _common_checks(dataset: str) -> list[tuple[str, Column, Column]]:
+    columns = contract.RAW_COLUMNS[dataset]
+    missing, missing_detail = _first_blank(columns)
+    shape_broken = F.col(_CORRUPT).isNotNull()
+    return [
+        (contract.MISSING_VALUE, missing, missing_detail),
+        (contract.BAD_TYPE, shape_broken, F.lit(f"wrong number of fields (expected {len(columns)})")),
+    ]
+
+
+def _typed_users(raw: DataFrame) -> DataFrame:
+    return raw.withColumn("_signup_date", F.col("signup_date").try_cast("timestamp"))
+
+
+def _typed_products(raw: DataFrame) -> DataFrame:
+    return raw.withColumn("_price", F.col("price").try_cast("double"))
+
+
+def _typed_orders(raw: DataFrame) -> DataFrame:
+    return (
+        raw.withColumn("_quantity", F.col("quantity").try_cast("long"))
+        .withColumn("_total_amount", F.col("total_amount").try_cast("double"))
+        .withColumn("_order_ts", F.col("order_ts").try_cast("timestamp"))
+    )
+
+
+def _split_duplicates(valid: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
+    """The first valid row of each key wins; later valid rows with the same key are `duplicate_key`."""
+    by_key = Window.partitionBy(key).orderBy(ROW_NUMBER)
+    ranked = valid.withColumn("_rank", F.row_number().over(by_key)).withColumn(
+        "_first_row", F.min(ROW_NUMBER).over(Window.partitionBy(key))
+    )
+    winners = ranked.filter(F.col("_rank") == 1).drop("_rank", "_first_row")
+    duplicates = (
+        ranked.filter(F.col("_rank") > 1)
+        .withColumn(RULE, F.lit(contract.DUPLICATE_KEY))
+        .withColumn(
+            DETAIL,
+            F.concat(
+                F.lit(f"an earlier row has {key} "),
+                F.col(key),
+                F.lit(" (row "),
+                F.col("_first_row"),
+                F.lit(")"),
+            ),
+        )
+        .drop("_rank", "_first_row")
+    )
+    return winners, duplicates
+
+
+def _quarantine_rows(frame: DataFrame, dataset: str, source: str) -> DataFrame:
+    columns = contract.RAW_COLUMNS[dataset]
+    return frame.select(
+        F.lit(dataset).alias("dataset"),
+        F.lit(source).alias("source"),
+        F.col(ROW_NUMBER).alias("row_number"),
+        F.col(contract.PRIMARY_KEYS[dataset]).alias("record_id"),
+        F.col(RULE).alias("rule"),
+        F.col(DETAIL).alias("detail"),
+        F.to_json(F.struct(*[F.col(name) for name in columns]), {"ignoreNullFields": "false"}).alias(
+            "raw_record"
+        ),
+    )
+
+
+def _finish(annotated: DataFrame, dataset: str, source: str, typed_columns: dict[str, str]) -> Cleaned:
+    key = contract.PRIMARY_KEYS[dataset]
+    invalid = annotated.filter(F.col(RULE).isNotNull())
+    winners, duplicates = _split_duplicates(annotated.filter(F.col(RULE).isNull()), key)
+    clean = winners.orderBy(ROW_NUMBER).select(
+        *[F.col(typed_columns.get(name, name)).alias(name) for name in contract.RAW_COLUMNS[dataset]]
+    )
+    quarantine = _quarantine_rows(invalid, dataset, source).unionByName(
+        _quarantine_rows(duplicates, dataset, source)
+    )
+    return Cleaned(clean=clean, quarantine=quarantine.orderBy("row_number"))
+
+
+def clean_users(raw: DataFrame, source: str) -> Cleaned:
+    """Users.csv -> one row per valid user_id (signup_date as timestamp)."""
+    typed = _typed_users(raw)
+    checks = _common_checks("users") + [
+        (
+            contract.BAD_TYPE,
+            F.col("_signup_date").isNull(),
+            F.concat(_value_text("signup_date"), F.lit(" is not a timestamp")),
+        ),
+    ]
+    return _finish(_apply_rules(typed, checks), "users", source, {"signup_date": "_signup_date"})
+
+
+def clean_products(raw: DataFrame, source: str) -> Cleaned:
+    """Products.csv -> one row per valid product_id with a positive price."""
+    typed = _typed_products(raw)
+    checks = _common_checks("products") + [
+        (contract.BAD_TYPE, _bad_number("_price"), F.concat(_value_text("price"), F.lit(" is not a number"))),
+        (
+            contract.NON_POSITIVE_PRICE,
+            F.col("_price") <= 0,
+            F.concat(_value_text("price"), F.lit(" is not positive")),
+        ),
+    ]
+    return _finish(_apply_rules(typed, checks), "products", source, {"price": "_price"})
+
+
+def clean_orders(raw: DataFrame, users: DataFrame, products: DataFrame, source: str) -> Cleaned:
+    """Orders.csv -> valid orders whose user and product are among the day's clean users and products."""
+    known_users = users.select(F.col("user_id").alias("_known_user")).withColumn("_user_ok", F.lit(True))
+    known_products = products.select(F.col("product_id").alias("_known_product")).withColumn(
+        "_product_ok", F.lit(True)
+    )
+    typed = (
+        _typed_orders(raw)
+        .join(known_users, F.col("user_id") == F.col("_known_user"), "left")
+        .join(known_products, F.col("product_id") == F.col("_known_product"), "left")
+    )
+    checks = _common_checks("orders") + [
+        (
+            contract.BAD_TYPE,
+            F.col("_quantity").isNull(),
+            F.concat(_value_text("quantity"), F.lit(" is not an integer")),
+        ),
+        (
+            contract.BAD_TYPE,
+            _bad_number("_total_amount"),
+            F.concat(_value_text("total_amount"), F.lit(" is not a number")),
+        ),
+        (
+            contract.BAD_TYPE,
+            F.col("_order_ts").isNull(),
+            F.concat(_value_text("order_ts"), F.lit(" is not a timestamp")),
+        ),
+        (
+            contract.BAD_QUANTITY,
+            F.col("_quantity") < 1,
+            F.concat(_value_text("quantity"), F.lit(" is below 1")),
+        ),
+        (
+            contract.NEGATIVE_TOTAL_AMOUNT,
+            F.col("_total_amount") < 0,
+            F.concat(_value_text("total_amount"), F.lit(" is negative")),
+        ),
+        (
+            contract.UNKNOWN_USER,
+            F.col("_user_ok").isNull(),
+            F.concat(F.lit("user_id "), F.col("user_id"), F.lit(" is not among the day's clean users")),
+        ),
+        (
+            contract.UNKNOWN_PRODUCT,
+            F.col("_product_ok").isNull(),
+            F.concat(
+                F.lit("product_id "), F.col("product_id"), F.lit(" is not among the day's clean products")
+            ),
+        ),
+    ]
+    typed_columns = {"quantity": "_quantity", "total_amount": "_total_amount", "order_ts": "_order_ts"}
+    return _finish(_apply_rules(typed, checks), "orders", source, typed_columns)
+
+
+# --- star schema (pandas) -------------------------------------------------------------------------------
+
+
+def build_dim_users(users: pd.DataFrame, business_date: dt.date) -> pd.DataFrame:
+    """dim_users rows of one day: each clean user with the day it was last seen (its version)."""
+    dim = users[["user_id", "signup_date", "country"]].copy()
+    dim["last_seen_date"] = pd.Timestamp(business_date)
+    return dim.reset_index(drop=True)
+
+
+def build_dim_products(products: pd.DataFrame, business_date: dt.date) -> pd.DataFrame:
+    dim = products[["product_id", "category", "price"]].copy()
+    dim["last_seen_date"] = pd.Timestamp(business_date)
+    return dim.reset_index(drop=True)
+
+
+def date_key(day: dt.date) -> int:
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
+def build_dim_date(days: list[dt.date]) -> pd.DataFrame:
+    """One row per business day, with the calendar attributes reports group by."""
+    stamps = pd.to_datetime(pd.Series(sorted(set(days)), dtype="object"))
+    return pd.DataFrame(
+        {
+            "date_key": [date_key(day) for day in sorted(set(days))],
+            "date": stamps,
+            "year": stamps.dt.year,
+            "quarter": stamps.dt.quarter,
+            "month": stamps.dt.month,
+            "day": stamps.dt.day,
+            "day_of_week": stamps.dt.dayofweek + 1,  # ISO: Monday = 1
+            "day_name": stamps.dt.day_name(),
+            "month_name": stamps.dt.month_name(),
+            "is_weekend": stamps.dt.dayofweek >= 5,
+        }
+    )
+
+
+def build_fact_orders(
+    orders: pd.DataFrame, users: pd.DataFrame, products: pd.DataFrame, business_date: dt.date
+) -> pd.DataFrame:
+    """Orders joined to their user and product: one row per order, with the product's price that day.
+
+    Inner joins on purpose: cleaning already guarantees every order has both (an order that lost its
+    user or product here would be a bug upstream, and the row-count metadata would show it).
+    """
+    fact = orders.merge(users[["user_id"]], on="user_id", how="inner", validate="many_to_one").merge(
+        products[["product_id", "price"]], on="product_id", how="inner", validate="many_to_one"
+    )
+    fact = fact.rename(columns={"price": "unit_price"})
+    fact["order_date"] = pd.Timestamp(business_date)
+    fact["date_key"] = date_key(business_date)
+    columns = list(contract.FACT_ORDERS.columns)
+    return fact[columns].sort_values("order_id", kind="stable").reset_index(drop=True)
+
+
+# --- accounting ---------------------------------------------------------------------------------------
+
+
+def rule_counts(quarantine: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """{dataset: {rule: rows}} of a quarantine frame, rules in precedence order."""
+    out: dict[str, dict[str, int]] = {}
+    for dataset in contract.SHOP_DATASETS:
+        rules = quarantine.loc[quarantine["dataset"] == dataset, "rule"].value_counts()
+        out[dataset] = {rule: int(rules[rule]) for rule in contract.QUARANTINE_RULES if rule in rules}
+    return out
+
+
+class RecordCountMismatchError(AssertionError):
+    """Input rows were neither loaded nor quarantined: a bug in the cleaning step, never ignored."""
+
+
+def count_records(
+    clean: dict[str, pd.DataFrame], quarantine: pd.DataFrame, input_rows: dict[str, int]
+) -> dict[str, dict[str, int]]:
+    """records_in / records_loaded / records_quarantined per dataset; raises unless in = loaded + quarantined."""
+    out = {}
+    for dataset in contract.SHOP_DATASETS:
+        loaded = len(clean[dataset])
+        quarantined = int((quarantine["dataset"] == dataset).sum())
+        if input_rows[dataset] != loaded + quarantined:
+            raise RecordCountMismatchError(
+                f"{dataset}: {input_rows[dataset]} input rows but {loaded} loaded + {quarantined} quarantined"
+            )
+        out[dataset] = {
+            "records_in": input_rows[dataset],
+            "records_loaded": loaded,
+            "records_quarantined": quarantined,
+        }
+    return out

@@ -1,0 +1,105 @@
+"""Dataset contracts: one Pandera schema per dataset, plus what storage needs to know about it.
+
+A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`) and found by
+name: an asset names its dataset in its definition metadata (`{"dataset": "shop.fact_orders"}`) and the
+IO managers look the contract up, so assets never repeat a schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+# Failure rows and offending records shown in an error message; enough to act on, short enough to read.
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class DatasetContract:
+    """What a dataset must look like, and how it is keyed and partitioned in storage.
+
+    - `schema`: the Pandera schema checked on every write and every read.
+    - `sql_types`: column -> warehouse SQL type (the DDL of warehouse tables; money is DECIMAL(12,2)).
+    - `primary_key`: the columns that identify a row (unique in the whole table).
+    - `partition_column`: the date column a daily partition replaces (delete-then-insert).
+    - `version_column`: for tables merged by primary key instead (dimensions keeping the newest version of
+      each key): a row replaces the stored row of the same key only if its version is not older, so a
+      rerun or a backfill of an older day never reverts newer attributes.
+    """
+
+    name: str
+    schema: pa.DataFrameSchema
+    sql_types: Mapping[str, str] = field(default_factory=dict)
+    primary_key: Sequence[str] = ()
+    partition_column: str | None = None
+    version_column: str | None = None
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.columns)
+
+
+class ContractViolationError(Exception):
+    """A frame broke its dataset's contract. The message names dataset, stage, columns, rules and rows."""
+
+    def __init__(self, dataset: str, stage: str, failures: pd.DataFrame, message: str):
+        self.dataset = dataset
+        self.stage = stage
+        self.failures = failures
+        super().__init__(message)
+
+
+_REGISTRY: dict[str, DatasetContract] = {}
+
+
+def register_contract(contract: DatasetContract) -> DatasetContract:
+    existing = _REGISTRY.get(contract.name)
+    if existing is not None and existing is not contract:
+        raise ValueError(f"dataset contract {contract.name!r} is registered twice")
+    _REGISTRY[contract.name] = contract
+    return contract
+
+
+def get_contract(name: str) -> DatasetContract:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise KeyError(f"no dataset contract named {name!r} (registered: {known})") from None
+
+
+def validate_frame(contract: DatasetContract, frame: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """Validate (and coerce dtypes of) `frame` against the contract; raise ContractViolationError on failure.
+
+    `stage` says where the check happened ("write" or "read"), so a message tells whether bad data was
+    produced by this step or found in storage.
+    """
+    try:
+        return contract.schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+        raise ContractViolationError(
+            contract.name, stage, failures, describe_failures(contract.name, stage, frame, failures)
+        ) from None
+
+
+def describe_failures(dataset: str, stage: str, frame: pd.DataFrame, failures: pd.DataFrame) -> str:
+    """One line per (column, rule): how many rows broke it and a sample of the offending rows."""
+    lines = [f"dataset {dataset!r} broke its contract on {stage} ({len(frame)} rows checked):"]
+    grouped = failures.fillna({"column": "<frame>"}).groupby(["column", "check"], sort=False, dropna=False)
+    for (column, check), cases in grouped:
+        indexes = [i for i in cases["index"].tolist() if i is not None and not pd.isna(i)]
+        line = f"  - column {column!r}, rule {check!r}: {len(cases)} failing value(s)"
+        if indexes and len(frame):
+            sample_index = [i for i in dict.fromkeys(indexes) if i in frame.index][:SAMPLE_SIZE]
+            sample = frame.loc[sample_index].to_dict(orient="records")
+            line += f"; offending rows (index -> record): {dict(zip(sample_index, sample, strict=True))}"
+        else:
+            values = cases["failure_case"].head(SAMPLE_SIZE).tolist()
+            line += f"; failure cases: {values}"
+        lines.append(line)
+    return "\n".join(lines)
