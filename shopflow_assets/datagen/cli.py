@@ -259,6 +259,7 @@ def _produce_clicks(args: argparse.Namespace) -> int:
         events_per_second=_event_density(args),
         first_event_id=args.first_event_id,
         shop_scale=args.shop_scale,
+        count=_default_count(args),
         ratios=_ratios(args),
     )
     ensure_topics({args.topic: args.partitions})
@@ -275,6 +276,7 @@ def _produce_actions(args: argparse.Namespace) -> int:
         event_start=args.event_start or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
         events_per_second=_event_density(args),
         users=args.users,
+        count=_default_count(args),
         ratios=_ratios(args),
     )
     ensure_topics({args.topic: args.partitions})

@@ -112,6 +112,10 @@ def plan_kinds(n: int, ratios: Ratios, rng: np.random.Generator) -> tuple[np.nda
     return kinds, late, source
 
 
+def _chunk_length(first: int, count: int | None) -> int:
+    return CHUNK_SIZE if count is None else max(0, min(CHUNK_SIZE, count - first))
+
+
 def _join(*parts) -> pa.Array:
     pieces = [csvio.lit(part) if isinstance(part, str) else csvio.as_strings(part) for part in parts]
     return pc.binary_join_element_wise(*pieces, csvio.lit(""))
@@ -196,6 +200,7 @@ class ClickOptions:
     events_per_second: float = 100.0  # event-time density: how many events share one second of event time
     first_event_id: int = 1
     shop_scale: float = 1.0  # the shop whose users and product pages are clicked
+    count: int | None = None  # messages in the run, if known: the last chunk is cut to fit, ratios stay exact
     ratios: Ratios = field(default_factory=lambda: Ratios(duplicate_rate=0.02, late_rate=0.05))
 
 
@@ -214,7 +219,8 @@ def _click_mutation(record: dict, kind: str, rng) -> str:
 
 
 def click_stream(options: ClickOptions) -> Iterator[MessageChunk]:
-    """Endless chunks of click events over the shop's users and product pages, keyed by user_id."""
+    """Chunks of click events over the shop's users and product pages, keyed by user_id (endless
+    unless options.count is set)."""
     from shopflow_assets.datagen.shop import CATEGORIES, shop_universe
 
     options.ratios.validate()
@@ -234,7 +240,9 @@ def click_stream(options: ClickOptions) -> Iterator[MessageChunk]:
     while True:
         rng = _rng(options.seed, 20, chunk_no)
         first = chunk_no * CHUNK_SIZE
-        n = CHUNK_SIZE
+        n = _chunk_length(first, options.count)
+        if n == 0:
+            return
         kinds, late, source = plan_kinds(n, options.ratios, rng)
         user = np.searchsorted(user_cdf, rng.random(n), side="right").clip(0, len(user_cdf) - 1)
         product = np.searchsorted(product_cdf, rng.random(n), side="right").clip(0, len(product_cdf) - 1)
@@ -305,6 +313,7 @@ class ActionOptions:
     events_per_second: float = 1000.0
     users: int = 100_000
     first_key: int = 1
+    count: int | None = None  # as in ClickOptions
     ratios: Ratios = field(default_factory=Ratios)
 
 
@@ -328,7 +337,8 @@ def product_catalogue() -> tuple[list[str], list[str]]:
 
 
 def action_stream(options: ActionOptions) -> Iterator[MessageChunk]:
-    """Endless chunks of nested user-action events, keyed by a unique message key `act<n>`."""
+    """Chunks of nested user-action events, keyed by a unique message key `act<n>` (endless unless
+    options.count is set)."""
     options.ratios.validate()
     names, skus = product_catalogue()
     name_array, sku_array = pa.array(names, pa.large_string()), pa.array(skus, pa.large_string())
@@ -343,7 +353,9 @@ def action_stream(options: ActionOptions) -> Iterator[MessageChunk]:
     while True:
         rng = _rng(options.seed, 32, chunk_no)
         first = chunk_no * CHUNK_SIZE
-        n = CHUNK_SIZE
+        n = _chunk_length(first, options.count)
+        if n == 0:
+            return
         kinds, late, source = plan_kinds(n, options.ratios, rng)
         user = np.searchsorted(user_cdf, rng.random(n), side="right").clip(0, options.users - 1)
         product = np.searchsorted(product_cdf, rng.random(n), side="right").clip(0, len(names) - 1)
