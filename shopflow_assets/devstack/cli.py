@@ -89,7 +89,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         print(f"no log yet for {args.name}: {log_file}", file=sys.stderr)
         return 1
     for line in tail(log_file, args.lines):
-        print(line)
+        print(line, flush=args.follow)
     if not args.follow:
         return 0
     with log_file.open("r", errors="replace") as handle:

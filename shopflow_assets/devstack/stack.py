@@ -86,9 +86,9 @@ def require_healthy(name: str, settings: Settings | None = None) -> None:
     select([name])[0].check(settings)
 
 
-def _describe_listeners(port: int) -> str:
-    owners = [f"pid {pid} ({' '.join(read_cmdline(pid))[:80]})" for pid in sorted(pids_listening(port))]
-    return f" by {', '.join(owners)}" if owners else ""
+def _describe_port(host: str, port: int) -> str:
+    owners = [f"pid {pid}: {' '.join(read_cmdline(pid))[:60]}" for pid in sorted(pids_listening(port))]
+    return f"{host}:{port}" + (f" ({'; '.join(owners)})" if owners else "")
 
 
 def _start_failed(service: NativeService, settings: Settings, pid: int) -> DevstackError | None:
@@ -158,10 +158,10 @@ def _up_locked(services: list[NativeService], settings: Settings, reporter: Repo
             continue
         busy = [(host, port) for host, port in service.ports(settings) if port_open(host, port, timeout=0.3)]
         if busy:
-            where = ", ".join(f"{host}:{port}{_describe_listeners(port)}" for host, port in busy)
+            where = ", ".join(" ".join(_describe_port(host, port).split()) for host, port in busy)
             raise DevstackError(
-                f"{service.title} cannot start: {where} already in use by a process this stack "
-                f"({settings.services_dir}) did not start. Stop it, or choose other ports in .env."
+                f"{service.title} cannot start: {where} is already in use, not by this stack "
+                f"({settings.services_dir}). Stop that process or choose other ports in .env."
             )
         service.prepare(settings, reporter)
         to_start.append(service)
