@@ -1,7 +1,12 @@
 """Rendering of the service configurations, and address handling, without starting anything."""
 
 import base64
+import os
 import re
+import shutil
+import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +19,7 @@ from shopflow_assets.devstack.kafka import (
 )
 from shopflow_assets.devstack.minio import MinioService, validate_root_credentials
 from shopflow_assets.devstack.postgres import (
+    ensure_traversable,
     find_bin_dir,
     quote_ident,
     quote_literal,
@@ -151,3 +157,33 @@ def test_select_keeps_start_order_and_rejects_unknown_names():
     assert [service.name for service in select(["postgres", "kafka"])] == ["kafka", "postgres"]
     with pytest.raises(DevstackError, match="unknown service redis: choose from kafka, minio, postgres"):
         select(["redis"])
+
+
+def _postgres_user_exists() -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not _postgres_user_exists(), reason="needs root and the postgres user"
+)
+def test_postgres_user_is_let_into_our_directories_but_not_others():
+    outside = Path(tempfile.mkdtemp(prefix="shopflow-traverse-", dir="/tmp"))  # mode 700, not ours
+    try:
+        home = outside / "home"
+        cluster = home / "services" / "postgres"
+        cluster.mkdir(parents=True)
+        os.chmod(home, 0o700)
+        with pytest.raises(DevstackError, match=f"cannot enter {outside} .*chmod o\\+x {outside}"):
+            ensure_traversable(cluster, "postgres", home)
+        os.chmod(outside, 0o711)
+        ensure_traversable(cluster, "postgres", home)
+        assert stat.S_IMODE(home.stat().st_mode) & stat.S_IXOTH
+        assert stat.S_IMODE(home.stat().st_mode) & stat.S_IROTH == 0  # only traversal, not listing
+    finally:
+        shutil.rmtree(outside)
