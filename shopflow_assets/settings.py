@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = Field(4, validation_alias="SPARK_SHUFFLE_PARTITIONS")
     # The Spark web UI (port 4040+) costs memory and a port per session: off unless asked for.
     spark_ui_enabled: bool = Field(False, validation_alias="SPARK_UI_ENABLED")
+    # On a cluster whose workers already hold spark/pom.xml's jars (the shopflow-spark image has them in
+    # /opt/shopflow/spark-jars): executors load them from there instead of receiving 0.7 GB per app.
+    spark_cluster_jars_dir: str | None = Field(None, validation_alias="SPARK_CLUSTER_JARS_DIR")
 
     # --- warehouse ------------------------------------------------------------------------------
     duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")

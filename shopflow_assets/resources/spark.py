@@ -83,10 +83,16 @@ def spark_conf(
     }
     if jars:
         classpath = [str(jar) for jar in jars]
-        # spark.jars ships them to cluster executors; the driver classpath puts them on the system
-        # class loader, which Hadoop's FileSystem lookup (s3a://) and Delta's catalog need.
-        conf["spark.jars"] = ",".join(classpath)
+        # The driver classpath puts them on the system class loader, which Hadoop's FileSystem lookup
+        # (s3a://) and Delta's catalog need; local-mode executors live in the driver JVM and share it.
         conf["spark.driver.extraClassPath"] = ":".join(classpath)
+        if settings.spark_cluster_jars_dir:
+            # Workers have the same jars (the shopflow-spark image): load them there, ship nothing.
+            conf["spark.executor.extraClassPath"] = f"{settings.spark_cluster_jars_dir.rstrip('/')}/*"
+        elif not settings.spark_master.startswith("local"):
+            # spark.jars ships them to each executor. Not in local mode: there every session would
+            # copy all of them (0.7 GB, mostly the AWS SDK bundle) into a temporary directory.
+            conf["spark.jars"] = ",".join(classpath)
     conf.update(s3a_conf(settings))
     conf.update(extra_conf or {})
     return conf

@@ -61,10 +61,29 @@ def test_spark_conf_bounds_memory_and_sets_delta_utc_quiet_ui(tmp_path):
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert conf["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    assert conf["spark.jars"] == "/cache/a.jar,/cache/b.jar"
     assert conf["spark.driver.extraClassPath"] == "/cache/a.jar:/cache/b.jar"
+    # Local executors share the driver JVM: shipping the jars would copy 0.7 GB per session.
+    assert "spark.jars" not in conf
     assert "spark.hadoop.fs.s3a.access.key" not in conf
     assert make_settings(tmp_path).spark_driver_memory == "4g"
+
+
+def test_cluster_jars_are_shipped_or_taken_from_the_workers(tmp_path):
+    jars = [Path("/cache/a.jar"), Path("/cache/b.jar")]
+    shipped = spark_conf(make_settings(tmp_path, SPARK_MASTER="spark://spark-master:7077"), jars=jars)
+    assert shipped["spark.master"] == "spark://spark-master:7077"
+    assert shipped["spark.jars"] == "/cache/a.jar,/cache/b.jar"
+    on_workers = spark_conf(
+        make_settings(
+            tmp_path,
+            SPARK_MASTER="spark://spark-master:7077",
+            SPARK_CLUSTER_JARS_DIR="/opt/shopflow/spark-jars/",
+        ),
+        jars=jars,
+    )
+    assert "spark.jars" not in on_workers
+    assert on_workers["spark.executor.extraClassPath"] == "/opt/shopflow/spark-jars/*"
+    assert on_workers["spark.driver.extraClassPath"] == "/cache/a.jar:/cache/b.jar"
 
 
 def test_spark_ui_can_be_enabled(tmp_path):
