@@ -72,9 +72,21 @@ def owned_pid(pid_file: Path, owner_dir: Path) -> int | None:
     return pid
 
 
+# A service log larger than this is moved to `<name>.log.1` when the service starts (one generation kept).
+LOG_ROTATE_BYTES = 50 * 1024 * 1024
+
+
+def rotate_if_large(log_file: Path, limit: int = LOG_ROTATE_BYTES) -> bool:
+    if log_file.exists() and log_file.stat().st_size > limit:
+        log_file.replace(log_file.with_name(log_file.name + ".1"))
+        return True
+    return False
+
+
 def spawn(spec: LaunchSpec, log_file: Path, pid_file: Path) -> int:
     """Start a process detached from this session (it outlives the CLI), logging to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    rotate_if_large(log_file)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **spec.env}
     with log_file.open("ab") as log:

@@ -6,6 +6,7 @@ stopped service's health check names the service and its address. The shared sta
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -113,6 +114,19 @@ def test_lifecycle_on_an_isolated_stack(isolated_env):
     assert (home / "generated.env").read_text() == credentials
     assert second_seconds < first_seconds, (first_seconds, second_seconds)
 
+    # A service that died (kill -9) shows as stopped, and `up` restarts that one only.
+    os.kill(pids["minio"], signal.SIGKILL)
+    _wait_until(lambda: not is_running(pids["minio"]))
+    states = {item.name: item.state for item in devstack.status(settings=settings)}
+    assert states == {"kafka": "running", "minio": "stopped", "postgres": "running"}
+    code, output, _ = _shopflow("up")
+    assert code == 0, output
+    assert output.count("already running") == 2, output
+    restarted = {item.name: item.pid for item in devstack.status(settings=settings)}
+    assert restarted["kafka"] == pids["kafka"] and restarted["postgres"] == pids["postgres"]
+    assert restarted["minio"] != pids["minio"]
+    pids = restarted
+
     code, output, _ = _shopflow("down")
     assert code == 0, output
     for name, service in devstack.SERVICES.items():
@@ -149,6 +163,13 @@ def test_lifecycle_on_an_isolated_stack(isolated_env):
         f"\nisolated stack: first up {first_seconds:.1f}s, second up {second_seconds:.1f}s, "
         f"restart {restart_seconds:.1f}s"
     )
+
+
+def _wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
 
 
 def _postgres(settings: Settings) -> psycopg.Connection:

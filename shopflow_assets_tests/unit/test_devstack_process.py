@@ -17,6 +17,7 @@ from shopflow_assets.devstack.process import (
     pids_listening,
     points_into,
     processes_in,
+    rotate_if_large,
     spawn,
     stop,
     tail,
@@ -94,6 +95,14 @@ def test_tail_returns_the_last_lines(tmp_path):
     log.write_text("".join(f"line {i}\n" for i in range(20000)))
     assert tail(log, 3) == ["line 19997", "line 19998", "line 19999"]
     assert tail(tmp_path / "missing.log", 3) == []
+
+
+def test_large_logs_are_rotated_once(tmp_path):
+    log = tmp_path / "svc.log"
+    log.write_text("x" * 100)
+    assert not rotate_if_large(log, limit=1000)
+    assert rotate_if_large(log, limit=10)
+    assert not log.exists() and (tmp_path / "svc.log.1").read_text() == "x" * 100
 
 
 @pytest.fixture
