@@ -30,13 +30,20 @@ class Reporter:
     timings: list[tuple[str, str, float]] = field(default_factory=list)
 
     @contextlib.contextmanager
-    def phase(self, service: str, what: str, started: float | None = None) -> Iterator[Callable[[str], None]]:
-        """Time a phase; `started` (a time.monotonic() value) when it began before the block."""
+    def phase(
+        self, service: str, what: str, started: float | None = None, announce: bool = False
+    ) -> Iterator[Callable[[str], None]]:
+        """Time a phase; `started` (a time.monotonic() value) when it began before the block.
+
+        `announce` prints the phase when it starts too, for long ones, where no spinner shows it.
+        """
         started = time.monotonic() if started is None else started
         status = None
         if self.console is not None and self.console.is_terminal:
             status = self.console.status(f"[bold]{service}[/] {what}")
             status.start()
+        elif announce:  # no spinner in CI logs: say what the next minutes are spent on
+            self.say(service, f"{what} ...")
 
         def update(detail: str) -> None:
             if status is not None:

@@ -139,7 +139,7 @@ class KafkaService(NativeService):
                 return target
             partial = target.with_name(f".{target.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            with reporter.phase(self.name, f"download kafka {version} jars (Maven)") as update:
+            with reporter.phase(self.name, f"download kafka {version} jars (Maven)", announce=True) as update:
                 run_logged(
                     [
                         mvn,

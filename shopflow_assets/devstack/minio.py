@@ -99,7 +99,7 @@ class MinioService(NativeService):
             partial = binary.parent.with_name(f".{binary.parent.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
             env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(partial)}
-            with reporter.phase(self.name, "build minio from source (minutes)") as update:
+            with reporter.phase(self.name, "build minio from source (minutes)", announce=True) as update:
                 run_logged(
                     [go, "install", "-v", f"{MINIO_MODULE}@{MINIO_VERSION}"],
                     self.log_file(settings),
