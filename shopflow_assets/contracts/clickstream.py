@@ -1,0 +1,69 @@
+"""Contract of the click stream (seed 000): the `clicks_topic` JSON and the `fact_page_views` table.
+
+One place for the topic, the fields a click must carry, the dead-letter reasons, and the shape of
+`fact_page_views`, so the parser, the Delta MERGE, the warehouse mirror, the checks and the tests
+read the same definitions.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+CLICKS_TOPIC = "clicks_topic"
+
+# Fields of one click event as sent: {"event_id","user_id","url","timestamp","action"}.
+CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
+# A click without these cannot be placed in a window, deduplicated or attributed to a page.
+# `user_id` and `action` may be missing (an anonymous hit still is a page view; it adds no unique user).
+REQUIRED_CLICK_FIELDS = ("event_id", "url", "timestamp")
+
+# Dead-letter reasons. `wrong_type:<field>` and `missing:<field>` name the field.
+REASON_NOT_JSON = "not_json"
+REASON_NOT_OBJECT = "not_a_json_object"
+REASON_BAD_TIMESTAMP = "bad_timestamp"
+
+WINDOW_DURATION = "1 minute"
+DEFAULT_WATERMARK = "2 minutes"  # how late an event may arrive and still update its window
+
+# fact_page_views: one row per (window_start, url).
+FACT_PAGE_VIEWS = "fact_page_views"
+FACT_PAGE_VIEWS_KEYS = ("window_start", "url")
+FACT_PAGE_VIEWS_COLUMNS = ("window_start", "window_end", "url", "views", "unique_users", "updated_at")
+FACT_PAGE_VIEWS_SPARK_DDL = (
+    "window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL, url STRING NOT NULL, "
+    "views BIGINT NOT NULL, unique_users BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL"
+)
+FACT_PAGE_VIEWS_DUCKDB_DDL = (
+    "window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL, url VARCHAR NOT NULL, "
+    "views BIGINT NOT NULL, unique_users BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL, "
+    "PRIMARY KEY (window_start, url)"
+)
+
+# Lake locations (bucket, key) resolved through resources.lake.
+FACT_PAGE_VIEWS_LOCATION = ("lakehouse", "fact_page_views")
+CLICKS_DEAD_LETTER_LOCATION = ("quarantine", f"dead_letter/{CLICKS_TOPIC}")
+PAGE_VIEWS_CHECKPOINT = "clickstream/page_views"
+CLICKS_DEAD_LETTER_CHECKPOINT = "clickstream/clicks_dead_letter"
+
+
+def _one_minute_windows(df) -> bool:
+    return bool(((df["window_end"] - df["window_start"]) == pd.Timedelta(minutes=1)).all())
+
+
+FactPageViewsSchema = pa.DataFrameSchema(
+    {
+        "window_start": pa.Column("datetime64[ns]", nullable=False),
+        "window_end": pa.Column("datetime64[ns]", nullable=False),
+        "url": pa.Column(str, nullable=False),
+        "views": pa.Column("int64", pa.Check.ge(1), nullable=False),
+        "unique_users": pa.Column("int64", pa.Check.ge(0), nullable=False),
+    },
+    checks=[
+        pa.Check(lambda df: (df["unique_users"] <= df["views"]).all(), error="unique_users <= views"),
+        pa.Check(_one_minute_windows, error="window_end = window_start + 1 minute"),
+    ],
+    unique=list(FACT_PAGE_VIEWS_KEYS),
+    coerce=True,
+    name=FACT_PAGE_VIEWS,
+)

@@ -1,0 +1,74 @@
+"""Contract of the user action events (seed 002): the `user_actions` JSON and its flattened Parquet output.
+
+Input, nested JSON:
+    {"timestamp", "event_name", "user_identifiers": {"platform", "id"}, "product_information": {"name", "SKU"}}
+Output columns (seed 002): event_datetime, event_date, event_name, user_id, platform, product_name, SKU.
+
+Rules (data-contracts.md): a missing field becomes null; a record goes to the dead-letter destination
+when it is not JSON, is not a JSON object, lacks a timestamp, has a timestamp that is not an ISO-8601
+string, or has a field of the wrong type (a number where a string is expected, a string where an object
+is expected...). Every dead letter keeps its reason, topic, partition, offset and raw value.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+USER_ACTIONS_TOPIC = "user_actions"
+
+# (output column, JSON path in the input, expected JSON type). The timestamp is handled apart: it is required.
+TIMESTAMP_PATH = "$.timestamp"
+STRING_FIELDS = (
+    ("event_name", "$.event_name"),
+    ("user_id", "$.user_identifiers.id"),
+    ("platform", "$.user_identifiers.platform"),
+    ("product_name", "$.product_information.name"),
+    ("SKU", "$.product_information.SKU"),
+)
+OBJECT_FIELDS = (("user_identifiers", "$.user_identifiers"), ("product_information", "$.product_information"))
+
+# Spark's schema_of_variant() of a complete, well-typed event (keys sorted): the fast path of validation.
+CANONICAL_SHAPE = (
+    "OBJECT<event_name: STRING, product_information: OBJECT<SKU: STRING, name: STRING>, "
+    "timestamp: STRING, user_identifiers: OBJECT<id: STRING, platform: STRING>>"
+)
+
+OUTPUT_COLUMNS = ("event_datetime", "event_date", "event_name", "user_id", "platform", "product_name", "SKU")
+OUTPUT_SPARK_DDL = (
+    "event_datetime TIMESTAMP NOT NULL, event_date DATE NOT NULL, event_name STRING, user_id STRING, "
+    "platform STRING, product_name STRING, SKU STRING"
+)
+# Written next to the data columns: which micro-batch wrote the row (see docs/streaming.md, exactly-once).
+BATCH_COLUMN = "batch_id"
+PARTITION_COLUMNS = ("event_date", BATCH_COLUMN)
+
+# Dead-letter reasons. `wrong_type:<field>` names the field.
+REASON_NOT_JSON = "not_json"
+REASON_NOT_OBJECT = "not_a_json_object"
+REASON_MISSING_TIMESTAMP = "missing_timestamp"
+REASON_BAD_TIMESTAMP = "bad_timestamp"
+
+# Lake locations (bucket, key) resolved through resources.lake.
+USER_ACTION_EVENTS = "user_action_events"
+USER_ACTION_EVENTS_LOCATION = ("events", "user_actions")
+USER_ACTIONS_DEAD_LETTER_LOCATION = ("quarantine", f"dead_letter/{USER_ACTIONS_TOPIC}")
+USER_ACTIONS_CHECKPOINT = "events/user_actions"
+
+UserActionEventsSchema = pa.DataFrameSchema(
+    {
+        "event_datetime": pa.Column("datetime64[ns]", nullable=False),
+        "event_date": pa.Column(object, nullable=False),
+        "event_name": pa.Column(str, nullable=True),
+        "user_id": pa.Column(str, nullable=True),
+        "platform": pa.Column(str, nullable=True),
+        "product_name": pa.Column(str, nullable=True),
+        "SKU": pa.Column(str, nullable=True),
+    },
+    checks=[
+        pa.Check(
+            lambda df: (df["event_datetime"].dt.date == df["event_date"]).all(),
+            error="event_date is the UTC date of event_datetime",
+        )
+    ],
+    name=USER_ACTION_EVENTS,
+)

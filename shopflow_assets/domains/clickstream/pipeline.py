@@ -1,0 +1,263 @@
+"""The page-view streaming queries: clicks_topic -> fact_page_views (Delta + warehouse) and dead letters.
+
+Two queries read the topic, each with its own checkpoint:
+- `page_views`: parse -> valid clicks -> watermark -> dedup on event_id -> 1-minute windows per url,
+  output mode `update`, and a foreachBatch that MERGEs the updated windows (absolute values) into the
+  Delta table keyed by (window_start, url), then upserts the same rows into the warehouse table.
+  A replayed batch writes the same absolute values again: idempotent.
+- `clicks_dead_letter`: the records that fail parsing, with reason, topic, partition, offset and raw
+  value, written as Parquet partitioned by batch_id (a replay overwrites its own partition).
+
+Used by the Dagster asset (bounded), `shopflow stream page-views` (continuous), the tests and the bench.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from shopflow_assets.contracts import clickstream as contract
+from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
+from shopflow_assets.resources.lake import Lake
+from shopflow_assets.resources.streaming import (
+    QueryReport,
+    StreamingRunner,
+    dead_letter_frame,
+    kafka_stream,
+    write_batch_partitioned_parquet,
+)
+from shopflow_assets.settings import Settings
+
+PAGE_VIEWS_QUERY = "page_views"
+DEAD_LETTER_QUERY = "clicks_dead_letter"
+DEDUP_OPERATOR = "dedupeWithinWatermark"
+
+
+@dataclass
+class PageViewsConfig:
+    """Where the page-view flow reads and writes; tests and benches point it at their own topic and keys."""
+
+    topic: str = contract.CLICKS_TOPIC
+    table_key: str = contract.FACT_PAGE_VIEWS_LOCATION[1]  # in the lakehouse bucket
+    dead_letter_key: str = contract.CLICKS_DEAD_LETTER_LOCATION[1]  # in the quarantine bucket
+    checkpoint_name: str = contract.PAGE_VIEWS_CHECKPOINT
+    dead_letter_checkpoint_name: str = contract.CLICKS_DEAD_LETTER_CHECKPOINT
+    warehouse_table: str = contract.FACT_PAGE_VIEWS
+    watermark: str = contract.DEFAULT_WATERMARK
+    max_offsets_per_trigger: int | None = 500_000
+    min_partitions: int | None = None
+    mirror_to_warehouse: bool = True
+
+
+@dataclass
+class PageViewStats:
+    """What the foreachBatch handlers did, per batch id (a batch retried in this process overwrites)."""
+
+    counted: dict[int, int] = field(default_factory=dict)  # events added to views (Σ new − old views)
+    windows: dict[int, int] = field(default_factory=dict)  # (window, url) rows upserted
+    dead_lettered: dict[int, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def totals(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "counted": sum(self.counted.values()),
+                "windows_upserted": sum(self.windows.values()),
+                "dead_lettered": sum(self.dead_lettered.values()),
+            }
+
+
+def ensure_delta_table(spark: SparkSession, path: str) -> None:
+    """Create the empty Delta table at `path` unless one is there (mode "ignore": concurrent-safe, idempotent)."""
+    from pyspark.sql.types import StructType
+
+    schema = StructType.fromDDL(contract.FACT_PAGE_VIEWS_SPARK_DDL)
+    spark.createDataFrame([], schema).write.format("delta").mode("ignore").save(path)
+
+
+def merge_page_views(spark: SparkSession, updates: DataFrame, path: str) -> tuple[list[Any], int]:
+    """MERGE updated windows (absolute values) into the Delta table; returns (rows, events newly counted).
+
+    `events newly counted` = Σ (new views − views already in the table) over the updated keys: a real
+    measure of what this batch added, 0 when a batch is replayed after it was already merged.
+    """
+    from delta.tables import DeltaTable
+
+    keys = list(contract.FACT_PAGE_VIEWS_KEYS)
+    rows = updates.withColumn("updated_at", F.current_timestamp()).collect()
+    if not rows:
+        return [], 0
+    frame = spark.createDataFrame(rows, schema=contract.FACT_PAGE_VIEWS_SPARK_DDL)
+    target = DeltaTable.forPath(spark, path)
+    before = (
+        target.toDF()
+        .join(frame.select(*keys), keys)
+        .agg(F.coalesce(F.sum("views"), F.lit(0)).alias("views"))
+        .collect()[0]["views"]
+    )
+    (
+        target.alias("t")
+        .merge(frame.alias("s"), " AND ".join(f"t.{k} = s.{k}" for k in keys))
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    return rows, sum(r["views"] for r in rows) - int(before)
+
+
+def upsert_warehouse(settings: Settings, table: str, rows: list[Any], attempts: int = 20) -> None:
+    """Upsert rows into the DuckDB table by its primary key (window_start, url): idempotent per batch.
+
+    The DuckDB file admits one writer process: when another holds it, retry for a while, then fail the
+    batch (the query stops; the next run replays the batch from the checkpoint and mirrors it again).
+    """
+    import duckdb
+    import pandas as pd
+
+    from shopflow_assets.resources.warehouse import WarehouseError, connect_warehouse
+
+    frame = pd.DataFrame([r.asDict() for r in rows], columns=list(contract.FACT_PAGE_VIEWS_COLUMNS))  # noqa: F841
+    for attempt in range(attempts):
+        try:
+            with connect_warehouse(settings) as con:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({contract.FACT_PAGE_VIEWS_DUCKDB_DDL})")
+                con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM frame")
+            return
+        except (WarehouseError, duckdb.IOException):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(0.25 * 2**attempt, 3.0))
+
+
+def start_page_view_queries(
+    spark: SparkSession,
+    runner: StreamingRunner,
+    lake: Lake,
+    settings: Settings,
+    config: PageViewsConfig,
+    stats: PageViewStats,
+    *,
+    bounded: bool,
+) -> dict[str, Any]:
+    """Start both queries; returns {name: StreamingQuery}. Wait on them with runner.wait()."""
+    table_path = lake.spark_uri("lakehouse", config.table_key)
+    dead_letter_path = lake.spark_uri("quarantine", config.dead_letter_key)
+    ensure_delta_table(spark, table_path)
+
+    def records() -> DataFrame:
+        return kafka_stream(
+            spark,
+            settings.kafka_bootstrap_servers,
+            config.topic,
+            max_offsets_per_trigger=config.max_offsets_per_trigger,
+            min_partitions=config.min_partitions,
+        )
+
+    def upsert(updates: DataFrame, batch_id: int) -> None:
+        rows, counted = merge_page_views(spark, updates, table_path)
+        if rows and config.mirror_to_warehouse:
+            upsert_warehouse(settings, config.warehouse_table, rows)
+        with stats.lock:
+            stats.counted[batch_id] = counted
+            stats.windows[batch_id] = len(rows)
+
+    def dead_letter(batch: DataFrame, batch_id: int) -> None:
+        letters = dead_letter_frame(parse_clicks(batch), batch_id).persist()
+        try:
+            count = letters.count()
+            if count:
+                write_batch_partitioned_parquet(letters, dead_letter_path, ["batch_id"])
+        finally:
+            letters.unpersist()
+        with stats.lock:
+            stats.dead_lettered[batch_id] = count
+
+    windows = page_view_windows(valid_clicks(parse_clicks(records())), config.watermark)
+    page_views = runner.start(
+        windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name, bounded=bounded
+    )
+    letters = runner.start(
+        records().writeStream.foreachBatch(dead_letter), config.dead_letter_checkpoint_name, bounded=bounded
+    )
+    return {PAGE_VIEWS_QUERY: page_views, DEAD_LETTER_QUERY: letters}
+
+
+@dataclass
+class PageViewRunSummary:
+    """Run metadata: every record of the topic read in this run is accounted for."""
+
+    records_in: int
+    counted: int
+    duplicates: int
+    dead_lettered: int
+    dropped_late: int
+    windows_upserted: int
+    batches: int
+    watermark: str | None
+    dead_letter_records_in: int
+    accepted_by_dedup: int
+
+    @property
+    def accounted(self) -> bool:
+        """records_in = counted + duplicates + dead_lettered + dropped_late, with duplicates ≥ 0."""
+        return self.duplicates >= 0 and self.records_in == (
+            self.counted + self.duplicates + self.dead_lettered + self.dropped_late
+        )
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "records_in": self.records_in,
+            "written": self.counted,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "dropped_late": self.dropped_late,
+            "windows_upserted": self.windows_upserted,
+            "batches": self.batches,
+            "watermark": self.watermark or "",
+        }
+
+
+def summarize(reports: dict[str, QueryReport], stats: PageViewStats) -> PageViewRunSummary:
+    """Combine Spark's progress (input, late drops, dedup state) with what the sinks counted.
+
+    duplicates = valid input − late − events the dedup operator accepted; it is only derived, so the
+    check is that it is never negative and that what the table gained equals what dedup accepted.
+    """
+    main, letters = reports[PAGE_VIEWS_QUERY], reports[DEAD_LETTER_QUERY]
+    totals = stats.totals()
+    accepted = main.state_rows_updated.get(DEDUP_OPERATOR, 0)
+    duplicates = main.records_in - totals["dead_lettered"] - main.dropped_by_watermark - accepted
+    return PageViewRunSummary(
+        records_in=main.records_in,
+        counted=totals["counted"],
+        duplicates=duplicates,
+        dead_lettered=totals["dead_lettered"],
+        dropped_late=main.dropped_by_watermark,
+        windows_upserted=totals["windows_upserted"],
+        batches=main.batches,
+        watermark=main.watermark,
+        dead_letter_records_in=letters.records_in,
+        accepted_by_dedup=accepted,
+    )
+
+
+def run_page_views(
+    spark: SparkSession,
+    runner: StreamingRunner,
+    lake: Lake,
+    settings: Settings,
+    config: PageViewsConfig,
+    *,
+    bounded: bool = True,
+    stop_event: threading.Event | None = None,
+    on_progress=None,
+) -> PageViewRunSummary:
+    stats = PageViewStats()
+    queries = start_page_view_queries(spark, runner, lake, settings, config, stats, bounded=bounded)
+    reports = runner.wait(queries, stop_event=stop_event, on_progress=on_progress)
+    return summarize(reports, stats)

@@ -1,0 +1,90 @@
+"""Page views from click events (seed 000): pure DataFrame -> DataFrame functions, tested without Dagster.
+
+Each works on a batch DataFrame as well as on a stream (watermark and within-watermark dedup are
+no-ops / plain dedup on a batch), so unit tests run them on small local frames and the streaming query
+composes the same functions.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from shopflow_assets.contracts import clickstream as contract
+from shopflow_assets.resources.streaming import (
+    first_reason,
+    json_string,
+    json_type,
+    parse_json_object,
+    present_with_wrong_type,
+)
+
+STRING_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
+
+
+def parse_clicks(records: DataFrame) -> DataFrame:
+    """Kafka records (value, topic, partition, offset, kafka_timestamp) -> typed clicks plus a `reason`.
+
+    `reason` is NULL for a valid click, else why it goes to the dead letters: not JSON, not an object,
+    a required field missing (`missing:<field>`), a field of the wrong type (`wrong_type:<field>`), or a
+    timestamp that does not parse. Timestamps without a zone are UTC (the session time zone).
+    """
+    v = parse_json_object(F.col("value"))
+    kind = F.schema_of_variant(v)
+    raw_ts = json_string(v, "$.timestamp")
+    event_time = F.try_to_timestamp(raw_ts)
+
+    checks = [
+        (v.isNull(), contract.REASON_NOT_JSON),
+        (~kind.startswith("OBJECT"), contract.REASON_NOT_OBJECT),
+    ]
+    for name in contract.REQUIRED_CLICK_FIELDS:
+        field_kind = json_type(v, f"$.{name}")
+        checks.append((field_kind.isNull() | (field_kind == "VOID"), f"missing:{name}"))
+    for name in STRING_FIELDS:
+        checks.append((present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
+    checks.append((event_time.isNull(), contract.REASON_BAD_TIMESTAMP))
+
+    return records.select(
+        json_string(v, "$.event_id").alias("event_id"),
+        json_string(v, "$.user_id").alias("user_id"),
+        json_string(v, "$.url").alias("url"),
+        json_string(v, "$.action").alias("action"),
+        event_time.alias("event_time"),
+        first_reason(checks).alias("reason"),
+        "value",
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+    )
+
+
+def valid_clicks(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNull()).select("event_id", "user_id", "url", "action", "event_time")
+
+
+def page_view_windows(clicks: DataFrame, watermark: str = contract.DEFAULT_WATERMARK) -> DataFrame:
+    """Valid clicks -> one row per (1-minute window, url): views and unique_users.
+
+    The watermark (max event time seen − `watermark`) bounds how late an event may be: a later one is
+    dropped by Spark and counted in the query's progress (numRowsDroppedByWatermark). Duplicates of an
+    event_id are dropped before counting; the dedup state lives as long as the watermark allows an
+    event to be late, which is as long as a duplicate could still change a window.
+    `unique_users` is the size of the window's user set: streaming aggregations do not support
+    COUNT(DISTINCT), and the set is small per page and minute.
+    """
+    window = F.window("event_time", contract.WINDOW_DURATION)
+    return (
+        clicks.withWatermark("event_time", watermark)
+        .dropDuplicatesWithinWatermark(["event_id"])
+        .groupBy(window.alias("window"), F.col("url"))
+        .agg(F.count(F.lit(1)).alias("views"), F.size(F.collect_set("user_id")).alias("unique_users"))
+        .select(
+            F.col("window.start").alias("window_start"),
+            F.col("window.end").alias("window_end"),
+            "url",
+            F.col("views").cast("long").alias("views"),
+            F.col("unique_users").cast("long").alias("unique_users"),
+        )
+    )
