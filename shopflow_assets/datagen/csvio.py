@@ -32,10 +32,13 @@ def as_strings(values) -> pa.Array:
 def quote_field(column: pa.Array, *, always: bool = False) -> pa.Array:
     """RFC-4180 quoting: wrap in double quotes (doubling inner quotes) when needed, or always."""
     column = as_strings(column)
+    needs = None
+    if not always:
+        needs = pc.match_substring_regex(column, _NEEDS_QUOTES)
+        if not pc.any(needs).as_py():
+            return column  # ids, numbers and timestamps: nothing to quote, skip the costly kernels
     quoted = pc.binary_join_element_wise(lit('"'), pc.replace_substring(column, '"', '""'), lit('"'), lit(""))
-    if always:
-        return quoted
-    return pc.if_else(pc.match_substring_regex(column, _NEEDS_QUOTES), quoted, column)
+    return quoted if always else pc.if_else(needs, quoted, column)
 
 
 def csv_bytes(
@@ -115,13 +118,17 @@ def iso_utc(epoch_seconds: np.ndarray, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> pa.Ar
     return as_strings(pc.take(text, pa.array(position.reshape(-1))))
 
 
-def replace_at(column: pa.Array, rows: np.ndarray, values: list[str] | np.ndarray) -> pa.Array:
+def replace_at(column: pa.Array, rows: np.ndarray, values) -> pa.Array:
     """A copy of `column` with `values` at positions `rows` (used to inject dirty values)."""
+    column = as_strings(column)
+    rows = np.asarray(rows, dtype=np.int64)
     if len(rows) == 0:
-        return as_strings(column)
-    data = as_strings(column).to_numpy(zero_copy_only=False).astype(object)
-    data[np.asarray(rows)] = np.asarray(values, dtype=object)
-    return as_strings(pa.array(data, type=pa.large_string()))
+        return column
+    order = np.argsort(rows, kind="stable")
+    mask = np.zeros(len(column), dtype=bool)
+    mask[rows] = True
+    replacements = as_strings(pa.array(np.asarray(values, dtype=object)[order].tolist(), pa.large_string()))
+    return as_strings(pc.replace_with_mask(column, pa.array(mask), replacements))
 
 
 def take(column: pa.Array, indices: np.ndarray) -> pa.Array:

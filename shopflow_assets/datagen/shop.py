@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
 from shopflow_assets.datagen import csvio
@@ -149,7 +150,8 @@ class ShopManifest:
     dirty_rows: list[DirtyRow] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=False) + "\n"
+        # orjson serializes the dataclasses directly: a 1M-order day lists ~50k dirty rows
+        return orjson.dumps(self, option=orjson.OPT_INDENT_2).decode() + "\n"
 
     @classmethod
     def load(cls, path: Path) -> ShopManifest:
