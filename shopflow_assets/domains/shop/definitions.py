@@ -26,7 +26,6 @@ from shopflow_assets.domains.shop.checks import shop_star_schema_checks
 from shopflow_assets.domains.shop.dbt_assets import DBT_RESOURCE_KEY, shop_dbt_models
 from shopflow_assets.io_managers import PanderaDuckDBIOManager, PanderaParquetIOManager
 from shopflow_assets.resources.lake import LakeResource
-from shopflow_assets.settings import get_settings
 
 defs = dg.Definitions(
     assets=[*landing_csvs, shop_raw_objects, shop_cleaned_tables, shop_star_schema, shop_dbt_models],
@@ -35,9 +34,8 @@ defs = dg.Definitions(
     schedules=[ecommerce_daily_batch_schedule],
     sensors=[shop_raw_data_sensor],
     resources={
-        PARQUET_IO: PanderaParquetIOManager(
-            lake=LakeResource(backend="s3" if get_settings().uses_s3 else "local"), bucket="staging"
-        ),
+        # backend None: the lake follows SHOPFLOW_ENV when used (directory locally, S3 with the stack).
+        PARQUET_IO: PanderaParquetIOManager(lake=LakeResource(), bucket="staging"),
         WAREHOUSE_IO: PanderaDuckDBIOManager(),
         DBT_RESOURCE_KEY: dbt_resource(),
     },
