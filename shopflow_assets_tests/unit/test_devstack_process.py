@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -156,3 +157,28 @@ def test_cli_status_exits_non_zero_when_stopped(stopped_stack, capsys):
 def test_cli_rejects_unknown_service(stopped_stack, capsys):
     assert main(["services", "down", "redis"]) == 1
     assert "unknown service redis" in capsys.readouterr().err
+
+
+def test_reporter_prints_each_phase_with_its_time_and_keeps_it():
+    import io
+
+    from rich.console import Console
+
+    from shopflow_assets.devstack.base import Reporter
+
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, force_terminal=False, width=120))
+    with reporter.phase("minio", "build minio from source", announce=True) as update:
+        update("compiling")  # no spinner outside a terminal: must not fail
+    with reporter.phase("kafka", "format KRaft storage", started=time.monotonic() - 2.0):
+        pass
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["minio", "build", "minio", "from", "source", "..."]
+    assert lines[1].split()[:5] == ["minio", "build", "minio", "from", "source"]
+    assert lines[2].split()[:4] == ["kafka", "format", "KRaft", "storage"]
+    assert [(service, what) for service, what, _ in reporter.timings] == [
+        ("minio", "build minio from source"),
+        ("kafka", "format KRaft storage"),
+    ]
+    assert reporter.timings[1][2] >= 2.0
+    assert lines[2].endswith("s") and float(lines[2].split()[-1].rstrip("s")) >= 2.0
