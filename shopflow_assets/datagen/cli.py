@@ -118,9 +118,12 @@ def _generate_olist(args: argparse.Namespace) -> int:
 
 
 # --- produce -----------------------------------------------------------------------------------------
-def _rate(text: str) -> float | None:
+def _rate(text: str) -> float | str | None:
+    """--rate: messages/s, 'max' (None: flat out) or 'gaps' (random gaps of --min-gap-ms..--max-gap-ms)."""
     if text == "max":
         return None
+    if text == "gaps":
+        return text
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"--rate must be positive or 'max', got {text}")
@@ -139,8 +142,10 @@ def _add_common_produce_flags(
     parser: argparse.ArgumentParser, *, duplicate: float, late: float, rate: str
 ) -> None:
     parser.add_argument(
-        "--rate", type=_rate, default=_rate(rate) if rate else "gaps", help="messages/s, or 'max'"
+        "--rate", type=_rate, default=rate, help=f"messages/s, 'max', or 'gaps' (random gaps; default {rate})"
     )
+    parser.add_argument("--min-gap-ms", type=float, default=50.0, help="with --rate gaps")
+    parser.add_argument("--max-gap-ms", type=float, default=200.0, help="with --rate gaps")
     parser.add_argument("--count", type=int, default=None, help="stop after this many messages")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--partitions", type=int, default=3, help="partitions of topics this run creates")
@@ -200,7 +205,7 @@ def register_produce(subparsers: argparse._SubParsersAction) -> None:
     olist = kinds.add_parser(
         "olist", help="Olist rows to raw_orders, raw_order_items, raw_customers, raw_products, raw_sellers"
     )
-    _add_common_produce_flags(olist, duplicate=0.02, late=0.05, rate="")
+    _add_common_produce_flags(olist, duplicate=0.02, late=0.05, rate="gaps")
     olist.add_argument(
         "--source",
         type=Path,
@@ -211,8 +216,6 @@ def register_produce(subparsers: argparse._SubParsersAction) -> None:
         "--tables", default="customers,sellers,products,orders,order_items", help="comma-separated subset"
     )
     olist.add_argument("--topic-suffix", default="", help="append _<suffix> to every topic name")
-    olist.add_argument("--min-gap-ms", type=float, default=50.0)
-    olist.add_argument("--max-gap-ms", type=float, default=200.0)
     olist.add_argument(
         "--update-rate", type=_fraction, default=0.0, help="share of orders re-sent with a newer status"
     )
@@ -303,7 +306,8 @@ def _produce_olist(args: argparse.Namespace) -> int:
         ratios=_ratios(args),
     )
     with console.status(f"reading Olist rows from {options.source} ..."):
-        stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 200)
+        # small chunks when paced: a chunk's ingestion time is taken when it is built
+        stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 20)
     ensure_topics({options.topic(table): args.partitions for table in tables})
     manifest_updates = [
         {"order_id": row["order_id"], "order_status": row["order_status"]} for row in stream.updates

@@ -479,6 +479,10 @@ def olist_json_row(row: dict) -> dict:
     return out
 
 
+class OlistSourceError(RuntimeError):
+    """An Olist CSV folder lacks a file a flow needs."""
+
+
 def read_olist_tables(source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS)) -> dict[str, list[dict]]:
     """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings."""
     import pandas as pd
@@ -496,7 +500,7 @@ def read_olist_tables(source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS
     for table in tables:
         path = Path(source) / files[table]
         if not path.exists():
-            raise FileNotFoundError(
+            raise OlistSourceError(
                 f"Olist file {path} not found: run `shopflow generate olist` or point --source at the Kaggle folder"
             )
         out[table] = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").to_dict(
