@@ -16,6 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jars.set_defaults(func=cmd_jars)
     conf = commands.add_parser("conf", help="print the settings a SparkSession gets (secrets masked)")
     conf.set_defaults(func=cmd_conf)
+    server = commands.add_parser(
+        "connect-server", help="run a Spark Connect server with ShopFlow's settings (clients: SPARK_REMOTE)"
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=15002, help="port (default 15002)")
+    server.set_defaults(func=cmd_connect_server)
 
 
 def cmd_jars(args: argparse.Namespace) -> int:
@@ -34,3 +40,15 @@ def cmd_conf(args: argparse.Namespace) -> int:
     for key, value in sorted(SparkResource().conf_preview().items()):
         print(f"{key}={value}")
     return 0
+
+
+def cmd_connect_server(args: argparse.Namespace) -> int:
+    import os
+
+    from shopflow_assets.resources.spark import connect_server_command
+    from shopflow_assets.resources.spark_jars import ensure_spark_jars
+
+    settings = get_settings()
+    command = connect_server_command(settings, args.port, args.host, ensure_spark_jars(settings))
+    print(f"Spark Connect server on sc://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execv(command[0], command)  # the server replaces this process: signals reach the JVM directly

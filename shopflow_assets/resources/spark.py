@@ -108,6 +108,36 @@ def connect_conf(settings: Settings, extra_conf: Mapping[str, str] | None = None
     return conf
 
 
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def connect_server_command(
+    settings: Settings,
+    port: int = 15002,
+    host: str = "127.0.0.1",
+    jars: list[Path] | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> list[str]:
+    """`spark-submit` command line of a Spark Connect server with ShopFlow's settings (Delta, S3A, jars).
+
+    Clients then set SPARK_REMOTE=sc://<host>:<port>. The server ships in the pyspark wheel.
+    """
+    import pyspark
+
+    spark_submit = Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
+    conf = spark_conf(settings, "shopflow-connect-server", jars, extra_conf)
+    conf.update(
+        {
+            "spark.connect.grpc.binding.address": host,  # loopback unless asked otherwise
+            "spark.connect.grpc.binding.port": str(port),
+        }
+    )
+    command = [str(spark_submit), "--master", conf.pop("spark.master"), "--class", CONNECT_SERVER_CLASS]
+    for key, value in conf.items():
+        command += ["--conf", f"{key}={value}"]
+    return command
+
+
 def get_spark_session(
     settings: Settings | None = None,
     app_name: str = "shopflow",
