@@ -312,10 +312,19 @@ def _produce_olist(args: argparse.Namespace) -> int:
     manifest_updates = [
         {"order_id": row["order_id"], "order_status": row["order_status"]} for row in stream.updates
     ]
-    return _run("olist", stream.chunks(time.time), args, updates=manifest_updates)
+    extras = round(len(stream) * (options.ratios.duplicate_rate + options.ratios.bad_rate))
+    return _run(
+        "olist", stream.chunks(time.time), args, updates=manifest_updates, expected_total=len(stream) + extras
+    )
 
 
-def _run(stream_name: str, chunks, args: argparse.Namespace, updates: list[dict] | None = None) -> int:
+def _run(
+    stream_name: str,
+    chunks,
+    args: argparse.Namespace,
+    updates: list[dict] | None = None,
+    expected_total: int | None = None,
+) -> int:
     from rich.table import Table
 
     from shopflow_assets.datagen.producer import send
@@ -328,6 +337,7 @@ def _run(stream_name: str, chunks, args: argparse.Namespace, updates: list[dict]
         duration=args.duration,
         confirm_each=args.confirm_each,
         progress=not args.no_progress,
+        expected_total=expected_total,
     )
     manifest.updates = updates or []
     table = Table(title=f"produce {stream_name} ({manifest.pace})")

@@ -72,7 +72,7 @@ class MessageChunk:
     bad: list[BadMessage] = field(default_factory=list)
     late_ids: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
-    updates: int = 0  # Olist: originals that are updated versions of an earlier row
+    updates: np.ndarray | None = None  # bool, Olist: originals that are updated versions of an earlier row
 
 
 ORIGINAL, DUPLICATE, BAD = 0, 1, 2
@@ -675,5 +675,5 @@ class OlistStream:
                 chunk.values.append(value)
                 chunk.keys.append(key.encode())
                 chunk.topics.append(topic)
-            chunk.updates = max(0, start + n - max(start, first_update))
+            chunk.updates = (start + row_of >= first_update) & (kind_of == ORIGINAL)
             yield chunk

@@ -199,9 +199,11 @@ def send(
     confirm_each: bool = False,
     progress: bool = True,
     config_overrides: dict | None = None,
+    expected_total: int | None = None,
 ) -> ProduceManifest:
     """Send messages from `chunks` until `count` messages, `duration` seconds, the end of the stream or
-    Ctrl-C, whichever comes first; flush; return the manifest (counts per topic and kind, deliveries)."""
+    Ctrl-C, whichever comes first; flush; return the manifest (counts per topic and kind, deliveries).
+    `expected_total` only sizes the progress bar when there is no count."""
     from confluent_kafka import Producer
 
     from shopflow_assets.resources.kafka import require_kafka
@@ -211,7 +213,7 @@ def send(
     counter = _DeliveryCounter()
     producer = Producer({**producer_config(confirm_each, **(config_overrides or {})), "on_delivery": counter})
     manifest = ProduceManifest(stream=stream, pace=pace.describe())
-    loop = _Loop(producer, pace, duration, _ProgressBar(stream, count, progress))
+    loop = _Loop(producer, pace, duration, _ProgressBar(stream, count or expected_total, progress))
     if pace.flat_out:
         chunks = _prefetch(chunks)
     with loop.bar, _StopOnCtrlC() as stop:
@@ -223,6 +225,7 @@ def send(
             if sent < limit or (count is not None and loop.produced >= count):
                 break
         manifest.interrupted = stop.requested
+        loop.bar.update(loop.produced, time.perf_counter() - loop.started, force=True)
     left = _flush(producer)
     elapsed = time.perf_counter() - loop.started
     manifest.produced = loop.produced
@@ -363,7 +366,6 @@ def _account(manifest: ProduceManifest, chunk: MessageChunk, sent: int) -> None:
     else:
         names = np.array(topics, dtype=object)
         groups = {str(name): np.flatnonzero(names == name) for name in dict.fromkeys(topics)}
-    updates_from = len(chunk.values) - chunk.updates  # update messages are the chunk's last originals
     for topic, positions in groups.items():
         counts = manifest.topics.setdefault(topic, TopicCounts())
         topic_kinds = kinds[positions]
@@ -372,9 +374,8 @@ def _account(manifest: ProduceManifest, chunk: MessageChunk, sent: int) -> None:
         counts.duplicates += int((topic_kinds == DUPLICATE).sum())
         counts.bad += int((topic_kinds == BAD).sum())
         counts.late += int(late[positions].sum())
-        counts.updates += (
-            int(((positions >= updates_from) & (topic_kinds == ORIGINAL)).sum()) if chunk.updates else 0
-        )
+        if chunk.updates is not None:
+            counts.updates += int(chunk.updates[:sent][positions].sum())
 
 
 def _flush(producer) -> int:
@@ -411,8 +412,8 @@ class _ProgressBar:
             self.task = self.progress.add_task(self.stream, total=self.total, rate="")
         return self
 
-    def update(self, done: int, elapsed: float) -> None:
-        if not self.enabled or elapsed - self._last < 0.2:
+    def update(self, done: int, elapsed: float, force: bool = False) -> None:
+        if not self.enabled or (elapsed - self._last < 0.2 and not force):
             return
         self._last = elapsed
         self.progress.update(
