@@ -54,9 +54,10 @@ class Ratios:
 @dataclass
 class BadMessage:
     topic: str
-    key: str
-    kind: str
+    key: str  # the message key
+    kind: str  # not_json | missing_field | wrong_type
     detail: str
+    id: str  # the event it was made from: event_id (clicks), key (actions), primary key (olist)
 
 
 @dataclass
@@ -168,7 +169,7 @@ def _assemble(
     bad_kinds = np.array(BAD_KINDS)[rng.integers(0, len(BAD_KINDS), len(bad_slots))]
     for slot, kind in zip(bad_slots, bad_kinds, strict=True):
         value_list[slot], detail = _corrupt(value_list[slot], str(kind), mutate, rng)
-        bad.append(BadMessage(topic, key_list[slot].decode(), str(kind), detail))
+        bad.append(BadMessage(topic, key_list[slot].decode(), str(kind), detail, str(ids[slot])))
     return MessageChunk(
         topics=[topic] * len(kinds),
         keys=key_list,
@@ -666,7 +667,7 @@ class OlistStream:
                 topic = options.topic(table)
                 if kind == BAD:
                     value, detail = _corrupt(value, str(bad_kinds[position]), mutations[table], rng)
-                    chunk.bad.append(BadMessage(topic, key, str(bad_kinds[position]), detail))
+                    chunk.bad.append(BadMessage(topic, key, str(bad_kinds[position]), detail, key))
                 elif kind == DUPLICATE:
                     chunk.duplicate_ids.append(f"{topic}:{key}")
                 elif late_rows[row]:

@@ -88,6 +88,9 @@ def consume_all(topic: str, timeout: float = 60.0) -> list:
         consumer.close()
 
 
+_CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
+
+
 def _json(value: bytes):
     try:
         return json.loads(value)
@@ -129,7 +132,7 @@ def test_clicks_duplicates_and_late_events_appear_as_configured():
         event_start=start,
         events_per_second=density,
         count=12_000,
-        ratios=Ratios(0.02, 0.05, 0.0),
+        ratios=Ratios(0.02, 0.05, 0.01),
     )
     manifest = send(
         "clicks", events.click_stream(options), pace=Pace(rate=20_000), count=12_000, progress=False
@@ -137,6 +140,16 @@ def test_clicks_duplicates_and_late_events_appear_as_configured():
     messages = consume_all(topic)
     assert len(messages) == manifest.produced == 12_000
 
+    bad = [
+        m
+        for m in messages
+        if _json(m.value()) is None
+        or set(_json(m.value())) != set(_CLICK_FIELDS)
+        or not all(isinstance(v, str) for v in _json(m.value()).values())
+    ]
+    assert sorted(m.key().decode() for m in bad) == sorted(b.key for b in manifest.bad_messages)
+    assert len(bad) == manifest.topics[topic].bad == round(0.01 * 12_000)
+    messages = [m for m in messages if m not in bad]
     records = [json.loads(m.value()) for m in messages]
     per_id = Counter(r["event_id"] for r in records)
     assert sum(n - 1 for n in per_id.values()) == manifest.topics[topic].duplicates == round(0.02 * 12_000)
