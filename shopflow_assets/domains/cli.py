@@ -42,6 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     shop.add_argument("--log-level", default="INFO", help="Dagster console log level (default INFO)")
     shop.set_defaults(func=_run_shop)
 
+    shop_cmd = subparsers.add_parser("shop", help="checks of the shop daily batch (used by the Airflow DAG)")
+    shop_checks = shop_cmd.add_subparsers(dest="shop_command", required=True)
+    landed = shop_checks.add_parser(
+        "landed", help="exit 0 when the day's three CSVs are in the landing dir or raw-data"
+    )
+    landed.add_argument("--date", type=_date, required=True)
+    landed.set_defaults(func=_shop_landed)
+    quality = shop_checks.add_parser(
+        "quality", help="exit 0 when SELECT COUNT(*) FROM fact_orders for the day is > 0"
+    )
+    quality.add_argument("--date", type=_date, required=True)
+    quality.set_defaults(func=_shop_quality)
+
     prepare = subparsers.add_parser(
         "dbt-prepare", help="`dbt parse` the dbt project (dagster-dbt needs the manifest)"
     )
@@ -53,6 +66,39 @@ def _dbt_prepare(args: argparse.Namespace) -> int:
 
     print(f"dbt manifest: {prepare_dbt()}")
     return 0
+
+
+def _shop_landed(args: argparse.Namespace) -> int:
+    from shopflow_assets.contracts.shop import SHOP_DATASETS
+    from shopflow_assets.domains.shop.assets import landing_file
+    from shopflow_assets.domains.shop.partitions import raw_object_key
+    from shopflow_assets.resources.lake import build_lake
+
+    lake = build_lake()
+    missing = [
+        dataset
+        for dataset in SHOP_DATASETS
+        if not landing_file(args.date, dataset).is_file()
+        and not lake.exists("raw-data", raw_object_key(args.date, dataset))
+    ]
+    if missing:
+        print(
+            f"{args.date}: waiting for {', '.join(missing)} (landing dir or {lake.uri('raw-data', f'{args.date:%Y/%m/%d}/')})"
+        )
+        return 1
+    print(f"{args.date}: users, products and orders have landed")
+    return 0
+
+
+def _shop_quality(args: argparse.Namespace) -> int:
+    from shopflow_assets.resources.warehouse import connect_warehouse
+
+    with connect_warehouse(read_only=True) as conn:
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM fact_orders WHERE order_date = ?", [args.date]
+        ).fetchone()
+    print(f"SELECT COUNT(*) FROM fact_orders WHERE order_date = '{args.date}' -> {count}")
+    return 0 if count > 0 else 1
 
 
 def _run_shop(args: argparse.Namespace) -> int:
