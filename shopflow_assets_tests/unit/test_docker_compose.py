@@ -1,7 +1,6 @@
 """docker-compose.yml cannot be run here (no Docker engine), so it is checked statically."""
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
