@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 from shopflow_assets import devstack
 from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running
-from shopflow_assets.settings import BUCKETS, get_settings
+from shopflow_assets.settings import BUCKETS, reload_settings
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +19,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def settings():
     # Starts whatever is not running (fast when `shopflow services up` already ran); never stops it.
-    devstack.up(reporter=devstack.quiet_reporter())
-    return get_settings()
+    # Settings re-read first, so no earlier test's cached settings can point this at another stack.
+    settings = reload_settings()
+    devstack.up(settings=settings, reporter=devstack.quiet_reporter())
+    return reload_settings()
 
 
 def test_kafka_answers_metadata_and_carries_a_message(settings):

@@ -20,7 +20,7 @@ import pytest
 from shopflow_assets import devstack
 from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running, owned_pid, processes_in
-from shopflow_assets.settings import Settings, get_settings
+from shopflow_assets.settings import Settings, reload_settings
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,7 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _shared_stack_pids() -> dict[str, int | None]:
-    shared = get_settings()
+def _stack_pids(shared: Settings) -> dict[str, int | None]:
     return {
         name: owned_pid(service.pid_file(shared), shared.services_dir)
         for name, service in devstack.SERVICES.items()
@@ -47,7 +46,14 @@ def _shared_stack_pids() -> dict[str, int | None]:
 
 
 @pytest.fixture
-def isolated_env(monkeypatch):
+def shared_settings():
+    """The shared stack's settings, read before the isolated environment is set up."""
+    yield reload_settings()
+    reload_settings()  # after monkeypatch restored the environment: later tests see the real settings
+
+
+@pytest.fixture
+def isolated_env(shared_settings, monkeypatch):
     # Not pytest's tmp_path: its parent is mode 700, which the `postgres` user (when running as root)
     # could not traverse; a directory right under /tmp is what a user would pick.
     home = Path(tempfile.mkdtemp(prefix="shopflow-lifecycle-", dir="/tmp"))
@@ -80,8 +86,9 @@ def _shopflow(*args: str) -> tuple[int, str, float]:
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
-def test_lifecycle_on_an_isolated_stack(isolated_env):
-    shared_before = _shared_stack_pids()
+def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
+    assert shared_settings.home != Path(isolated_env["SHOPFLOW_HOME"])
+    shared_before = _stack_pids(shared_settings)
     home = Path(isolated_env["SHOPFLOW_HOME"])
 
     code, output, first_seconds = _shopflow("up")
@@ -158,7 +165,7 @@ def test_lifecycle_on_an_isolated_stack(isolated_env):
     assert processes_in(settings.services_dir) == []
 
     # The shared stack other tests use was not touched.
-    assert _shared_stack_pids() == shared_before
+    assert _stack_pids(shared_settings) == shared_before
     print(
         f"\nisolated stack: first up {first_seconds:.1f}s, second up {second_seconds:.1f}s, "
         f"restart {restart_seconds:.1f}s"

@@ -12,11 +12,19 @@ from shopflow_assets.devstack.credentials import (
     parse_env_file,
     render_env_file,
 )
-from shopflow_assets.settings import Settings
+from shopflow_assets.settings import Settings, reload_settings
+
+
+@pytest.fixture
+def _settings_cache():
+    yield
+    # ensure_credentials() reloads the cached settings; after monkeypatch restored the environment
+    # (reverse teardown order), reload again so later tests see the real settings.
+    reload_settings()
 
 
 @pytest.fixture(autouse=True)
-def _no_credentials_in_environment(monkeypatch):
+def _no_credentials_in_environment(_settings_cache, monkeypatch):
     for var in CREDENTIAL_FIELDS:
         monkeypatch.delenv(var, raising=False)
 

@@ -24,7 +24,7 @@ from shopflow_assets.devstack.process import (
     tail,
 )
 from shopflow_assets.devstack.stack import STOPPED, require_healthy, status
-from shopflow_assets.settings import Settings
+from shopflow_assets.settings import Settings, reload_settings
 
 SLEEPER = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN if 'stubborn' in sys.argv else signal.SIG_DFL); print('handler-set'.upper(), flush=True); time.sleep(120)"
 
@@ -107,8 +107,16 @@ def test_large_logs_are_rotated_once(tmp_path):
 
 
 @pytest.fixture
-def stopped_stack(tmp_path, monkeypatch):
-    """Settings of a stack on free ports where nothing runs."""
+def settings_cache():
+    yield
+    # Runs after monkeypatch restored the environment (fixtures tear down in reverse order), so the
+    # cached settings other tests see are the real ones again, not this test's stopped stack.
+    reload_settings()
+
+
+@pytest.fixture
+def stopped_stack(settings_cache, tmp_path, monkeypatch):
+    """Settings of a stack on free ports where nothing runs (also what get_settings() returns meanwhile)."""
     env = {
         "SHOPFLOW_HOME": str(tmp_path),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{_free_port()}",
@@ -120,6 +128,7 @@ def stopped_stack(tmp_path, monkeypatch):
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    reload_settings()
     return Settings(_env_file=None)
 
 
@@ -143,13 +152,7 @@ def test_require_healthy_raises_a_clear_error(stopped_stack):
 
 
 def test_cli_status_exits_non_zero_when_stopped(stopped_stack, capsys):
-    from shopflow_assets.settings import reload_settings
-
-    reload_settings()
-    try:
-        assert main(["services", "status"]) == 1
-    finally:
-        reload_settings()
+    assert main(["services", "status"]) == 1
     out = capsys.readouterr().out
     assert out.count("stopped") == 3
 
