@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "shopflow_assets.devstack.cli",
     "shopflow_assets.datagen.cli",
     "shopflow_assets.domains.cli",
+    "shopflow_assets.domains.stream_cli",
     "shopflow_assets.resources.cli",
 )
 

@@ -14,9 +14,9 @@ CLICKS_TOPIC = "clicks_topic"
 
 # Fields of one click event as sent: {"event_id","user_id","url","timestamp","action"}.
 CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
-# A click without these cannot be placed in a window, deduplicated or attributed to a page.
-# `user_id` and `action` may be missing (an anonymous hit still is a page view; it adds no unique user).
-REQUIRED_CLICK_FIELDS = ("event_id", "url", "timestamp")
+# A click without these cannot be placed in a window, deduplicated, attributed to a page or to a user
+# (every seed field is required, as in the shop batch's cleaning rules); only `action` may be missing.
+REQUIRED_CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp")
 
 # Dead-letter reasons. `wrong_type:<field>` and `missing:<field>` name the field.
 REASON_NOT_JSON = "not_json"

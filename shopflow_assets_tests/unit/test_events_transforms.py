@@ -1,0 +1,129 @@
+"""User-action parsing (seed 002) and the batch-keyed Parquet write that makes replays idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from shopflow_assets.contracts.events import CANONICAL_SHAPE, OUTPUT_COLUMNS, UserActionEventsSchema
+from shopflow_assets.domains.events.pipeline import write_user_action_batch
+from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
+from shopflow_assets.resources.spark import get_spark_session
+
+SEED_EVENT = {
+    "timestamp": "2023-10-23T12:34:56Z",
+    "event_name": "view",
+    "user_identifiers": {"platform": "web", "id": "user_12345"},
+    "product_information": {"name": "Wireless Mouse", "SKU": "SKU-1001"},
+}
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return get_spark_session()
+
+
+def _records(spark, values: list[str]):
+    rows = [(v, "user_actions", 1, i, dt.datetime(2024, 1, 1)) for i, v in enumerate(values)]
+    return spark.createDataFrame(
+        rows, "value string, topic string, partition int, offset long, kafka_timestamp timestamp"
+    )
+
+
+def event(**changes) -> str:
+    record = json.loads(json.dumps(SEED_EVENT))
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        target = record
+        for parent in parents:
+            target = target[parent]
+        if value is ...:
+            target.pop(leaf)
+        else:
+            target[leaf] = value
+    return json.dumps(record)
+
+
+def test_the_seed_example_is_flattened_to_the_seed_output(spark):
+    row = valid_user_actions(parse_user_actions(_records(spark, [json.dumps(SEED_EVENT)]))).collect()[0]
+    assert row.asDict() == {
+        "event_datetime": dt.datetime(2023, 10, 23, 12, 34, 56),
+        "event_date": dt.date(2023, 10, 23),
+        "event_name": "view",
+        "user_id": "user_12345",
+        "platform": "web",
+        "product_name": "Wireless Mouse",
+        "SKU": "SKU-1001",
+    }
+
+
+def test_missing_optional_fields_become_null_and_bad_records_get_their_reason(spark):
+    values = [
+        event(user_identifiers__platform=...),
+        event(product_information=...),
+        event(event_name=None),
+        event(extra_field=1),  # unknown keys do not make a record invalid (slow path, still valid)
+        "not json at all",
+        '"a string"',
+        event(timestamp=...),
+        event(timestamp=None),
+        event(timestamp=1698064496),
+        event(timestamp="23/10/2023"),
+        event(user_identifiers="web:user_1"),
+        event(product_information__SKU=1001),
+        event(event_name=["view"]),
+    ]
+    rows = parse_user_actions(_records(spark, values)).orderBy("offset").collect()
+    assert [r.reason for r in rows] == [
+        None,
+        None,
+        None,
+        None,
+        "not_json",
+        "not_a_json_object",
+        "missing_timestamp",
+        "missing_timestamp",
+        "bad_timestamp",
+        "bad_timestamp",
+        "wrong_type:user_identifiers",
+        "wrong_type:SKU",
+        "wrong_type:event_name",
+    ]
+    assert (rows[0].platform, rows[0].user_id) == (None, "user_12345")
+    assert (rows[1].product_name, rows[1].SKU, rows[1].event_name) == (None, None, "view")
+    assert rows[2].event_name is None
+
+
+def test_canonical_shape_is_what_spark_reports_for_a_complete_event(spark):
+    shape = spark.sql(f"SELECT schema_of_variant(parse_json('{json.dumps(SEED_EVENT)}')) AS s").collect()[0].s
+    assert shape == CANONICAL_SHAPE
+
+
+def test_output_satisfies_the_contract(spark):
+    frame = valid_user_actions(
+        parse_user_actions(_records(spark, [event(), event(user_identifiers__platform=...)]))
+    ).toPandas()
+    assert tuple(frame.columns) == OUTPUT_COLUMNS
+    UserActionEventsSchema.validate(frame)
+
+
+def test_a_replayed_batch_replaces_its_own_output_instead_of_adding_to_it(spark, tmp_path):
+    values = [event(), event(timestamp="2023-10-24T00:00:01Z"), "garbage"]
+    output, letters = f"file://{tmp_path}/out", f"file://{tmp_path}/dlq"
+    for _attempt in range(2):  # the same batch id twice: a crash after the write, then the replay
+        counts = write_user_action_batch(parse_user_actions(_records(spark, values)), 7, output, letters)
+    write_user_action_batch(parse_user_actions(_records(spark, [event()])), 8, output, letters)
+    assert counts == {"valid": 2, "not_json": 1}
+    written = spark.read.parquet(output)
+    assert written.count() == 3
+    assert sorted((r.event_date.isoformat(), r.batch_id) for r in written.collect()) == [
+        ("2023-10-23", 7),
+        ("2023-10-23", 8),
+        ("2023-10-24", 7),
+    ]
+    dead = spark.read.parquet(letters).collect()
+    assert [(d.reason, d.topic, d.partition, d.offset, d.raw_value, d.batch_id) for d in dead] == [
+        ("not_json", "user_actions", 1, 2, "garbage", 7)
+    ]
