@@ -219,6 +219,8 @@ def send(
     with loop.bar, _StopOnCtrlC() as stop:
         loop.stop = stop
         for chunk in chunks:
+            if loop.produced == 0:
+                loop.restart_clock()  # pace and --duration count from the first message, not from set-up
             limit = len(chunk.values) if count is None else min(len(chunk.values), count - loop.produced)
             sent = loop.send_chunk(chunk, limit)
             _account(manifest, chunk, sent)
@@ -288,8 +290,12 @@ class _Loop:
         self.bar = bar
         self.stop: _StopOnCtrlC | None = None
         self.produced = 0
+        self.duration = duration
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
         self.started = time.perf_counter()
-        self.deadline = self.started + duration if duration else None
+        self.deadline = self.started + self.duration if self.duration else None
 
     def should_stop(self) -> bool:
         return (self.stop is not None and self.stop.requested) or (

@@ -241,6 +241,9 @@ def test_paced_runs_keep_their_pace():
     )
     assert time.perf_counter() - started >= 800 / 400 - 0.01  # never faster than asked
     assert manifest.delivered == 800 and len(consume_all(topic)) == 800
+    # --duration: stops on time, never more than rate x duration messages
+    timed = send("clicks", events.click_stream(options), pace=Pace(rate=300), duration=1.0, progress=False)
+    assert 0 < timed.produced <= 301 and timed.delivered == timed.produced and timed.elapsed_s >= 1.0
     gaps = Pace(min_gap_s=0.05, max_gap_s=0.2)
     started = time.perf_counter()
     send("clicks", events.click_stream(options), pace=gaps, count=10, progress=False)
