@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     # Where the shop's daily CSVs land before upload (<dir>/YYYY-MM-DD/*.csv). Default: $SHOPFLOW_HOME/incoming/shop
     shop_landing_dir: Path | None = Field(None, validation_alias="SHOPFLOW_SHOP_LANDING_DIR")
 
+    # --- marketplace (Olist, seed 004) and pipeline alerts ---------------------------------------
+    # Folder of the nine Olist CSVs (payments, reviews, geolocation, translation land in bronze from it).
+    olist_csv_dir: Path | None = Field(None, validation_alias="SHOPFLOW_OLIST_CSV_DIR")
+    # Failure/success notifications: always logged; also POSTed as JSON to this webhook when set,
+    # and mailed through this SMTP server when both are set.
+    alert_webhook_url: str | None = Field(None, validation_alias="SHOPFLOW_ALERT_WEBHOOK_URL")
+    alert_email_to: str | None = Field(None, validation_alias="SHOPFLOW_ALERT_EMAIL_TO")
+    smtp_host: str | None = Field(None, validation_alias="SHOPFLOW_SMTP_HOST")
+    smtp_port: int = Field(25, validation_alias="SHOPFLOW_SMTP_PORT")
+
     # --- derived paths --------------------------------------------------------------------------
     @property
     def services_dir(self) -> Path:
@@ -116,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def shop_landing_root(self) -> Path:
         return (self.shop_landing_dir or self.home / "incoming" / "shop").resolve()
+
+    @property
+    def olist_csv_root(self) -> Path:
+        return (self.olist_csv_dir or self.home / "incoming" / "olist").resolve()
 
     @property
     def jars_dir(self) -> Path:

@@ -1,0 +1,107 @@
+"""Jobs, the 06:00 schedule, the Kafka sensor and the notifications of the Olist pipeline.
+
+olist_pipeline (seed order): freshness (olist_topic_offsets) -> bronze -> silver -> dbt build (run, then
+tests as blocking checks) -> gold checks -> notify (run-status sensors below). Retries: 2 per step.
+"""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from shopflow_assets.contracts.marketplace import STREAMED
+from shopflow_assets.domains.marketplace.assets import GROUP, bronze_key, key, silver_key
+from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
+from shopflow_assets.domains.marketplace.pipeline import CHECKPOINT_GROUP
+from shopflow_assets.resources.kafka import KafkaResource
+from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.resources.streaming import CHECKPOINT_BUCKET, CHECKPOINT_PREFIX, read_committed_offsets
+
+RETRIES = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+
+olist_pipeline = dg.define_asset_job(
+    "olist_pipeline",
+    selection=dg.AssetSelection.groups(GROUP),
+    description="Olist lakehouse: freshness -> bronze -> silver -> dbt gold (+ tests) -> gold checks.",
+    op_retry_policy=RETRIES,
+    tags={"dagster/max_retries": "2"},
+)
+
+olist_bronze_silver = dg.define_asset_job(
+    "olist_bronze_silver",
+    selection=dg.AssetSelection.assets(*[bronze_key(t) for t in STREAMED])
+    | dg.AssetSelection.assets(*[silver_key(t) for t in STREAMED]),
+    description="Bounded Kafka -> bronze -> silver run, launched by the Kafka sensor as data arrives.",
+    op_retry_policy=RETRIES,
+)
+
+olist_daily_schedule = dg.ScheduleDefinition(
+    name="olist_pipeline_daily",
+    job=olist_pipeline,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+)
+
+
+def unprocessed_messages(
+    end: dict[str, dict[int, int]], committed: dict[str, dict[int, int]]
+) -> dict[str, int]:
+    """Per topic: messages in Kafka past what the bronze checkpoint has committed."""
+    return {
+        topic: sum(
+            max(0, last - committed.get(topic, {}).get(partition, 0)) for partition, last in parts.items()
+        )
+        for topic, parts in end.items()
+    }
+
+
+def committed_offsets(lake: LakeResource, table_name: str) -> dict[str, dict[int, int]]:
+    """What the bronze stream of a table has committed, read from its checkpoint in the lake."""
+    store = lake.get_lake()
+    prefix = f"{CHECKPOINT_PREFIX}/{CHECKPOINT_GROUP}/bronze_{table_name}"
+
+    def list_names(sub: str) -> list[str]:
+        return [k.rsplit("/", 1)[-1] for k in store.list_keys(CHECKPOINT_BUCKET, f"{prefix}/{sub}/")]
+
+    def read_text(relative: str) -> str:
+        return store.get_bytes(CHECKPOINT_BUCKET, f"{prefix}/{relative}").decode()
+
+    return read_committed_offsets(list_names, read_text).offsets
+
+
+@dg.sensor(
+    job=olist_bronze_silver, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
+)
+def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource, lake: LakeResource):
+    """Launches a bounded bronze/silver run when the raw_* topics hold messages bronze has not committed.
+
+    Reads offsets only (topic end offsets, checkpoint files): it never consumes, so it cannot stall the daemon.
+    """
+    end = {t.topic: kafka.end_offsets(t.topic) for t in STREAMED}
+    committed: dict[str, dict[int, int]] = {}
+    for table in STREAMED:
+        committed.update(committed_offsets(lake, table.name))
+    lag = unprocessed_messages(end, committed)
+    if sum(lag.values()) == 0:
+        return dg.SkipReason(f"bronze is up to date with {sorted(end)}")
+    digest = hashlib.sha256(json.dumps(end, sort_keys=True).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"olist-{digest}", tags={"olist/unprocessed": str(sum(lag.values()))})
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[olist_pipeline, olist_bronze_silver], name="olist_failure_notification"
+)
+def olist_failure_notification(context: dg.RunFailureSensorContext):
+    run = context.dagster_run
+    notify(notification_payload(run.job_name, run.run_id, "FAILURE", context.failure_event.message or ""))
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[olist_pipeline], name="olist_success_notification"
+)
+def olist_success_notification(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    notify(notification_payload(run.job_name, run.run_id, "SUCCESS"))
+
+
+__all__ = ["key"]

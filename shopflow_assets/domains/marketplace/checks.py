@@ -1,0 +1,114 @@
+"""Gold checks after dbt (the seed's gold suite): Pandera ranges, freshness, and gold = silver totals."""
+
+import datetime as dt
+
+import dagster as dg
+import pandera.pandas as pa
+
+from shopflow_assets.contracts.marketplace import GOLD_SCHEMAS
+from shopflow_assets.domains.marketplace.assets import key
+from shopflow_assets.resources.warehouse import WarehouseResource
+
+# Gold must have been rebuilt within this window to count as fresh (the pipeline runs daily at 06:00).
+MAX_GOLD_AGE = dt.timedelta(hours=26)
+
+GOLD_TOTALS_SQL = """
+with silver as (
+    select sum(i.price + i.freight_value) as revenue, count(distinct o.order_id) as orders
+    from stg_olist__order_items i join stg_olist__orders o using (order_id)
+    where o.order_status = 'delivered'
+)
+select
+    (select sum(total_revenue) from gold_daily_sales) as gold_revenue,
+    (select sum(total_orders) from gold_daily_sales) as gold_orders,
+    silver.revenue as silver_revenue,
+    silver.orders as silver_orders,
+    (select max(_gold_updated_at) from gold_daily_sales) as refreshed_at
+from silver
+"""
+
+
+def pandera_failures(schema: pa.DataFrameSchema, frame) -> tuple[int, list[str]]:
+    """(number of failure cases, a few readable ones) of a lazy Pandera validation."""
+    try:
+        schema.validate(frame, lazy=True)
+        return 0, []
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        sample = [f"{r['column']}: {r['check']} ({r['failure_case']})" for _, r in cases.head(5).iterrows()]
+        return len(cases), sample
+
+
+@dg.multi_asset_check(
+    specs=[
+        *[dg.AssetCheckSpec("pandera_contract", asset=key(name), blocking=True) for name in GOLD_SCHEMAS],
+        dg.AssetCheckSpec("gold_equals_silver_totals", asset=key("gold_daily_sales"), blocking=True),
+        dg.AssetCheckSpec("fresh", asset=key("gold_daily_sales"), blocking=True),
+    ],
+    name="olist_gold_checks",
+)
+def olist_gold_checks(warehouse: WarehouseResource):
+    with warehouse.connect() as con:
+        yield from evaluate_gold(con)
+
+
+def evaluate_gold(con) -> list[dg.AssetCheckResult]:
+    """Every gold check on an open warehouse connection (also run by Airflow's quality task)."""
+    results = []
+    for name, schema in GOLD_SCHEMAS.items():
+        frame = con.sql(f"select * from {name}").df()
+        failures, sample = pandera_failures(schema, frame)
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key(name),
+                check_name="pandera_contract",
+                passed=failures == 0 and len(frame) > 0,
+                metadata={"rows": len(frame), "failure_cases": failures, "examples": sample},
+            )
+        )
+    gold_revenue, gold_orders, silver_revenue, silver_orders, refreshed_at = con.sql(
+        GOLD_TOTALS_SQL
+    ).fetchone()
+    results.append(
+        dg.AssetCheckResult(
+            asset_key=key("gold_daily_sales"),
+            check_name="gold_equals_silver_totals",
+            passed=gold_revenue == silver_revenue and gold_orders == silver_orders,
+            metadata={
+                "gold_revenue": float(gold_revenue or 0),
+                "silver_revenue": float(silver_revenue or 0),
+                "gold_orders": int(gold_orders or 0),
+                "silver_orders": int(silver_orders or 0),
+            },
+        )
+    )
+    age = dt.datetime.now(dt.UTC).replace(tzinfo=None) - refreshed_at if refreshed_at else None
+    results.append(
+        dg.AssetCheckResult(
+            asset_key=key("gold_daily_sales"),
+            check_name="fresh",
+            passed=age is not None and age <= MAX_GOLD_AGE,
+            metadata={
+                "refreshed_at": str(refreshed_at),
+                "max_age_hours": MAX_GOLD_AGE.total_seconds() / 3600,
+            },
+        )
+    )
+    return results
+
+
+def main() -> int:
+    """`python -m shopflow_assets.domains.marketplace.checks`: the gold checks; exit 1 if one fails."""
+    from shopflow_assets.resources.warehouse import connect_warehouse
+
+    with connect_warehouse(read_only=True) as con:
+        results = evaluate_gold(con)
+    for result in results:
+        print(
+            f"{'PASS' if result.passed else 'FAIL'} {result.asset_key.to_user_string()} {result.check_name}"
+        )
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

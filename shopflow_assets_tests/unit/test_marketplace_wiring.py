@@ -1,0 +1,99 @@
+"""Dagster wiring of the marketplace: graph, job order, schedule, blocking checks, sensor maths, notifications."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import dagster as dg
+
+from shopflow_assets.domains.marketplace.automation import unprocessed_messages
+from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
+from shopflow_assets.settings import Settings
+
+
+def repository():
+    from shopflow_assets.domains.marketplace.definitions import defs
+    from shopflow_assets.resources import build_resources
+
+    return dg.Definitions.merge(defs, dg.Definitions(resources=build_resources())).get_repository_def()
+
+
+def test_pipeline_runs_freshness_bronze_silver_gold_in_order_with_retries_and_a_daily_schedule():
+    repo = repository()
+    job = repo.get_job("olist_pipeline")
+    graph = repo.asset_graph
+    gold = dg.AssetKey(["marketplace", "gold_daily_sales"])
+    upstream = graph.get(gold).parent_keys
+    assert dg.AssetKey(["marketplace", "int_olist__order_items_enriched"]) in upstream
+    enriched = graph.get(dg.AssetKey(["marketplace", "int_olist__order_items_enriched"])).parent_keys
+    silver_orders = dg.AssetKey(["marketplace", "stg_olist__orders"])
+    assert silver_orders in enriched
+    assert dg.AssetKey(["marketplace", "silver_orders"]) in graph.get(silver_orders).parent_keys
+    assert (
+        dg.AssetKey(["marketplace", "bronze_orders"])
+        in graph.get(dg.AssetKey(["marketplace", "silver_orders"])).parent_keys
+    )
+    assert (
+        dg.AssetKey(["marketplace", "olist_topic_offsets"])
+        in graph.get(dg.AssetKey(["marketplace", "bronze_orders"])).parent_keys
+    )
+    assert job.tags.get("dagster/max_retries") == "2"
+    schedule = repo.get_schedule_def("olist_pipeline_daily")
+    assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == "olist_pipeline"
+    assert repo.get_sensor_def("olist_kafka_sensor").job_name == "olist_bronze_silver"
+
+
+def test_silver_and_gold_checks_block_downstream():
+    repo = repository()
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name): spec.blocking
+        for assets_def in repo.assets_defs_by_key.values()
+        for spec in assets_def.check_specs
+    }
+    assert specs[("marketplace/silver_orders", "unique_keys")] is True
+    assert specs[("marketplace/silver_orders", "allowed_statuses")] is True
+    assert specs[("marketplace/silver_order_items", "amounts_in_range")] is True
+    assert specs[("marketplace/bronze_orders", "schema_and_ids_complete")] is True
+    # dbt tests become checks on the gold models
+    assert any(a == "marketplace/gold_daily_sales" for a, _ in specs)
+
+
+def test_sensor_counts_only_messages_past_the_committed_offsets():
+    end = {"raw_orders": {0: 10, 1: 5}, "raw_sellers": {0: 3}}
+    committed = {"raw_orders": {0: 10, 1: 2}}
+    assert unprocessed_messages(end, committed) == {"raw_orders": 3, "raw_sellers": 3}
+    assert unprocessed_messages(end, {"raw_orders": {0: 10, 1: 5}, "raw_sellers": {0: 3}}) == {
+        "raw_orders": 0,
+        "raw_sellers": 0,
+    }
+
+
+def test_failure_notification_is_logged_and_posted_to_the_webhook(caplog):
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    settings = Settings(SHOPFLOW_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/hook")
+    channels = notify(
+        notification_payload("olist_pipeline", "r1", "FAILURE", "silver_orders failed"), settings
+    )
+    thread.join(5)
+    server.server_close()
+    assert channels == ["log", "webhook"]
+    assert received[0]["status"] == "FAILURE" and "silver_orders failed" in received[0]["text"]
+    assert "olist_pipeline FAILURE" in caplog.text
+
+
+def test_a_dead_webhook_does_not_raise():
+    settings = Settings(SHOPFLOW_ALERT_WEBHOOK_URL="http://127.0.0.1:9/nothing")
+    assert notify(notification_payload("olist_pipeline", "r2", "SUCCESS"), settings) == ["log"]
