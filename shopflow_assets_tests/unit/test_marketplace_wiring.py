@@ -41,6 +41,8 @@ def test_pipeline_runs_freshness_bronze_silver_gold_in_order_with_retries_and_a_
     schedule = repo.get_schedule_def("olist_pipeline_daily")
     assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == "olist_pipeline"
     assert repo.get_sensor_def("olist_kafka_sensor").job_name == "olist_bronze_silver"
+    sensor_job = repo.get_job("olist_bronze_silver")  # resolves: whole multi-assets selected
+    assert {n.name for n in sensor_job.nodes} == {"olist_bronze_streams", "olist_silver"}
 
 
 def test_silver_and_gold_checks_block_downstream():
