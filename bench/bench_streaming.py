@@ -1,0 +1,155 @@
+"""Streaming figures on this machine, printed (targets: >= 100k events/s, < 90 s produce-to-visible latency).
+
+1. Throughput: produce --events user actions (seed 002) flat out with the datagen producer to a fresh topic,
+   then time one bounded (availableNow) run of the user-action query to partitioned Parquet in the
+   `events` bucket (with dead letters). Spark starts before the clock; the figure is records / wall time
+   of the run, plus Spark's own sum of batch times.
+2. Latency: run the page-view query continuously (--trigger-interval), produce single clicks stamped
+   "now" on a fresh url, and time until the row is visible in the warehouse table fact_page_views.
+
+Needs `shopflow services up`. Writes under bench/<id>/ keys and a bench topic; leaves them for inspection.
+
+    uv run python bench/bench_streaming.py [--events 2000000] [--latency-samples 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import threading
+import time
+import uuid
+
+os.environ.setdefault("SHOPFLOW_ENV", "docker")
+
+from shopflow_assets.datagen.events import ActionOptions, Ratios, action_stream  # noqa: E402
+from shopflow_assets.datagen.producer import Pace, ensure_topics, send  # noqa: E402
+from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_page_views  # noqa: E402
+from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_actions  # noqa: E402
+from shopflow_assets.resources.kafka import kafka_client_config  # noqa: E402
+from shopflow_assets.resources.lake import build_lake  # noqa: E402
+from shopflow_assets.resources.spark import get_spark_session  # noqa: E402
+from shopflow_assets.resources.streaming import SparkStreamingResource  # noqa: E402
+from shopflow_assets.resources.warehouse import connect_warehouse  # noqa: E402
+from shopflow_assets.settings import get_settings  # noqa: E402
+
+
+def throughput(args, settings, spark, lake, bench_id: str) -> None:
+    topic = f"bench_user_actions_{bench_id}"
+    ensure_topics({topic: args.partitions})
+    options = ActionOptions(topic=topic, count=args.events, ratios=Ratios(bad_rate=0.01, duplicate_rate=0.01))
+    manifest = send("actions", action_stream(options), pace=Pace(), count=args.events, progress=False)
+    print(
+        f"produced {manifest.delivered:,} user actions in {manifest.elapsed_s:.1f} s ({manifest.rate:,.0f}/s)"
+    )
+
+    streaming = SparkStreamingResource(max_offsets_per_trigger=args.batch, min_partitions=args.min_partitions)
+    config = UserActionsConfig(
+        topic=topic,
+        output_key=f"bench/{bench_id}/user_actions",
+        dead_letter_key=f"bench/{bench_id}/dead_letter/user_actions",
+        checkpoint_name=f"bench/{bench_id}/events/user_actions",
+        max_offsets_per_trigger=args.batch,
+        min_partitions=args.min_partitions,
+    )
+    started = time.perf_counter()
+    summary = run_user_actions(spark, streaming.runner(spark, lake.spark_uri), lake, settings, config)
+    wall = time.perf_counter() - started
+    print(
+        f"user_actions -> Parquet by event_date: {summary.records_in:,} records in {wall:.1f} s wall "
+        f"= {summary.records_in / wall:,.0f} events/s sustained "
+        f"(Spark batch time {summary.records_in / summary.records_per_second if summary.records_per_second else 0:.1f} s "
+        f"= {summary.records_per_second:,.0f}/s; {summary.batches} batches of <= {args.batch:,}); "
+        f"written {summary.written:,}, dead-lettered {summary.dead_lettered:,}, accounted={summary.accounted}"
+    )
+    print(f"target >= 100,000 events/s: {'met' if summary.records_in / wall >= 100_000 else 'NOT met'}")
+
+
+def latency(args, settings, spark, lake, bench_id: str) -> None:
+    from confluent_kafka import Producer
+
+    topic = f"bench_clicks_{bench_id}"
+    ensure_topics({topic: 2})
+    table = f"fact_page_views_bench_{bench_id}"
+    config = PageViewsConfig(
+        topic=topic,
+        table_key=f"bench/{bench_id}/fact_page_views",
+        dead_letter_key=f"bench/{bench_id}/dead_letter/clicks",
+        checkpoint_name=f"bench/{bench_id}/clickstream/page_views",
+        dead_letter_checkpoint_name=f"bench/{bench_id}/clickstream/clicks_dead_letter",
+        warehouse_table=table,
+    )
+    streaming = SparkStreamingResource(processing_time=args.trigger_interval)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_page_views,
+        args=(spark, streaming.runner(spark, lake.spark_uri), lake, settings, config),
+        kwargs={"bounded": False, "stop_event": stop},
+        daemon=True,
+    )
+    worker.start()
+    producer = Producer(kafka_client_config(settings, "producer"))
+    time.sleep(15)  # let the queries start and run their first (empty) batch
+    samples = []
+    for i in range(args.latency_samples):
+        url = f"/bench/{bench_id}/{i}"
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        event = {"event_id": f"b{bench_id}{i}", "user_id": "u1", "url": url, "timestamp": now.isoformat()}
+        sent = time.perf_counter()
+        producer.produce(topic, value=json.dumps(event).encode())
+        producer.flush(10)
+        while time.perf_counter() - sent < 300:
+            try:
+                with connect_warehouse(settings) as con:
+                    found = con.execute(f"SELECT count(*) FROM {table} WHERE url = ?", [url]).fetchone()[0]
+            except Exception:  # table not created yet, or the writer holds the file this instant
+                found = 0
+            if found:
+                break
+            time.sleep(0.5)
+        samples.append(time.perf_counter() - sent)
+        print(f"click {i}: visible in warehouse {table} after {samples[-1]:.1f} s")
+        time.sleep(3)
+    stop.set()
+    worker.join(120)
+    print(
+        f"produce -> visible row in fact_page_views (trigger {args.trigger_interval}): "
+        f"max {max(samples):.1f} s, mean {sum(samples) / len(samples):.1f} s; "
+        f"target < 90 s: {'met' if max(samples) < 90 else 'NOT met'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--partitions", type=int, default=2, help="topic partitions")
+    parser.add_argument("--batch", type=int, default=1_000_000, help="maxOffsetsPerTrigger")
+    parser.add_argument("--min-partitions", type=int, default=4)
+    parser.add_argument("--latency-samples", type=int, default=3)
+    parser.add_argument("--trigger-interval", default="5 seconds")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+
+    settings = get_settings()
+    lake = build_lake(settings)
+    bench_id = uuid.uuid4().hex[:8]
+    load = os.getloadavg()
+    print(
+        f"bench {bench_id}: lake {lake.describe()}, Spark {settings.spark_master}, load average {load[0]:.1f}"
+    )
+    started = time.perf_counter()
+    spark = get_spark_session(settings, app_name="shopflow-bench-streaming")
+    print(f"Spark session ready in {time.perf_counter() - started:.1f} s")
+    if not args.skip_throughput:
+        throughput(args, settings, spark, lake, bench_id)
+    if not args.skip_latency:
+        latency(args, settings, spark, lake, bench_id)
+
+
+if __name__ == "__main__":
+    main()
