@@ -27,20 +27,23 @@ def _write(path, text: str) -> str:
 
 
 def _clean_all(spark, tmp_path, users_csv: str, products_csv: str, orders_csv: str):
-    users = transforms.clean_users(
-        transforms.read_raw_csv(spark, _write(tmp_path / "Users.csv", users_csv), "users"), "users.csv"
+    """The cleaning step as the asset runs it: Spark rules per file, collected once, split in pandas."""
+    read = lambda name, text, dataset: transforms.read_raw_csv(spark, _write(tmp_path / name, text), dataset)  # noqa: E731
+    users, bad_users = transforms.split_rows(
+        transforms.clean_users(read("Users.csv", users_csv, "users"), "users.csv").toPandas(), "users"
     )
-    products = transforms.clean_products(
-        transforms.read_raw_csv(spark, _write(tmp_path / "Products.csv", products_csv), "products"), "products.csv"
+    products, bad_products = transforms.split_rows(
+        transforms.clean_products(read("Products.csv", products_csv, "products"), "products.csv").toPandas(),
+        "products",
     )
-    orders = transforms.clean_orders(
-        transforms.read_raw_csv(spark, _write(tmp_path / "Orders.csv", orders_csv), "orders"),
-        users.clean,
-        products.clean,
+    orders_rows = transforms.clean_orders(
+        read("Orders.csv", orders_csv, "orders"),
+        spark.createDataFrame(users[["user_id"]]),
+        spark.createDataFrame(products[["product_id"]]),
         "orders.csv",
-    )
-    quarantine = users.quarantine.unionByName(products.quarantine).unionByName(orders.quarantine).toPandas()
-    return users.clean.toPandas(), products.clean.toPandas(), orders.clean.toPandas(), quarantine
+    ).toPandas()
+    orders, bad_orders = transforms.split_rows(orders_rows, "orders")
+    return users, products, orders, pd.concat([bad_users, bad_products, bad_orders], ignore_index=True)
 
 
 USERS = """user_id,signup_date,country
@@ -88,7 +91,12 @@ def _rules(quarantine: pd.DataFrame, dataset: str) -> dict[int, str]:
 def test_each_row_is_loaded_or_quarantined_under_the_first_rule_it_breaks(spark, tmp_path):
     users, products, orders, quarantine = _clean_all(spark, tmp_path, USERS, PRODUCTS, ORDERS)
 
-    assert _rules(quarantine, "users") == {2: "missing_value", 3: "bad_type", 4: "duplicate_key", 6: "bad_type"}
+    assert _rules(quarantine, "users") == {
+        2: "missing_value",
+        3: "bad_type",
+        4: "duplicate_key",
+        6: "bad_type",
+    }
     # u5: its first row is invalid, so the first VALID row (row 7) wins and is no duplicate.
     assert list(users["user_id"]) == ["u1", "u4", "u5"]
     assert users.loc[users.user_id == "u1", "country"].item() == "France"  # first row wins
@@ -143,23 +151,27 @@ def test_quarantine_rows_carry_source_detail_and_raw_values(spark, tmp_path):
     short = quarantine[(quarantine.dataset == "orders") & (quarantine.row_number == 14)].iloc[0]
     assert short.detail == "product_id is empty"
     assert json.loads(short.raw_record)["quantity"] is None
+    assert quarantine["raw_record"].notna().all()
 
 
 def test_a_generated_day_quarantines_exactly_the_manifest_rows_and_keeps_its_revenue(spark, tmp_path):
     manifest: ShopManifest = generate_shop_day(DAY, tmp_path, orders=3000, dirty_rate=0.03, seed=7)
-    users = transforms.clean_users(transforms.read_raw_csv(spark, str(tmp_path / "Users.csv"), "users"), "u")
-    products = transforms.clean_products(
-        transforms.read_raw_csv(spark, str(tmp_path / "Products.csv"), "products"), "p"
-    )
-    orders = transforms.clean_orders(
-        transforms.read_raw_csv(spark, str(tmp_path / "Orders.csv"), "orders"), users.clean, products.clean, "o"
-    )
-    quarantine = users.quarantine.unionByName(products.quarantine).unionByName(orders.quarantine).toPandas()
     files = {"Users.csv": "users", "Products.csv": "products", "Orders.csv": "orders"}
+    texts = {dataset: (tmp_path / name).read_text() for name, dataset in files.items()}
+    users, products, clean_orders, quarantine = _clean_all(
+        spark,
+        tmp_path,
+        texts["users"],
+        texts["products"],
+        texts["orders"],
+    )
     expected = {(files[row.file], row.row, row.id, row.rule) for row in manifest.dirty_rows}
-    got = set(zip(quarantine.dataset, quarantine.row_number, quarantine.record_id, quarantine.rule, strict=True))
+    got = set(
+        zip(quarantine.dataset, quarantine.row_number, quarantine.record_id, quarantine.rule, strict=True)
+    )
     assert got == expected
-    clean_orders = orders.clean.toPandas()
+    assert len(users) == manifest.files["Users.csv"].clean_rows
+    assert len(products) == manifest.files["Products.csv"].clean_rows
     assert len(clean_orders) == manifest.files["Orders.csv"].clean_rows
     cents = sum(int(Decimal(str(v)) * 100) for v in clean_orders["total_amount"].round(2))
     assert cents == manifest.expected_revenue_cents
@@ -183,7 +195,11 @@ def test_row_numbers_follow_the_file_across_several_splits(spark, tmp_path):
 
 def _clean_frames():
     users = pd.DataFrame(
-        {"user_id": ["u1", "u2"], "signup_date": pd.to_datetime(["2025-01-01", "2025-02-01"]), "country": ["FR", "DE"]}
+        {
+            "user_id": ["u1", "u2"],
+            "signup_date": pd.to_datetime(["2025-01-01", "2025-02-01"]),
+            "country": ["FR", "DE"],
+        }
     )
     products = pd.DataFrame({"product_id": ["p1", "p2"], "category": ["books", "toys"], "price": [12.5, 3.0]})
     orders = pd.DataFrame(
@@ -242,9 +258,13 @@ def test_dimensions_are_versioned_by_the_business_day():
 
 def test_record_counts_must_add_up():
     users, products, orders = _clean_frames()
-    quarantine = pd.DataFrame({"dataset": ["orders", "orders", "users"], "rule": ["bad_type", "bad_type", "missing_value"]})
+    quarantine = pd.DataFrame(
+        {"dataset": ["orders", "orders", "users"], "rule": ["bad_type", "bad_type", "missing_value"]}
+    )
     counts = transforms.count_records(
-        {"users": users, "products": products, "orders": orders}, quarantine, {"users": 3, "products": 2, "orders": 4}
+        {"users": users, "products": products, "orders": orders},
+        quarantine,
+        {"users": 3, "products": 2, "orders": 4},
     )
     assert counts["orders"] == {"records_in": 4, "records_loaded": 2, "records_quarantined": 2}
     assert transforms.rule_counts(quarantine) == {
@@ -254,5 +274,7 @@ def test_record_counts_must_add_up():
     }
     with pytest.raises(transforms.RecordCountMismatchError, match="orders: 5 input rows but 2 loaded"):
         transforms.count_records(
-            {"users": users, "products": products, "orders": orders}, quarantine, {"users": 3, "products": 2, "orders": 5}
+            {"users": users, "products": products, "orders": orders},
+            quarantine,
+            {"users": 3, "products": 2, "orders": 5},
         )

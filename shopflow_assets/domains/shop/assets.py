@@ -86,6 +86,7 @@ def check_header(path_or_bytes: Path | bytes, dataset: str, source: str) -> None
         for dataset in contract.SHOP_DATASETS
     ],
     name="shop_raw_objects",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
     """Upload the day's landing CSVs to the raw layer (retried with backoff by the lake when unreachable).
@@ -173,6 +174,7 @@ def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
     deps=[raw_key(dataset) for dataset in contract.SHOP_DATASETS],
     partitions_def=shop_daily_partitions,
     name="shop_cleaned_tables",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def shop_cleaned_tables(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
     """Clean the day's raw objects with Spark; every input row is either loaded or quarantined."""
@@ -188,27 +190,28 @@ def shop_cleaned_tables(context: dg.AssetExecutionContext, spark: SparkResource,
             "raw-data", key
         )
 
-    raw_users, users_source = read("users")
-    raw_products, products_source = read("products")
-    raw_orders, orders_source = read("orders")
-    users = transforms.clean_users(raw_users, users_source)
-    products = transforms.clean_products(raw_products, products_source)
-    clean_users_sdf = users.clean.cache()
-    clean_products_sdf = products.clean.cache()
-    orders = transforms.clean_orders(raw_orders, clean_users_sdf, clean_products_sdf, orders_source)
-    try:
-        frames = {
-            "users": clean_users_sdf.toPandas(),
-            "products": clean_products_sdf.toPandas(),
-            "orders": orders.clean.toPandas(),
-        }
-        quarantine = (
-            users.quarantine.unionByName(products.quarantine).unionByName(orders.quarantine).toPandas()
-        )
-    finally:
-        session.catalog.clearCache()
+    # One Spark action per raw file: every input row comes back once, ruled, and is split in pandas.
+    frames: dict[str, pd.DataFrame] = {}
+    quarantined: list[pd.DataFrame] = []
+    input_rows: dict[str, int] = {}
+    for dataset in contract.SHOP_DATASETS:
+        raw, source = read(dataset)
+        if dataset == "users":
+            rows = transforms.clean_users(raw, source)
+        elif dataset == "products":
+            rows = transforms.clean_products(raw, source)
+        else:  # foreign keys against the day's clean users and products, handed back to Spark (ids only)
+            users_ids = session.createDataFrame(frames["users"][["user_id"]])
+            products_ids = session.createDataFrame(frames["products"][["product_id"]])
+            rows = transforms.clean_orders(raw, users_ids, products_ids, source)
+        collected = rows.toPandas()
+        # Counted apart from the cleaning plan, so a row lost by the rules cannot go unnoticed.
+        input_rows[dataset] = raw.count()
+        frames[dataset], bad = transforms.split_rows(collected, dataset)
+        quarantined.append(bad)
+        del collected
+    quarantine = pd.concat(quarantined, ignore_index=True)
 
-    input_rows = {"users": raw_users.count(), "products": raw_products.count(), "orders": raw_orders.count()}
     counts = transforms.count_records(frames, quarantine, input_rows)
     for dataset, frame in frames.items():
         yield dg.Output(frame, output_name=f"clean_{dataset}", metadata=counts[dataset])
@@ -248,6 +251,7 @@ _STAR_DESCRIPTIONS = {
     ins={f"clean_{dataset}": dg.AssetIn(key=clean_key(dataset)) for dataset in contract.SHOP_DATASETS},
     partitions_def=shop_daily_partitions,
     name="shop_star_schema",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def shop_star_schema(
     context: dg.AssetExecutionContext,

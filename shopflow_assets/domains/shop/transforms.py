@@ -8,7 +8,6 @@ the ones in `shopflow_assets.contracts.shop` (see docs/shop-batch.md).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -20,16 +19,10 @@ from shopflow_assets.contracts import shop as contract
 ROW_NUMBER = "_row_number"
 RULE = "_rule"
 DETAIL = "_detail"
+RAW_RECORD = "_raw_record"
+SOURCE = "_source"
 _CORRUPT = "_corrupt_record"
 QUARANTINE_COLUMNS = ("dataset", "source", "row_number", "record_id", "rule", "detail", "raw_record")
-
-
-@dataclass
-class Cleaned:
-    """The outcome of cleaning one raw file: typed valid rows and quarantined rows with their rule."""
-
-    clean: DataFrame
-    quarantine: DataFrame
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -124,60 +117,67 @@ def _typed_orders(raw: DataFrame) -> DataFrame:
     )
 
 
-def _split_duplicates(valid: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
-    """The first valid row of each key wins; later valid rows with the same key are `duplicate_key`."""
-    by_key = Window.partitionBy(key).orderBy(ROW_NUMBER)
-    ranked = valid.withColumn("_rank", F.row_number().over(by_key)).withColumn(
-        "_first_row", F.min(ROW_NUMBER).over(Window.partitionBy(key))
+def _mark_duplicates(annotated: DataFrame, key: str) -> DataFrame:
+    """The first VALID row of each key wins; later valid rows get `duplicate_key` (one window, one shuffle).
+
+    Valid rows sort before invalid ones inside each key, so rank 1 is the first valid row and an
+    invalid earlier row never blocks a later valid one.
+    """
+    by_key = Window.partitionBy(key).orderBy(F.col(RULE).isNotNull(), ROW_NUMBER)
+    ranked = annotated.withColumn("_rank", F.row_number().over(by_key)).withColumn(
+        "_first_row", F.first(ROW_NUMBER).over(by_key)
     )
-    winners = ranked.filter(F.col("_rank") == 1).drop("_rank", "_first_row")
-    duplicates = (
-        ranked.filter(F.col("_rank") > 1)
-        .withColumn(RULE, F.lit(contract.DUPLICATE_KEY))
-        .withColumn(
-            DETAIL,
-            F.concat(
-                F.lit(f"an earlier row has {key} "),
-                F.col(key),
-                F.lit(" (row "),
-                F.col("_first_row"),
-                F.lit(")"),
-            ),
-        )
+    duplicate = F.col(RULE).isNull() & (F.col("_rank") > 1)
+    detail = F.concat(
+        F.lit(f"an earlier row has {key} "), F.col(key), F.lit(" (row "), F.col("_first_row"), F.lit(")")
+    )
+    return (
+        ranked.withColumn(DETAIL, F.when(duplicate, detail).otherwise(F.col(DETAIL)))
+        .withColumn(RULE, F.when(duplicate, F.lit(contract.DUPLICATE_KEY)).otherwise(F.col(RULE)))
         .drop("_rank", "_first_row")
     )
-    return winners, duplicates
 
 
-def _quarantine_rows(frame: DataFrame, dataset: str, source: str) -> DataFrame:
+def _finish(annotated: DataFrame, dataset: str, source: str, typed_columns: dict[str, str]) -> DataFrame:
+    """Every input row once: typed columns, `_row_number`, `_rule`/`_detail` (null when loaded), and for a
+    quarantined row its source and raw values (JSON). One DataFrame, so each raw file is read once."""
+    rows = _mark_duplicates(annotated, contract.PRIMARY_KEYS[dataset])
     columns = contract.RAW_COLUMNS[dataset]
-    return frame.select(
-        F.lit(dataset).alias("dataset"),
-        F.lit(source).alias("source"),
-        F.col(ROW_NUMBER).alias("row_number"),
-        F.col(contract.PRIMARY_KEYS[dataset]).alias("record_id"),
-        F.col(RULE).alias("rule"),
-        F.col(DETAIL).alias("detail"),
-        F.to_json(F.struct(*[F.col(name) for name in columns]), {"ignoreNullFields": "false"}).alias(
-            "raw_record"
-        ),
+    raw_json = F.to_json(F.struct(*[F.col(name) for name in columns]), {"ignoreNullFields": "false"})
+    return rows.select(
+        *[F.col(typed_columns.get(name, name)).alias(name) for name in columns],
+        F.col(ROW_NUMBER),
+        F.col(RULE),
+        F.col(DETAIL),
+        # raw values only where they are kept: the quarantined rows
+        F.when(F.col(RULE).isNotNull(), raw_json).alias(RAW_RECORD),
+        F.lit(source).alias(SOURCE),
     )
 
 
-def _finish(annotated: DataFrame, dataset: str, source: str, typed_columns: dict[str, str]) -> Cleaned:
-    key = contract.PRIMARY_KEYS[dataset]
-    invalid = annotated.filter(F.col(RULE).isNotNull())
-    winners, duplicates = _split_duplicates(annotated.filter(F.col(RULE).isNull()), key)
-    clean = winners.orderBy(ROW_NUMBER).select(
-        *[F.col(typed_columns.get(name, name)).alias(name) for name in contract.RAW_COLUMNS[dataset]]
+def split_rows(rows: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of one dataset (from a clean_* function, collected) -> (clean rows, quarantine rows)."""
+    loaded = rows[RULE].isna()
+    # File order (the dedup shuffle does not keep it): deterministic output for identical input.
+    clean = rows.loc[loaded].sort_values(ROW_NUMBER, kind="stable")[list(contract.RAW_COLUMNS[dataset])]
+    clean = clean.reset_index(drop=True)
+    bad = rows.loc[~loaded]
+    quarantine = pd.DataFrame(
+        {
+            "dataset": dataset,
+            "source": bad[SOURCE].astype(str),
+            "row_number": bad[ROW_NUMBER].astype("int64"),
+            "record_id": bad[contract.PRIMARY_KEYS[dataset]],
+            "rule": bad[RULE],
+            "detail": bad[DETAIL],
+            "raw_record": bad[RAW_RECORD],
+        },
+        columns=list(QUARANTINE_COLUMNS),
     )
-    quarantine = _quarantine_rows(invalid, dataset, source).unionByName(
-        _quarantine_rows(duplicates, dataset, source)
-    )
-    return Cleaned(clean=clean, quarantine=quarantine.orderBy("row_number"))
+    return clean, quarantine.sort_values("row_number", kind="stable", ignore_index=True)
 
 
-def clean_users(raw: DataFrame, source: str) -> Cleaned:
+def clean_users(raw: DataFrame, source: str) -> DataFrame:
     """Users.csv -> one row per valid user_id (signup_date as timestamp)."""
     typed = _typed_users(raw)
     checks = _common_checks("users") + [
@@ -190,7 +190,7 @@ def clean_users(raw: DataFrame, source: str) -> Cleaned:
     return _finish(_apply_rules(typed, checks), "users", source, {"signup_date": "_signup_date"})
 
 
-def clean_products(raw: DataFrame, source: str) -> Cleaned:
+def clean_products(raw: DataFrame, source: str) -> DataFrame:
     """Products.csv -> one row per valid product_id with a positive price."""
     typed = _typed_products(raw)
     checks = _common_checks("products") + [
@@ -204,11 +204,19 @@ def clean_products(raw: DataFrame, source: str) -> Cleaned:
     return _finish(_apply_rules(typed, checks), "products", source, {"price": "_price"})
 
 
-def clean_orders(raw: DataFrame, users: DataFrame, products: DataFrame, source: str) -> Cleaned:
-    """Orders.csv -> valid orders whose user and product are among the day's clean users and products."""
-    known_users = users.select(F.col("user_id").alias("_known_user")).withColumn("_user_ok", F.lit(True))
-    known_products = products.select(F.col("product_id").alias("_known_product")).withColumn(
-        "_product_ok", F.lit(True)
+def clean_orders(raw: DataFrame, users: DataFrame, products: DataFrame, source: str) -> DataFrame:
+    """Orders.csv -> valid orders whose user and product are among the day's clean users and products.
+
+    `users` / `products`: the day's clean rows (only their id column is used).
+    """
+    # The id sets are small next to the orders: broadcast them instead of shuffling the orders twice.
+    known_users = F.broadcast(
+        users.select(F.col("user_id").alias("_known_user")).distinct().withColumn("_user_ok", F.lit(True))
+    )
+    known_products = F.broadcast(
+        products.select(F.col("product_id").alias("_known_product"))
+        .distinct()
+        .withColumn("_product_ok", F.lit(True))
     )
     typed = (
         _typed_orders(raw)
