@@ -53,30 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=_run)
 
 
-def _prefixed(prefix: str | None, key: str) -> str:
-    return f"{prefix.strip('/')}/{key}" if prefix else key
-
-
 def page_views_config(args: argparse.Namespace):
     from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig
 
     config = PageViewsConfig(
         max_offsets_per_trigger=args.max_offsets_per_trigger, min_partitions=args.min_partitions
     )
-    p = args.prefix
-    return replace(
-        config,
-        topic=args.topic or config.topic,
-        table_key=_prefixed(p, config.table_key),
-        dead_letter_key=_prefixed(p, config.dead_letter_key),
-        checkpoint_name=_prefixed(p, config.checkpoint_name),
-        dead_letter_checkpoint_name=_prefixed(p, config.dead_letter_checkpoint_name),
-        warehouse_table=(
-            f"{config.warehouse_table}_{p.strip('/').replace('/', '_')}" if p else config.warehouse_table
-        ),
-        watermark=args.watermark or config.watermark,
-        mirror_to_warehouse=not args.no_warehouse,
+    config = replace(
+        config, watermark=args.watermark or config.watermark, mirror_to_warehouse=not args.no_warehouse
     )
+    return config.isolated(args.prefix, args.topic)
 
 
 def actions_config(args: argparse.Namespace):
@@ -85,14 +71,7 @@ def actions_config(args: argparse.Namespace):
     config = UserActionsConfig(max_offsets_per_trigger=args.max_offsets_per_trigger)
     if args.min_partitions:
         config = replace(config, min_partitions=args.min_partitions)
-    p = args.prefix
-    return replace(
-        config,
-        topic=args.topic or config.topic,
-        output_key=_prefixed(p, config.output_key),
-        dead_letter_key=_prefixed(p, config.dead_letter_key),
-        checkpoint_name=_prefixed(p, config.checkpoint_name),
-    )
+    return config.isolated(args.prefix, args.topic)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -32,6 +32,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
+from shopflow_assets.resources.kafka import KafkaResource
+from shopflow_assets.resources.lake import LakeResource
+
 CHECKPOINT_BUCKET = "lakehouse"
 CHECKPOINT_PREFIX = "_checkpoints"
 
@@ -427,19 +430,21 @@ def build_kafka_lag_sensor(
         job_name=job_name,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        required_resource_keys={"kafka", "lake", STREAMING_RESOURCE_KEY},
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        resources = context.resources
-        streaming: SparkStreamingResource = getattr(resources, STREAMING_RESOURCE_KEY)
+    def _sensor(
+        context: dg.SensorEvaluationContext,
+        kafka: KafkaResource,
+        lake: LakeResource,
+        streaming: SparkStreamingResource,
+    ):
         the_topic = topic()
         try:
-            end = resources.kafka.end_offsets(the_topic, timeout=5.0)
+            end = kafka.end_offsets(the_topic, timeout=5.0)
         except Exception as exc:  # broker down or topic missing: nothing to run, say why
             return dg.SkipReason(f"cannot read end offsets of {the_topic}: {exc}")
-        lake = resources.lake.get_lake()
+        the_lake = lake.get_lake()
         committed = {
-            label: read_checkpoint(lake, streaming.checkpoint_bucket, key)
+            label: read_checkpoint(the_lake, streaming.checkpoint_bucket, key)
             for label, key in checkpoint_keys(streaming).items()
         }
         lag, lags = lag_decision(the_topic, end, committed)

@@ -358,3 +358,48 @@ def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind
         run_page_views(spark, SparkStreamingResource().runner(spark, lake.spark_uri), lake, settings, config)
         skipped = sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(skipped, dg.SkipReason) and "nothing new" in skipped.skip_message
+
+
+def test_user_action_events_asset_materializes_with_accounting_metadata_and_checks(
+    settings, spark, run_id, topic
+):
+    import dagster as dg
+
+    from shopflow_assets.domains.events.assets import user_action_events
+    from shopflow_assets.resources import build_resources
+    from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
+
+    count = 4_000
+    options = ActionOptions(topic=topic, seed=3, count=count, ratios=Ratios(bad_rate=0.05))
+    manifest = send("actions", action_stream(options), pace=Pace(), count=count, progress=False)
+    bad = manifest.totals().bad
+    result = dg.materialize(
+        [user_action_events],
+        resources={**build_resources(settings), STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
+        run_config={
+            "ops": {
+                "user_action_events": {
+                    "config": {
+                        "topic": topic,
+                        "key_prefix": f"_tests/{run_id}",
+                        "max_offsets_per_trigger": 1_500,
+                    }
+                }
+            }
+        },
+    )
+    assert result.success
+    metadata = {
+        k: v.value
+        for k, v in result.asset_materializations_for_node("user_action_events")[0].metadata.items()
+    }
+    assert metadata["records_in"] == count
+    assert metadata["written"] == count - bad
+    assert metadata["dead_lettered"] == bad
+    assert metadata["batches"] >= 3
+    assert metadata["lag"] == 0
+    assert [e.passed for e in result.get_asset_check_evaluations()] == [True]
+    written = spark.read.parquet(
+        build_lake(settings).spark_uri("events", f"_tests/{run_id}/user_actions")
+    ).count()
+    assert written == count - bad

@@ -31,6 +31,9 @@ TABLE_AGREES_CHECK = "table_gain_equals_dedup_accepted"
 class PageViewsRunConfig(dg.Config):
     watermark: str = contract.DEFAULT_WATERMARK
     max_offsets_per_trigger: int = 500_000
+    # For tests and benches: another topic, and a key prefix for every output, checkpoint and table.
+    topic: str | None = None
+    key_prefix: str | None = None
 
 
 @dg.asset(
@@ -63,7 +66,7 @@ def fact_page_views(
     session = spark.get_session()
     run_config = PageViewsConfig(
         watermark=config.watermark, max_offsets_per_trigger=config.max_offsets_per_trigger
-    )
+    ).isolated(config.key_prefix, config.topic)
     summary = run_page_views(
         session,
         streaming.runner(session, the_lake.spark_uri),
@@ -82,7 +85,7 @@ def fact_page_views(
     metadata = {
         **summary.as_metadata(),
         "lag": committed.lag(run_config.topic, end),
-        "delta_table": the_lake.uri(*contract.FACT_PAGE_VIEWS_LOCATION),
+        "delta_table": the_lake.uri("lakehouse", run_config.table_key),
         "dead_letters": the_lake.uri("quarantine", run_config.dead_letter_key),
         "warehouse_table": run_config.warehouse_table,
     }

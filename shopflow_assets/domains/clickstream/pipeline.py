@@ -53,6 +53,23 @@ class PageViewsConfig:
     min_partitions: int | None = None
     mirror_to_warehouse: bool = True
 
+    def isolated(self, prefix: str | None, topic: str | None = None) -> PageViewsConfig:
+        """The same flow under `prefix` (every output, checkpoint and the warehouse table) and/or another
+        topic: how tests and benches run it without touching the real tables."""
+        from dataclasses import replace
+
+        p = prefix.strip("/") if prefix else ""
+        under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
+        return replace(
+            self,
+            topic=topic or self.topic,
+            table_key=under(self.table_key),
+            dead_letter_key=under(self.dead_letter_key),
+            checkpoint_name=under(self.checkpoint_name),
+            dead_letter_checkpoint_name=under(self.dead_letter_checkpoint_name),
+            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_')}" if p else self.warehouse_table,
+        )
+
 
 @dataclass
 class PageViewStats:

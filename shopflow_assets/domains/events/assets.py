@@ -24,6 +24,9 @@ ACCOUNTED_CHECK = "every_action_accounted_for"
 
 class UserActionsRunConfig(dg.Config):
     max_offsets_per_trigger: int = 500_000
+    # For tests and benches: another topic, and a key prefix for the outputs and checkpoint.
+    topic: str | None = None
+    key_prefix: str | None = None
 
 
 @dg.asset(
@@ -51,7 +54,9 @@ def user_action_events(
     kafka.require_reachable()
     the_lake = lake.get_lake()
     session = spark.get_session()
-    run_config = UserActionsConfig(max_offsets_per_trigger=config.max_offsets_per_trigger)
+    run_config = UserActionsConfig(max_offsets_per_trigger=config.max_offsets_per_trigger).isolated(
+        config.key_prefix, config.topic
+    )
     summary = run_user_actions(
         session,
         streaming.runner(session, the_lake.spark_uri),

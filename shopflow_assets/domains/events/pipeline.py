@@ -41,6 +41,20 @@ class UserActionsConfig:
     max_offsets_per_trigger: int | None = 500_000
     min_partitions: int | None = 4
 
+    def isolated(self, prefix: str | None, topic: str | None = None) -> UserActionsConfig:
+        """The same flow under `prefix` (outputs and checkpoint) and/or another topic (tests, benches)."""
+        from dataclasses import replace
+
+        p = prefix.strip("/") if prefix else ""
+        under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
+        return replace(
+            self,
+            topic=topic or self.topic,
+            output_key=under(self.output_key),
+            dead_letter_key=under(self.dead_letter_key),
+            checkpoint_name=under(self.checkpoint_name),
+        )
+
 
 @dataclass
 class UserActionStats:
