@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'gold_daily_sales'}}}) }}
 -- Reconciliation: gold revenue (daily, seller, RFM) equals silver revenue computed straight from the
 -- staging views over silver, so an incremental run that missed or double-counted a key fails here.
 with silver as (

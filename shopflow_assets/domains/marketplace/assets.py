@@ -48,14 +48,22 @@ def silver_key(table: TableContract) -> dg.AssetKey:
     return key(f"silver_{table.name}")
 
 
-def marketplace_lake(lake: LakeResource) -> MarketplaceLake:
-    return MarketplaceLake(lake.get_lake().uri)
+class MarketplaceRunConfig(dg.Config):
+    """Empty in production. Tests set both to run the whole graph on isolated tables and topics."""
+
+    namespace: str = ""  # tables under <bucket>/<namespace>/...
+    topic_suffix: str = ""  # topics raw_*_<suffix>
+
+
+def marketplace_lake(lake: LakeResource, config: MarketplaceRunConfig) -> MarketplaceLake:
+    return MarketplaceLake(lake.get_lake().uri, config.namespace)
 
 
 @dg.asset(key=key("olist_topic_offsets"), group_name=GROUP, kinds={"kafka"}, retry_policy=RETRY)
-def olist_topic_offsets(kafka: KafkaResource) -> dg.MaterializeResult:
+def olist_topic_offsets(config: MarketplaceRunConfig, kafka: KafkaResource) -> dg.MaterializeResult:
     """Freshness gate: the five raw_* topics exist and hold messages (end offsets as metadata)."""
-    offsets = {table.topic: kafka.end_offsets(table.topic) for table in STREAMED}
+    suffix = f"_{config.topic_suffix}" if config.topic_suffix else ""
+    offsets = {table.topic + suffix: kafka.end_offsets(table.topic + suffix) for table in STREAMED}
     empty = [topic for topic, ends in offsets.items() if sum(ends.values()) == 0]
     if empty:
         raise dg.Failure(f"no data in Kafka topics {empty}: run `shopflow produce olist` first")
@@ -105,11 +113,15 @@ def _bronze_check(spark, path: str, table: TableContract) -> dg.AssetCheckResult
     check_specs=[spec for t in STREAMED for spec in _bronze_checks(t)],
     retry_policy=RETRY,
 )
-def olist_bronze_streams(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
+def olist_bronze_streams(
+    context: dg.AssetExecutionContext, config: MarketplaceRunConfig, spark: SparkResource, lake: LakeResource
+):
     """Bounded (`availableNow`) Kafka -> bronze for the five topics; bad messages to the dead letters."""
     session = spark.get_session()
-    mlake = marketplace_lake(lake)
-    counts = ingest_bronze(session, mlake, get_settings().kafka_bootstrap_servers)
+    mlake = marketplace_lake(lake, config)
+    counts = ingest_bronze(
+        session, mlake, get_settings().kafka_bootstrap_servers, topic_suffix=config.topic_suffix
+    )
     for table in STREAMED:
         c = counts[table.name]
         yield dg.MaterializeResult(
@@ -127,7 +139,7 @@ def olist_bronze_streams(context: dg.AssetExecutionContext, spark: SparkResource
         yield _bronze_check(session, mlake.paths.bronze(table.name), table)
 
 
-class OlistCsvConfig(dg.Config):
+class OlistCsvConfig(MarketplaceRunConfig):
     """Folder of the Olist CSVs (default: settings.olist_csv_root, SHOPFLOW_OLIST_CSV_DIR)."""
 
     csv_dir: str = ""
@@ -151,7 +163,7 @@ def olist_bronze_batch(
 ):
     """Payments, reviews, geolocation and the category translation from their CSVs (not streamed)."""
     session = spark.get_session()
-    mlake = marketplace_lake(lake)
+    mlake = marketplace_lake(lake, config)
     csv_dir = Path(config.csv_dir) if config.csv_dir else get_settings().olist_csv_root
     rows = load_batch_bronze(session, mlake, csv_dir)
     for table in BATCH_LOADED:
@@ -237,10 +249,12 @@ def silver_check_results(session, path: str, table: TableContract) -> list[dg.As
     check_specs=[spec for t in SILVER_ORDER for spec in _silver_check_specs(t)],
     retry_policy=RETRY,
 )
-def olist_silver(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
+def olist_silver(
+    context: dg.AssetExecutionContext, config: MarketplaceRunConfig, spark: SparkResource, lake: LakeResource
+):
     """Bounded bronze -> silver, dimensions first (input = newest versions + superseded + quarantined)."""
     session = spark.get_session()
-    mlake = marketplace_lake(lake)
+    mlake = marketplace_lake(lake, config)
     results = build_silver(session, mlake)
     for table in SILVER_ORDER:
         counts = results[table.name]
@@ -277,12 +291,17 @@ class OlistDbtTranslator(DagsterDbtTranslator):
     name="olist_dbt_models",
     retry_policy=RETRY,
 )
-def olist_dbt_models(context: dg.AssetExecutionContext, olist_dbt: DbtCliResource, lake: LakeResource):
+def olist_dbt_models(
+    context: dg.AssetExecutionContext,
+    config: MarketplaceRunConfig,
+    olist_dbt: DbtCliResource,
+    lake: LakeResource,
+):
     """`dbt build --select tag:olist`: staging views, intermediate, incremental gold, then their tests.
 
     dbt runs a model's tests right after it and skips what depends on a failed test, so a failing
     error-severity test blocks publication downstream.
     """
     apply_dbt_env()
-    root = MarketplaceLake(lake.get_lake().uri).duckdb_lakehouse_root
+    root = marketplace_lake(lake, config).duckdb_lakehouse_root
     yield from olist_dbt.cli(["build", *olist_dbt_vars(root)], context=context).stream()
