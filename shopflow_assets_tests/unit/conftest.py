@@ -1,0 +1,19 @@
+"""Unit tests run on the built-in defaults, not on whatever ShopFlow variables the shell exports."""
+
+import pytest
+
+from shopflow_assets.settings import Settings, reload_settings
+
+SETTING_VARIABLES = sorted(
+    {field.validation_alias for field in Settings.model_fields.values() if field.validation_alias}
+    - {"SHOPFLOW_HOME", "SHOPFLOW_CACHE_DIR"}  # where things live, not behaviour: keep the caller's
+)
+
+
+@pytest.fixture(autouse=True)
+def _default_settings(monkeypatch):
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    reload_settings()
+    yield
+    reload_settings()
