@@ -91,6 +91,19 @@ def test_olist_pipeline_job_materializes_everything_and_passes_its_checks(tmp_pa
         sent = manifest.topics[f"{table.topic}_{run_id}"]
         assert meta["messages"].value == sent.sent
         assert meta["rows"].value + meta["dead_letters"].value == sent.sent
+    # What the Kafka sensor sees: nothing left after the run, one message after one more is sent.
+    from shopflow_assets.domains.marketplace.automation import bronze_lag
+    from shopflow_assets.resources.kafka import KafkaResource
+    from shopflow_assets.resources.lake import LakeResource
+
+    kafka, lake = KafkaResource(), LakeResource()
+    assert sum(bronze_lag(kafka, lake, f"dagster-{run_id}", run_id).values()) == 0
+    producer = kafka.producer()
+    producer.produce(f"raw_sellers_{run_id}", b'{"seller_id": "late-seller"}', b"late-seller")
+    producer.flush(30)
+    assert bronze_lag(kafka, lake, f"dagster-{run_id}", run_id) == {
+        f"{t.topic}_{run_id}": int(t.name == "sellers") for t in STREAMED
+    }
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.sql("select count(*) from gold_daily_sales").fetchone()[0] > 0
     if not settings.uses_s3:  # a local lake: remove this run's tables (S3 runs leave their namespace)

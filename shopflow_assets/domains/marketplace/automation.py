@@ -12,7 +12,7 @@ import dagster as dg
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.domains.marketplace.assets import GROUP, bronze_key, key, silver_key
 from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
-from shopflow_assets.domains.marketplace.pipeline import CHECKPOINT_GROUP
+from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.streaming import CHECKPOINT_BUCKET, CHECKPOINT_PREFIX, read_committed_offsets
@@ -56,10 +56,11 @@ def unprocessed_messages(
     }
 
 
-def committed_offsets(lake: LakeResource, table_name: str) -> dict[str, dict[int, int]]:
+def committed_offsets(lake: LakeResource, table_name: str, namespace: str = "") -> dict[str, dict[int, int]]:
     """What the bronze stream of a table has committed, read from its checkpoint in the lake."""
     store = lake.get_lake()
-    prefix = f"{CHECKPOINT_PREFIX}/{CHECKPOINT_GROUP}/bronze_{table_name}"
+    name = MarketplaceLake(store.uri, namespace).checkpoint_name(f"bronze_{table_name}")
+    prefix = f"{CHECKPOINT_PREFIX}/{name}"
 
     def list_names(sub: str) -> list[str]:
         return [k.rsplit("/", 1)[-1] for k in store.list_keys(CHECKPOINT_BUCKET, f"{prefix}/{sub}/")]
@@ -70,6 +71,18 @@ def committed_offsets(lake: LakeResource, table_name: str) -> dict[str, dict[int
     return read_committed_offsets(list_names, read_text).offsets
 
 
+def bronze_lag(
+    kafka: KafkaResource, lake: LakeResource, namespace: str = "", topic_suffix: str = ""
+) -> dict[str, int]:
+    """Messages per raw_* topic that the bronze streams have not committed yet."""
+    suffix = f"_{topic_suffix}" if topic_suffix else ""
+    end = {t.topic + suffix: kafka.end_offsets(t.topic + suffix) for t in STREAMED}
+    committed: dict[str, dict[int, int]] = {}
+    for table in STREAMED:
+        committed.update(committed_offsets(lake, table.name, namespace))
+    return unprocessed_messages(end, committed)
+
+
 @dg.sensor(
     job=olist_bronze_silver, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
 )
@@ -78,13 +91,10 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
 
     Reads offsets only (topic end offsets, checkpoint files): it never consumes, so it cannot stall the daemon.
     """
-    end = {t.topic: kafka.end_offsets(t.topic) for t in STREAMED}
-    committed: dict[str, dict[int, int]] = {}
-    for table in STREAMED:
-        committed.update(committed_offsets(lake, table.name))
-    lag = unprocessed_messages(end, committed)
+    lag = bronze_lag(kafka, lake)
     if sum(lag.values()) == 0:
-        return dg.SkipReason(f"bronze is up to date with {sorted(end)}")
+        return dg.SkipReason(f"bronze is up to date with {sorted(lag)}")
+    end = {t.topic: kafka.end_offsets(t.topic) for t in STREAMED}
     digest = hashlib.sha256(json.dumps(end, sort_keys=True).encode()).hexdigest()[:16]
     return dg.RunRequest(run_key=f"olist-{digest}", tags={"olist/unprocessed": str(sum(lag.values()))})
 
