@@ -104,6 +104,7 @@ def main() -> int:
 
     from shopflow_assets.domains.shop.runner import run_days
 
+    load_before = os.getloadavg()[0]
     memory = PeakMemory()
     memory.start()
     started = time.monotonic()
@@ -116,6 +117,8 @@ def main() -> int:
     with connect_warehouse(settings, read_only=True) as conn:
         rows, revenue = conn.execute("SELECT count(*), sum(total_amount) FROM fact_orders").fetchone()
     print(f"shop daily batch, one partition ({day}), SHOPFLOW_ENV={args.env}, {os.cpu_count()} cores")
+    # The machine is shared: a load average well above the core count stretches every figure below.
+    print(f"  load average (1 min) before / after the run: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
     print(
         f"  generated {manifest.orders:,} orders ({len(manifest.dirty_rows):,} dirty rows) in {generate_seconds:.1f}s"
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -39,12 +41,33 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 
 def apply_dbt_env(settings: Settings | None = None) -> None:
-    """Export dbt_env() into this process: dagster-dbt passes os.environ to the dbt subprocess."""
+    """Export dbt_env() into this process for good (prefer `dbt_environment()`, which restores it)."""
     from shopflow_assets.resources.warehouse import ensure_extension_directory
 
     settings = settings or get_settings()
     ensure_extension_directory(settings)
     os.environ.update(dbt_env(settings))
+
+
+@contextmanager
+def dbt_environment(settings: Settings | None = None) -> Iterator[None]:
+    """dbt_env() exported for the duration of a dbt invocation, then the previous environment restored
+    (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
+    from shopflow_assets.resources.warehouse import ensure_extension_directory
+
+    settings = settings or get_settings()
+    ensure_extension_directory(settings)
+    values = dbt_env(settings)
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def partition_vars(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> dict[str, str]:
@@ -66,8 +89,8 @@ def dbt_resource() -> DbtCliResource:
 
 def prepare_dbt(settings: Settings | None = None) -> Path:
     """Run `dbt parse` and return the manifest path (no warehouse connection is made)."""
-    apply_dbt_env(settings)
-    dbt_resource().cli(["--quiet", "parse"], target_path=DBT_PROJECT.target_path).wait()
+    with dbt_environment(settings):
+        dbt_resource().cli(["--quiet", "parse"], target_path=DBT_PROJECT.target_path).wait()
     manifest = DBT_PROJECT.manifest_path
     if not manifest.is_file():
         raise RuntimeError(f"`dbt parse` finished without writing {manifest}")

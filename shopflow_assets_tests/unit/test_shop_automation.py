@@ -174,3 +174,19 @@ def test_days_between_is_inclusive():
         dt.date(2026, 1, 31),
         dt.date(2026, 2, 1),
     ]
+
+
+def test_dbt_environment_is_restored_after_a_dbt_call(tmp_path, monkeypatch):
+    import os
+
+    from shopflow_assets.domains.dbt import dbt_environment
+    from shopflow_assets.settings import Settings
+
+    monkeypatch.delenv("SHOPFLOW_DUCKDB_PATH", raising=False)
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://example.invalid:9000")
+    settings = Settings(_env_file=None, SHOPFLOW_HOME=str(tmp_path))
+    with dbt_environment(settings):
+        assert os.environ["SHOPFLOW_DUCKDB_PATH"] == str(tmp_path / "warehouse.duckdb")
+        assert os.environ["SHOPFLOW_DUCKDB_EXTENSION_DIR"] == str(tmp_path / "duckdb_extensions")
+    assert "SHOPFLOW_DUCKDB_PATH" not in os.environ
+    assert os.environ["S3_ENDPOINT_URL"] == "http://example.invalid:9000"

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from shopflow_assets.domains.dbt import DBT_PROJECT, apply_dbt_env, ensure_dbt_manifest, partition_vars_arg
+from shopflow_assets.domains.dbt import DBT_PROJECT, dbt_environment, ensure_dbt_manifest, partition_vars_arg
 from shopflow_assets.domains.shop.partitions import shop_daily_partitions
 
 DBT_RESOURCE_KEY = "dbt"
@@ -36,6 +36,6 @@ class ShopDbtTranslator(DagsterDbtTranslator):
 )
 def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` of the shop models for the partition's days: models, then their tests (as checks)."""
-    apply_dbt_env()
     window = context.partition_time_window
-    yield from dbt.cli(["build", *partition_vars_arg(window.start, window.end)], context=context).stream()
+    with dbt_environment():
+        yield from dbt.cli(["build", *partition_vars_arg(window.start, window.end)], context=context).stream()
