@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from shopflow_assets.settings import reload_settings
+from shopflow_assets.settings import get_settings
 
 
 @pytest.fixture(autouse=True)
@@ -19,4 +19,4 @@ def _restore_environment():
     if os.environ != saved:
         os.environ.clear()
         os.environ.update(saved)
-        reload_settings()
+        get_settings.cache_clear()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shopflow_assets.settings import Settings, reload_settings
+from shopflow_assets.settings import Settings, get_settings, reload_settings
 
 SETTING_VARIABLES = sorted(
     {field.validation_alias for field in Settings.model_fields.values() if field.validation_alias}
@@ -16,4 +16,5 @@ def _default_settings(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     reload_settings()
     yield
-    reload_settings()
+    # Only drop the cache: the test's own monkeypatched variables are undone after this teardown.
+    get_settings.cache_clear()
