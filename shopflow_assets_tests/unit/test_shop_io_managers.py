@@ -1,6 +1,5 @@
 """The Pandera-checked IO managers: validation messages, Parquet in the lake, idempotent warehouse loads."""
 
-
 import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
@@ -71,7 +70,9 @@ def _items(day: str, prices: list[float]) -> pd.DataFrame:
 
 
 def test_violation_message_names_dataset_stage_column_rule_and_rows():
-    frame = pd.DataFrame({"item_id": ["a", "b", "b"], "day": pd.Timestamp("2026-01-01"), "price": [1.0, -2.0, 3.0]})
+    frame = pd.DataFrame(
+        {"item_id": ["a", "b", "b"], "day": pd.Timestamp("2026-01-01"), "price": [1.0, -2.0, 3.0]}
+    )
     with pytest.raises(ContractViolationError) as caught:
         validate_frame(ITEMS, frame, stage="write")
     message = str(caught.value)
@@ -92,7 +93,9 @@ def _parquet_asset(frame_factory):
     def items(context: dg.AssetExecutionContext):
         return frame_factory(context.partition_key)
 
-    @dg.asset(key=["test", "items_reader"], partitions_def=partitions, ins={"items": dg.AssetIn(["test", "items"])})
+    @dg.asset(
+        key=["test", "items_reader"], partitions_def=partitions, ins={"items": dg.AssetIn(["test", "items"])}
+    )
     def reader(items: pd.DataFrame) -> None:
         assert len(items) == 2
 
@@ -112,7 +115,9 @@ def test_parquet_io_manager_writes_one_object_per_day_and_validates_on_read(home
     assert "i0" in metadata["preview"].value
 
     # Data broken in storage is caught when read back.
-    pd.DataFrame({"item_id": ["x", "x"], "day": pd.Timestamp("2026-01-02"), "price": [1.0, 1.0]}).to_parquet(path)
+    pd.DataFrame({"item_id": ["x", "x"], "day": pd.Timestamp("2026-01-02"), "price": [1.0, 1.0]}).to_parquet(
+        path
+    )
     with pytest.raises(ContractViolationError, match="'test.items' broke its contract on read"):
         dg.materialize([items.to_source_asset(), reader], partition_key="2026-01-02", resources=resources)
 
@@ -128,7 +133,12 @@ def test_parquet_io_manager_fails_the_step_on_a_bad_frame(home):
 def test_warehouse_io_manager_replaces_a_partition_and_keeps_the_others(home):
     prices = {"2026-01-02": [1.25, 2.5], "2026-01-03": [10.0]}
 
-    @dg.asset(key=["test", "items"], partitions_def=partitions, io_manager_key="wh", metadata={"dataset": "test.items"})
+    @dg.asset(
+        key=["test", "items"],
+        partitions_def=partitions,
+        io_manager_key="wh",
+        metadata={"dataset": "test.items"},
+    )
     def items(context: dg.AssetExecutionContext):
         return _items(context.partition_key, prices[context.partition_key])
 
@@ -139,13 +149,20 @@ def test_warehouse_io_manager_replaces_a_partition_and_keeps_the_others(home):
     dg.materialize([items], partition_key="2026-01-02", resources=resources)
     with connect_warehouse(home, read_only=True) as conn:
         rows = conn.execute("SELECT CAST(day AS VARCHAR), item_id, price FROM items ORDER BY ALL").fetchall()
-        price_type = conn.execute("SELECT data_type FROM information_schema.columns WHERE column_name='price'").fetchone()
+        price_type = conn.execute(
+            "SELECT data_type FROM information_schema.columns WHERE column_name='price'"
+        ).fetchone()
     assert [(d, i, float(p)) for d, i, p in rows] == [("2026-01-02", "i0", 7.0), ("2026-01-03", "i0", 10.0)]
     assert price_type == ("DECIMAL(12,2)",)
 
 
 def test_warehouse_io_manager_refuses_rows_outside_the_partition(home):
-    @dg.asset(key=["test", "items"], partitions_def=partitions, io_manager_key="wh", metadata={"dataset": "test.items"})
+    @dg.asset(
+        key=["test", "items"],
+        partitions_def=partitions,
+        io_manager_key="wh",
+        metadata={"dataset": "test.items"},
+    )
     def items():
         return _items("2026-01-05", [1.0])
 
@@ -156,7 +173,12 @@ def test_warehouse_io_manager_refuses_rows_outside_the_partition(home):
 def test_warehouse_io_manager_merges_versioned_rows_newest_wins(home):
     labels = {"2026-01-02": ["old-a", "old-b"], "2026-01-03": ["new-a"]}
 
-    @dg.asset(key=["test", "versioned"], partitions_def=partitions, io_manager_key="wh", metadata={"dataset": "test.versioned"})
+    @dg.asset(
+        key=["test", "versioned"],
+        partitions_def=partitions,
+        io_manager_key="wh",
+        metadata={"dataset": "test.versioned"},
+    )
     def versioned(context: dg.AssetExecutionContext):
         names = labels[context.partition_key]
         return pd.DataFrame(
@@ -167,5 +189,7 @@ def test_warehouse_io_manager_merges_versioned_rows_newest_wins(home):
     for day in ("2026-01-02", "2026-01-03", "2026-01-02"):  # the older day rerun last must not win
         dg.materialize([versioned], partition_key=day, resources=resources)
     with connect_warehouse(home, read_only=True) as conn:
-        rows = conn.execute("SELECT item_id, label, CAST(seen AS VARCHAR) FROM versioned ORDER BY 1").fetchall()
+        rows = conn.execute(
+            "SELECT item_id, label, CAST(seen AS VARCHAR) FROM versioned ORDER BY 1"
+        ).fetchall()
     assert rows == [("a", "new-a", "2026-01-03"), ("b", "old-b", "2026-01-02")]
