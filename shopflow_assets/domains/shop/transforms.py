@@ -49,13 +49,30 @@ def read_raw_csv(spark: SparkSession, path: str, dataset: str) -> DataFrame:
 
 
 def with_file_row_numbers(frame: DataFrame) -> DataFrame:
-    """Number rows 1..n in file order: byte offset of the split, then position inside the split."""
-    ordered = frame.withColumn("_block", F.input_file_block_start()).withColumn(
+    """Number rows 1..n in file order without moving them to one partition.
+
+    A cheap first scan counts the rows of each split (keyed by its byte offset); each row's number is then
+    the rows of the earlier splits plus its position inside its own split, where
+    `monotonically_increasing_id` is consecutive. The splits stay on every core for the rules that follow.
+    """
+    tagged = frame.withColumn("_block", F.input_file_block_start()).withColumn(
         "_seq", F.monotonically_increasing_id()
     )
-    # One global window over (block, seq): cheap at a million rows and exact whatever the split layout.
-    order = Window.orderBy("_block", "_seq")
-    return ordered.withColumn(ROW_NUMBER, F.row_number().over(order).cast("long")).drop("_block", "_seq")
+    splits = (
+        tagged.groupBy("_block")
+        .agg(F.count(F.lit(1)).alias("rows"), F.min("_seq").alias("first_seq"))
+        .collect()
+    )
+    shifts, earlier_rows = [], 0
+    for split in sorted(splits, key=lambda row: row["_block"]):
+        shifts.append((split["_block"], earlier_rows + 1 - split["first_seq"]))
+        earlier_rows += split["rows"]
+    shift_table = frame.sparkSession.createDataFrame(shifts, "_block long, _shift long")
+    return (
+        tagged.join(F.broadcast(shift_table), "_block")
+        .withColumn(ROW_NUMBER, (F.col("_seq") + F.col("_shift")).cast("long"))
+        .drop("_block", "_seq", "_shift")
+    )
 
 
 # --- rules ----------------------------------------------------------------------------------------------
