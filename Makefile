@@ -1,6 +1,9 @@
 # ShopFlow tasks. The two set-up commands in the README are `make demo` and `make test`.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# The same Dagster instance `shopflow demo` and `shopflow run` record their runs in.
+DAGSTER_HOME ?= $(or $(SHOPFLOW_HOME),$(CURDIR)/.shopflow)/dagster
+export DAGSTER_HOME
 
 .PHONY: demo test setup lint format services-up services-down services-status dev bench clean
 
@@ -36,6 +39,7 @@ services-status:
 
 ## dev: the Dagster UI on http://127.0.0.1:3000
 dev: setup
+	mkdir -p $(DAGSTER_HOME)
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: setup
