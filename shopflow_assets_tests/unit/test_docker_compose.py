@@ -26,8 +26,16 @@ def _environment(service: dict) -> dict[str, str]:
 
 
 def test_every_part_of_the_stack_is_a_service(compose):
-    expected = {"kafka", "minio", "minio-init", "postgres", "spark-master", "spark-worker",
-                "dagster-webserver", "dagster-daemon"}
+    expected = {
+        "kafka",
+        "minio",
+        "minio-init",
+        "postgres",
+        "spark-master",
+        "spark-worker",
+        "dagster-webserver",
+        "dagster-daemon",
+    }
     assert expected <= set(compose["services"])
 
 
