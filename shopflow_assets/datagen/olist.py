@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopflow_assets.contracts import marketplace as marketplace_contract
 from shopflow_assets.datagen import csvio
 
 ORDERS = "olist_orders_dataset.csv"
@@ -32,64 +33,8 @@ GEOLOCATION = "olist_geolocation_dataset.csv"
 TRANSLATION = "product_category_name_translation.csv"
 FILES = (ORDERS, ORDER_ITEMS, CUSTOMERS, PRODUCTS, SELLERS, PAYMENTS, REVIEWS, GEOLOCATION, TRANSLATION)
 
-COLUMNS = {
-    ORDERS: (
-        "order_id",
-        "customer_id",
-        "order_status",
-        "order_purchase_timestamp",
-        "order_approved_at",
-        "order_delivered_carrier_date",
-        "order_delivered_customer_date",
-        "order_estimated_delivery_date",
-    ),
-    ORDER_ITEMS: (
-        "order_id",
-        "order_item_id",
-        "product_id",
-        "seller_id",
-        "shipping_limit_date",
-        "price",
-        "freight_value",
-    ),
-    CUSTOMERS: (
-        "customer_id",
-        "customer_unique_id",
-        "customer_zip_code_prefix",
-        "customer_city",
-        "customer_state",
-    ),
-    PRODUCTS: (
-        "product_id",
-        "product_category_name",
-        "product_name_lenght",
-        "product_description_lenght",
-        "product_photos_qty",
-        "product_weight_g",
-        "product_length_cm",
-        "product_height_cm",
-        "product_width_cm",
-    ),
-    SELLERS: ("seller_id", "seller_zip_code_prefix", "seller_city", "seller_state"),
-    PAYMENTS: ("order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"),
-    REVIEWS: (
-        "review_id",
-        "order_id",
-        "review_score",
-        "review_comment_title",
-        "review_comment_message",
-        "review_creation_date",
-        "review_answer_timestamp",
-    ),
-    GEOLOCATION: (
-        "geolocation_zip_code_prefix",
-        "geolocation_lat",
-        "geolocation_lng",
-        "geolocation_city",
-        "geolocation_state",
-    ),
-    TRANSLATION: ("product_category_name", "product_category_name_english"),
-}
+# The column order of each file is the marketplace contract's: one definition per dataset.
+COLUMNS = {f"{table.csv_name}.csv": tuple(table.columns) for table in marketplace_contract.ALL_TABLES}
 
 # How each file is written. The real translation file starts with a UTF-8 BOM; the reviews file quotes
 # comments that hold commas, quotes or line breaks; we also quote every text value of the sellers file and
