@@ -20,11 +20,10 @@ def dagster_home(settings: Settings | None = None) -> Path:
 
 
 def shop_definitions() -> dg.Definitions:
-    """The shop domain with the shared resources (what the lead's definitions.py merges too)."""
-    from shopflow_assets.domains.shop.definitions import defs
-    from shopflow_assets.resources import build_resources
+    """The code location itself, so the demo and `shopflow run shop` run exactly what the UI shows."""
+    from shopflow_assets.definitions import defs
 
-    return dg.Definitions.merge(defs, dg.Definitions(resources=build_resources()))
+    return defs
 
 
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
