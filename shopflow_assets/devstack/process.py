@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import time
@@ -83,6 +85,17 @@ def rotate_if_large(log_file: Path, limit: int = LOG_ROTATE_BYTES) -> bool:
     return False
 
 
+@functools.cache
+def _default_signals_prefix() -> tuple[str, ...]:
+    """`env --default-signal` where coreutils has it: a service started from a shell or CI runner that ignores
+    SIGTERM would inherit the ignore (the JVM then installs no shutdown handler) and `down` could only kill it."""
+    env = shutil.which("env")
+    if env is None:
+        return ()
+    probe = subprocess.run([env, "--default-signal=HUP,INT,TERM", "true"], capture_output=True)
+    return (env, "--default-signal=HUP,INT,TERM") if probe.returncode == 0 else ()
+
+
 def spawn(spec: LaunchSpec, log_file: Path, pid_file: Path) -> int:
     """Start a process detached from this session (it outlives the CLI), logging to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +106,7 @@ def spawn(spec: LaunchSpec, log_file: Path, pid_file: Path) -> int:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(spec.argv)}\n".encode())
         log.flush()
         process = subprocess.Popen(
-            list(spec.argv),
+            [*_default_signals_prefix(), *spec.argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

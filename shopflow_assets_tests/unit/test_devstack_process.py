@@ -3,7 +3,6 @@
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 
@@ -18,6 +17,7 @@ from shopflow_assets.devstack.process import (
     pids_listening,
     points_into,
     processes_in,
+    read_cmdline,
     rotate_if_large,
     spawn,
     stop,
@@ -51,6 +51,9 @@ def test_points_into_matches_paths_inside_the_directory_only(tmp_path):
 def test_spawned_process_is_owned_found_and_stopped(tmp_path):
     pid_file, log_file = tmp_path / "svc.pid", tmp_path / "logs" / "svc.log"
     pid = spawn(_sleeper(tmp_path), log_file, pid_file)
+    # Signal only once the child has set SIGTERM to its default action: a child that inherited an ignored
+    # SIGTERM from the test runner would otherwise drop a signal that arrives during interpreter start-up.
+    _wait_for_handler(log_file)
     try:
         assert owned_pid(pid_file, tmp_path) == pid
         # Not ours when judged against another stack's directory.
@@ -65,13 +68,17 @@ def test_spawned_process_is_owned_found_and_stopped(tmp_path):
     assert "starting:" in log_file.read_text()
 
 
+def _wait_for_handler(log_file, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while "HANDLER-SET" not in log_file.read_text():
+        assert time.monotonic() < deadline, f"the test process never started: {log_file.read_text()}"
+        time.sleep(0.05)
+
+
 def test_a_process_ignoring_sigterm_is_killed(tmp_path):
     pid = spawn(_sleeper(tmp_path, "stubborn"), tmp_path / "svc.log", tmp_path / "svc.pid")
     # Wait until it has installed its handler, or SIGTERM might arrive first.
-    for _ in range(100):
-        if "HANDLER-SET" in (tmp_path / "svc.log").read_text():
-            break
-        subprocess.run(["sleep", "0.05"])
+    _wait_for_handler(tmp_path / "svc.log")
     assert stop(pid, signal.SIGTERM, timeout=0.5) == "killed"
     assert not is_running(pid)
 
@@ -185,3 +192,18 @@ def test_reporter_prints_each_phase_with_its_time_and_keeps_it():
     ]
     assert reporter.timings[1][2] >= 2.0
     assert lines[2].endswith("s") and float(lines[2].split()[-1].rstrip("s")) >= 2.0
+
+
+def test_a_service_spawned_from_a_runner_that_ignores_sigterm_still_stops_on_sigterm(tmp_path):
+    # CI runners and nohup'd shells may ignore SIGTERM; an ignored disposition survives exec, so the service
+    # would never see `down`'s SIGTERM (a JVM then installs no shutdown handler either).
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        pid = spawn(LaunchSpec(argv=["sleep", "120"]), tmp_path / "svc.log", tmp_path / "svc.pid")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    deadline = time.monotonic() + 30
+    while read_cmdline(pid)[:1] != ["sleep"]:  # env hands over to the service with exec
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert stop(pid, signal.SIGTERM, timeout=10) == "stopped"
