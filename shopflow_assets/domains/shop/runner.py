@@ -20,10 +20,15 @@ def dagster_home(settings: Settings | None = None) -> Path:
 
 
 def shop_definitions() -> dg.Definitions:
-    """The code location itself, so the demo and `shopflow run shop` run exactly what the UI shows."""
-    from shopflow_assets.definitions import defs
+    """The shop domain with the shared resources, built per call (definitions.py's `defs` is fixed at import).
 
-    return defs
+    Resources are chosen from the settings in force when a run starts, so a caller that switches SHOPFLOW_ENV
+    (the e2e tests, `SHOPFLOW_ENV=docker shopflow run shop`) gets the store it asked for.
+    """
+    from shopflow_assets.domains.shop.definitions import defs
+    from shopflow_assets.resources import build_resources
+
+    return dg.Definitions.merge(defs, dg.Definitions(resources=build_resources()))
 
 
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
