@@ -1,15 +1,11 @@
 """The Airflow DAG parses with Airflow installed in its own environment (airflow/.venv) and has the seed's shape."""
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
-
-AIRFLOW_PYTHON = PROJECT_ROOT / "airflow" / ".venv" / "bin" / "python"
-DAGS_DIR = PROJECT_ROOT / "airflow" / "dags"
+from shopflow_assets_tests.unit.airflow_venv import inspect_dags
 
 # Runs inside airflow/.venv: loads the DAG folder like the scheduler does and describes what it found.
 _INSPECT = r"""
@@ -39,28 +35,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def dag_description(tmp_path_factory):
-    if not AIRFLOW_PYTHON.exists():
-        pytest.skip(
-            f"Airflow is not installed in {AIRFLOW_PYTHON.parent.parent}: run `bash airflow/install.sh`"
-        )
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-    }
-    done = subprocess.run(
-        [str(AIRFLOW_PYTHON), "-c", _INSPECT, str(DAGS_DIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return inspect_dags(_INSPECT, tmp_path_factory)
 
 
 def test_dag_parses_without_import_errors(dag_description):

@@ -1,14 +1,8 @@
 """The Airflow wrapper DAG `olist_pipeline` parses in airflow/.venv and has the seed's order, schedule and retries."""
 
-import json
-import subprocess
-
 import pytest
 
-from shopflow_assets.settings import PROJECT_ROOT
-
-AIRFLOW_PYTHON = PROJECT_ROOT / "airflow" / ".venv" / "bin" / "python"
-DAGS_DIR = PROJECT_ROOT / "airflow" / "dags"
+from shopflow_assets_tests.unit.airflow_venv import inspect_dags
 
 _INSPECT = r"""
 import json, sys
@@ -27,28 +21,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory):
-    if not AIRFLOW_PYTHON.exists():
-        pytest.skip(
-            f"Airflow is not installed in {AIRFLOW_PYTHON.parent.parent}: run `bash airflow/install.sh`"
-        )
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-    }
-    done = subprocess.run(
-        [str(AIRFLOW_PYTHON), "-c", _INSPECT, str(DAGS_DIR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return inspect_dags(_INSPECT, tmp_path_factory)
 
 
 def test_olist_dag_follows_the_seed_order_daily_at_six_with_two_retries(dag):
