@@ -45,6 +45,13 @@ REASON_NOT_JSON = "not_json"
 REASON_NOT_OBJECT = "not_a_json_object"
 REASON_MISSING_TIMESTAMP = "missing_timestamp"
 REASON_BAD_TIMESTAMP = "bad_timestamp"
+DEAD_LETTER_REASONS = (
+    REASON_NOT_JSON,
+    REASON_NOT_OBJECT,
+    REASON_MISSING_TIMESTAMP,
+    REASON_BAD_TIMESTAMP,
+    *[f"wrong_type:{name}" for name, _ in (*OBJECT_FIELDS, *STRING_FIELDS)],
+)
 
 # Lake locations (bucket, key) resolved through resources.lake.
 USER_ACTION_EVENTS = "user_action_events"

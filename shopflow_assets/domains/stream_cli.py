@@ -34,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--trigger-interval", default="10 seconds", help="continuous micro-batch interval"
         )
-        parser.add_argument("--max-offsets-per-trigger", type=int, default=500_000, help="records per batch")
+        parser.add_argument(
+            "--max-offsets-per-trigger",
+            type=int,
+            default=None,
+            help="records per batch (default: the flow's own, 500,000 page views, 1,000,000 actions)",
+        )
         parser.add_argument(
             "--min-partitions", type=int, default=None, help="Spark tasks per batch (minimum)"
         )
@@ -56,9 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def page_views_config(args: argparse.Namespace):
     from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig
 
-    config = PageViewsConfig(
-        max_offsets_per_trigger=args.max_offsets_per_trigger, min_partitions=args.min_partitions
-    )
+    config = PageViewsConfig(min_partitions=args.min_partitions)
+    if args.max_offsets_per_trigger:
+        config = replace(config, max_offsets_per_trigger=args.max_offsets_per_trigger)
     config = replace(
         config, watermark=args.watermark or config.watermark, mirror_to_warehouse=not args.no_warehouse
     )
@@ -68,9 +73,9 @@ def page_views_config(args: argparse.Namespace):
 def actions_config(args: argparse.Namespace):
     from shopflow_assets.domains.events.pipeline import UserActionsConfig
 
-    config = UserActionsConfig(max_offsets_per_trigger=args.max_offsets_per_trigger)
-    if args.min_partitions:
-        config = replace(config, min_partitions=args.min_partitions)
+    config = UserActionsConfig(min_partitions=args.min_partitions)
+    if args.max_offsets_per_trigger:
+        config = replace(config, max_offsets_per_trigger=args.max_offsets_per_trigger)
     return config.isolated(args.prefix, args.topic)
 
 

@@ -107,7 +107,11 @@ def json_string(variant: Column, path: str) -> Column:
 
 def present_with_wrong_type(variant: Column, path: str, expected_prefix: str) -> Column:
     """True when the field exists, is not JSON null, and its type does not start with `expected_prefix`."""
-    kind = json_type(variant, path)
+    return wrong_type(json_type(variant, path), expected_prefix)
+
+
+def wrong_type(kind: Column, expected_prefix: str) -> Column:
+    """True when a JSON type (see json_type) is present, not null, and does not start with `expected_prefix`."""
     return kind.isNotNull() & (kind != F.lit("VOID")) & ~kind.startswith(expected_prefix)
 
 

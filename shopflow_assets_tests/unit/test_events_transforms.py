@@ -132,3 +132,35 @@ def test_a_replayed_batch_replaces_its_own_output_instead_of_adding_to_it(spark,
     assert [(d.reason, d.topic, d.partition, d.offset, d.raw_value, d.batch_id) for d in dead] == [
         ("not_json", "user_actions", 1, 2, "garbage", 7)
     ]
+
+
+def test_strings_that_look_like_other_json_types_are_judged_by_their_real_type(spark):
+    """The fast parse reads leaves as text; these records take the exact slow path and must agree with it."""
+    cases = [  # (record, expected reason)
+        (event(user_identifiers__id="12345"), None),  # a string of digits
+        (event(event_name="true"), None),  # a string spelled like a boolean
+        (event(product_information__name="{not an object}"), None),  # a string starting with a brace
+        (event(timestamp="2023-10-23"), None),  # a date-only ISO string: midnight UTC
+        (event(user_identifiers__platform=5), "wrong_type:platform"),
+        (event(event_name=True), "wrong_type:event_name"),
+        (event(product_information__name={"en": "Mouse"}), "wrong_type:product_name"),
+        (event(product_information__SKU=[1001]), "wrong_type:SKU"),
+        (event(timestamp=2023), "bad_timestamp"),  # a number Spark would read as the year 2023
+        (event(timestamp=True), "bad_timestamp"),
+        (event(timestamp={"iso": "2023-10-23T12:34:56Z"}), "bad_timestamp"),
+        (event().replace('"', "'"), "not_json"),  # single quotes
+        (event(product_information__SKU=1001).replace("1001", "NaN"), "not_json"),
+    ]
+    rows = parse_user_actions(_records(spark, [value for value, _ in cases])).orderBy("offset").collect()
+    assert [r.reason for r in rows] == [reason for _, reason in cases]
+    assert (rows[0].user_id, rows[1].event_name, rows[2].product_name) == ("12345", "true", "{not an object}")
+    assert rows[3].event_datetime == dt.datetime(2023, 10, 23)
+
+
+def test_batch_counts_add_up_to_the_records_read(spark, tmp_path):
+    values = [event(), "garbage", event(timestamp=...), event(user_identifiers__id=7), event()]
+    counts = write_user_action_batch(
+        parse_user_actions(_records(spark, values)), 1, f"file://{tmp_path}/out", f"file://{tmp_path}/dlq"
+    )
+    assert counts == {"valid": 2, "not_json": 1, "missing_timestamp": 1, "wrong_type:user_id": 1}
+    assert spark.read.parquet(f"file://{tmp_path}/dlq").count() == 3

@@ -23,7 +23,7 @@ ACCOUNTED_CHECK = "every_action_accounted_for"
 
 
 class UserActionsRunConfig(dg.Config):
-    max_offsets_per_trigger: int = 500_000
+    max_offsets_per_trigger: int = UserActionsConfig.max_offsets_per_trigger
     # For tests and benches: another topic, and a key prefix for the outputs and checkpoint.
     topic: str | None = None
     key_prefix: str | None = None

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import events as contract
-from shopflow_assets.resources.streaming import first_reason, parse_json_object
+from shopflow_assets.resources.streaming import (
+    first_reason,
+    json_string,
+    json_type,
+    parse_json_object,
+    present_with_wrong_type,
+)
+
+# Every leaf is a STRING: the cheapest parse. Spark renders a non-string token there as its JSON text
+# (5 -> "5", true -> "true"), so a leaf whose text could be such a token goes to the exact slow path.
+# The two objects are STRUCTs, so the JSON parser itself rejects a non-object there (sets _corrupt).
+TYPED_DDL = (
+    "timestamp STRING, event_name STRING, "
+    "user_identifiers STRUCT<id: STRING, platform: STRING>, "
+    "product_information STRUCT<name: STRING, SKU: STRING>, "
+    "_corrupt STRING"
+)
+# Strict JSON: what try_parse_json (the slow path) would reject must not slip through the fast one.
+JSON_OPTIONS = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": "_corrupt",
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+}
 
 
 def parse_user_actions(records: DataFrame) -> DataFrame:
@@ -16,62 +39,49 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
     a timestamp that is not a string or not an ISO-8601 date-time; an object field
     (user_identifiers, product_information) that is not an object; a leaf that is not a string.
     A missing optional field is simply NULL. Zone-less timestamps are UTC.
+
+    Fast path: one from_json into the typed schema. Only the rare record the parser could not fit
+    (not JSON, not an object, an object field that is not an object), that has none of the fields, or
+    whose leaf text could be a non-string token is parsed again, as a whole VARIANT, to apply every rule
+    exactly. The parse is its own projection so Spark runs it once per row, not once per rule
+    (docs/streaming.md has the measurements behind this shape).
     """
-    # from_json into VARIANT leaves is the fast path (~2x try_parse_json + schema_of_variant of the whole
-    # record, measured): each top-level field keeps its JSON type, so a number where a string belongs is
-    # still caught. Only the rare record whose fields all come back null (not JSON, not an object, or `{}`)
-    # is parsed a second time, with try_parse_json, to name its reason.
-    fields = F.from_json(
-        F.col("value"),
-        contract.TOP_LEVEL_VARIANT_DDL,
-        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt"},
-    )
-    parsed = records.withColumn("_j", fields)
+    parsed = records.select("*", F.from_json(F.col("value"), TYPED_DDL, JSON_OPTIONS).alias("_j"))
     j = F.col("_j")
-    ts, identifiers, product = j["timestamp"], j["user_identifiers"], j["product_information"]
-
-    def kind(variant):
-        return F.schema_of_variant(variant)
-
-    def leaf(variant, name):
-        return F.try_variant_get(variant, f"$.{name}", "variant")
-
-    event_datetime = F.try_to_timestamp(F.try_variant_get(ts, "$", "string"))
-    ts_kind = kind(ts)
-    whole = parse_json_object(F.col("value"))
-    # Spark sets _corrupt for text that is not JSON and for JSON that is not an object; `{}` parses to
-    # all-null fields. Those rare records are parsed again to tell the three apart.
-    suspicious = (
+    ts = j["timestamp"]
+    leaves = {
+        "event_name": j["event_name"],
+        "user_id": j["user_identifiers"]["id"],
+        "platform": j["user_identifiers"]["platform"],
+        "product_name": j["product_information"]["name"],
+        "SKU": j["product_information"]["SKU"],
+    }
+    event_datetime = F.try_to_timestamp(ts)
+    needs_whole_record = (
         j.isNull()
         | j["_corrupt"].isNotNull()
-        | (ts.isNull() & j["event_name"].isNull() & identifiers.isNull() & product.isNull())
+        | (
+            ts.isNull()
+            & j["event_name"].isNull()
+            & j["user_identifiers"].isNull()
+            & j["product_information"].isNull()
+        )
+        | F.greatest(
+            could_be_non_string_timestamp(ts), *[could_be_non_string(leaf) for leaf in leaves.values()]
+        )
     )
-    checks = [
-        (suspicious & whole.isNull(), contract.REASON_NOT_JSON),
-        (suspicious & ~F.schema_of_variant(whole).startswith("OBJECT"), contract.REASON_NOT_OBJECT),
-        (ts.isNull() | (ts_kind == "VOID"), contract.REASON_MISSING_TIMESTAMP),
-        ((ts_kind != "STRING") | event_datetime.isNull(), contract.REASON_BAD_TIMESTAMP),
-        (wrong_type(kind(identifiers), "OBJECT"), "wrong_type:user_identifiers"),
-        (wrong_type(kind(product), "OBJECT"), "wrong_type:product_information"),
-        (wrong_type(kind(j["event_name"]), "STRING"), "wrong_type:event_name"),
-        (wrong_type(kind(leaf(identifiers, "id")), "STRING"), "wrong_type:user_id"),
-        (wrong_type(kind(leaf(identifiers, "platform")), "STRING"), "wrong_type:platform"),
-        (wrong_type(kind(leaf(product, "name")), "STRING"), "wrong_type:product_name"),
-        (wrong_type(kind(leaf(product, "SKU")), "STRING"), "wrong_type:SKU"),
+    timestamp_checks = [
+        (ts.isNull(), contract.REASON_MISSING_TIMESTAMP),
+        (event_datetime.isNull(), contract.REASON_BAD_TIMESTAMP),
     ]
-
-    def text(variant, path="$"):
-        return F.try_variant_get(variant, path, "string")
-
+    reason = F.when(needs_whole_record, whole_record_reason(F.col("value"))).otherwise(
+        first_reason(timestamp_checks)
+    )
     return parsed.select(
         event_datetime.alias("event_datetime"),
         F.to_date(event_datetime).alias("event_date"),
-        text(j["event_name"]).alias("event_name"),
-        text(identifiers, "$.id").alias("user_id"),
-        text(identifiers, "$.platform").alias("platform"),
-        text(product, "$.name").alias("product_name"),
-        text(product, "$.SKU").alias("SKU"),
-        first_reason(checks).alias("reason"),
+        *[leaf.alias(name) for name, leaf in leaves.items()],
+        reason.alias("reason"),
         "value",
         "topic",
         "partition",
@@ -80,9 +90,45 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
     )
 
 
-def wrong_type(kind, expected_prefix: str):
-    """True when a field is present, not JSON null, and of another JSON type than expected."""
-    return kind.isNotNull() & (kind != "VOID") & ~kind.startswith(expected_prefix)
+def could_be_non_string(text: Column) -> Column:
+    """True when a STRING leaf's text may be a number, object, array or boolean rendered as text."""
+    return F.coalesce(
+        F.substring(text, 1, 1).isin(*NON_STRING_FIRST_CHARS) | text.isin("true", "false"), F.lit(False)
+    )
+
+
+def could_be_non_string_timestamp(text: Column) -> Column:
+    """Like could_be_non_string, for a timestamp (which starts with a digit): an ISO-8601 date-time has
+    'T' or ' ' as its 11th character, which no JSON number or boolean has; an object or array starts
+    with '{' or '['. A date-only string is also sent to the slow path, which then accepts it."""
+    first = F.substring(text, 1, 1)
+    return F.coalesce(first.isin("{", "[") | ~F.substring(text, 11, 1).isin("T", " "), F.lit(False))
+
+
+NON_STRING_FIRST_CHARS = ("-", "[", "{", *"0123456789")
+
+
+def whole_record_reason(value: Column) -> Column:
+    """Every rule, in order, on the whole record parsed as one VARIANT: slow, for the rare unfit record."""
+    whole = parse_json_object(value)
+    ts_kind = json_type(whole, contract.TIMESTAMP_PATH)
+    raw_ts = json_string(whole, contract.TIMESTAMP_PATH)
+    return first_reason(
+        [
+            (whole.isNull(), contract.REASON_NOT_JSON),
+            (~json_type(whole, "$").startswith("OBJECT"), contract.REASON_NOT_OBJECT),
+            (ts_kind.isNull() | (ts_kind == "VOID"), contract.REASON_MISSING_TIMESTAMP),
+            ((ts_kind != "STRING") | F.try_to_timestamp(raw_ts).isNull(), contract.REASON_BAD_TIMESTAMP),
+            *[
+                (present_with_wrong_type(whole, path, "OBJECT"), f"wrong_type:{name}")
+                for name, path in contract.OBJECT_FIELDS
+            ],
+            *[
+                (present_with_wrong_type(whole, path, "STRING"), f"wrong_type:{name}")
+                for name, path in contract.STRING_FIELDS
+            ],
+        ]
+    )
 
 
 def valid_user_actions(parsed: DataFrame) -> DataFrame:
