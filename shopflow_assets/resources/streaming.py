@@ -414,6 +414,11 @@ def lag_decision(
     return (max(lags.values()) if lags else 0), lags
 
 
+END_OFFSETS_TAG = "shopflow/end_offsets"
+# Runs the sensor starts for the same end offsets before it stops and waits for a person or new data.
+MAX_FAILED_RUNS_PER_OFFSETS = 3
+
+
 def build_kafka_lag_sensor(
     *,
     name: str,
@@ -426,7 +431,8 @@ def build_kafka_lag_sensor(
     """A sensor that requests a bounded run of `job_name` when the topic has records a checkpoint has not
     committed. It reads only the topic's end offsets (metadata, no consumer poll) and the checkpoints'
     `commits/` and `offsets/` logs in the lake; it skips while a run of the job is queued or running, as
-    two queries on one checkpoint would fail. The run key is the end offsets: one run per new data point.
+    two queries on one checkpoint would fail. The run key is the end offsets: one run per new data point,
+    and after a failed run up to MAX_FAILED_RUNS_PER_OFFSETS attempts in all for the same offsets.
     """
 
     @dg.sensor(
@@ -470,11 +476,27 @@ def build_kafka_lag_sensor(
             return dg.SkipReason(
                 f"{the_topic}: lag {lag}, but run {active[0].run_id} of {job_name} is active"
             )
-        run_key = f"{the_topic}:" + ",".join(f"{p}={o}" for p, o in sorted(end.items()))
+        offsets = f"{the_topic}:" + ",".join(f"{p}={o}" for p, o in sorted(end.items()))
+        failed = context.instance.get_runs(
+            filters=dg.RunsFilter(
+                job_name=job_name,
+                statuses=[dg.DagsterRunStatus.FAILURE],
+                tags={END_OFFSETS_TAG: offsets},
+            ),
+            limit=MAX_FAILED_RUNS_PER_OFFSETS,
+        )
+        if len(failed) >= MAX_FAILED_RUNS_PER_OFFSETS:
+            return dg.SkipReason(
+                f"{the_topic}: lag {lag}, but {len(failed)} runs of {job_name} failed on these offsets "
+                f"(latest {failed[0].run_id}): fix the cause and launch the job by hand; new data in the "
+                "topic also starts a new attempt"
+            )
+        # A run key is used once: a failed run's replacement needs its own, or the sensor would wait
+        # for new data before retrying (the checkpoint replays the uncommitted batch, so a retry is safe).
         return dg.RunRequest(
-            run_key=run_key,
+            run_key=offsets if not failed else f"{offsets}#retry{len(failed)}",
             run_config=run_config() if run_config else {},
-            tags={"shopflow/topic": the_topic, "shopflow/lag": str(lag)},
+            tags={"shopflow/topic": the_topic, "shopflow/lag": str(lag), END_OFFSETS_TAG: offsets},
         )
 
     return _sensor
