@@ -398,6 +398,53 @@ def read_checkpoint(lake: Any, bucket: str, key: str) -> CommittedOffsets:
     )
 
 
+@dataclass
+class BoundedRun:
+    """A bounded run started by a Dagster asset: the flow's summary, the lake it wrote to, the lag left."""
+
+    summary: Any
+    lake: Any
+    lag: int
+
+
+def run_bounded_from_asset(
+    context: dg.AssetExecutionContext,
+    run_flow: Callable[..., Any],
+    run_config: Any,
+    *,
+    spark: Any,
+    lake: LakeResource,
+    kafka: KafkaResource,
+    streaming: SparkStreamingResource,
+) -> BoundedRun:
+    """What every streaming asset does around its flow: check the broker, run `run_flow` bounded with each
+    batch logged, then measure the lag between the topic's end offsets and the flow's checkpoint.
+
+    `run_config` is the flow's config (it has `topic` and `checkpoint_name`); `spark` a SparkResource.
+    """
+    from shopflow_assets.settings import get_settings
+
+    kafka.require_reachable()
+    the_lake = lake.get_lake()
+    session = spark.get_session()
+    summary = run_flow(
+        session,
+        streaming.runner(session, the_lake.spark_uri),
+        the_lake,
+        get_settings(),
+        run_config,
+        bounded=True,
+        on_progress=lambda name, p: context.log.info(
+            f"{name} batch {p.get('batchId')}: {p.get('numInputRows')} records"
+        ),
+    )
+    end = kafka.end_offsets(run_config.topic)
+    committed = read_checkpoint(
+        the_lake, streaming.checkpoint_bucket, streaming.checkpoint_key(run_config.checkpoint_name)
+    )
+    return BoundedRun(summary, the_lake, committed.lag(run_config.topic, end))
+
+
 STREAMING_RESOURCE_KEY = "streaming"
 # One instance shared by the streaming domains, so merging their Definitions sees the same resource.
 STREAMING_RESOURCE = SparkStreamingResource()

@@ -7,8 +7,7 @@ from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.resources.streaming import SparkStreamingResource, read_checkpoint
-from shopflow_assets.settings import get_settings
+from shopflow_assets.resources.streaming import SparkStreamingResource, run_bounded_from_asset
 
 GROUP = "events"
 
@@ -50,34 +49,19 @@ def user_action_events(
     kafka: KafkaResource,
     streaming: SparkStreamingResource,
 ) -> dg.MaterializeResult:
-    settings = get_settings()
-    kafka.require_reachable()
-    the_lake = lake.get_lake()
-    session = spark.get_session()
     run_config = UserActionsConfig(max_offsets_per_trigger=config.max_offsets_per_trigger).isolated(
         config.key_prefix, config.topic
     )
-    summary = run_user_actions(
-        session,
-        streaming.runner(session, the_lake.spark_uri),
-        the_lake,
-        settings,
-        run_config,
-        bounded=True,
-        on_progress=lambda name, p: context.log.info(
-            f"{name} batch {p.get('batchId')}: {p.get('numInputRows')} records"
-        ),
+    run = run_bounded_from_asset(
+        context, run_user_actions, run_config, spark=spark, lake=lake, kafka=kafka, streaming=streaming
     )
-    end = kafka.end_offsets(run_config.topic)
-    committed = read_checkpoint(
-        the_lake, streaming.checkpoint_bucket, streaming.checkpoint_key(run_config.checkpoint_name)
-    )
+    summary = run.summary
     return dg.MaterializeResult(
         metadata={
             **summary.as_metadata(),
-            "lag": committed.lag(run_config.topic, end),
-            "output": the_lake.uri("events", run_config.output_key),
-            "dead_letters": the_lake.uri("quarantine", run_config.dead_letter_key),
+            "lag": run.lag,
+            "output": run.lake.uri("events", run_config.output_key),
+            "dead_letters": run.lake.uri("quarantine", run_config.dead_letter_key),
         },
         check_results=[
             dg.AssetCheckResult(
