@@ -23,6 +23,7 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 os.environ.setdefault("SHOPFLOW_ENV", "docker")
 
@@ -73,12 +74,15 @@ def produce_actions(topic: str, count: int, partitions: int) -> None:
 
 
 def throughput(args, settings, spark, lake, bench_id: str) -> None:
+    warmup_batches: list[tuple[int, float]] = []
     if args.warmup:
         # The JVM compiles Spark's generated code during the first batches: a cold run is slower than a
         # stream that has been running. The warm-up is its own topic and output, reported separately.
         warm_topic = f"bench_user_actions_warmup_{bench_id}"
         produce_actions(warm_topic, args.warmup, args.partitions)
-        summary, wall, _ = run_actions(args, settings, spark, lake, bench_id, warm_topic, "warmup")
+        summary, wall, warmup_batches = run_actions(
+            args, settings, spark, lake, bench_id, warm_topic, "warmup"
+        )
         print(
             f"warm-up (cold JVM): {summary.records_in:,} records in {wall:.1f} s = {summary.records_in / wall:,.0f} events/s"
         )
@@ -98,6 +102,37 @@ def throughput(args, settings, spark, lake, bench_id: str) -> None:
         f"written {summary.written:,}, dead-lettered {summary.dead_lettered:,}, accounted={summary.accounted}"
     )
     print(f"target >= 100,000 events/s: {'met' if sustained >= 100_000 else 'NOT met'}")
+    chart = plot_throughput(args.chart, warmup_batches, batches, sustained)
+    print(f"chart: {chart}")
+
+
+TARGET_EVENTS_PER_S = 100_000
+
+
+def plot_throughput(
+    path: str, warmup: list[tuple[int, float]], run: list[tuple[int, float]], sustained: float
+):
+    """Bars of each micro-batch's events/s (warm-up grey, timed run blue), the target and the wall-clock rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"warm-up {i}" for i in range(len(warmup))] + [f"batch {i}" for i in range(len(run))]
+    rates = [rows / seconds / 1000 for rows, seconds in (*warmup, *run)]
+    colors = ["#9e9e9e"] * len(warmup) + ["#1f77b4"] * len(run)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(labels, rates, color=colors)
+    ax.axhline(TARGET_EVENTS_PER_S / 1000, color="#d62728", linestyle="--", label="target 100k/s")
+    ax.axhline(sustained / 1000, color="#2ca02c", label=f"timed run, wall clock: {sustained / 1000:.0f}k/s")
+    ax.set_ylabel("thousand events / s")
+    ax.set_title("user_actions -> Parquet by event_date, per micro-batch")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def latency(args, settings, spark, lake, bench_id: str) -> None:
@@ -171,6 +206,9 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=3)
     parser.add_argument("--trigger-interval", default="5 seconds")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--chart", default="bench/out/streaming_throughput.png", help="PNG of the per-batch throughput"
+    )
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
 
