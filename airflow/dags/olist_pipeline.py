@@ -51,6 +51,7 @@ DBT_MODELS = ",".join(
         "stg_olist__order_reviews",
         "int_olist__order_reviews",
         "int_olist__order_items_enriched",
+        "int_olist__item_key_history",
         "gold_daily_sales",
         "gold_seller_performance",
         "gold_customer_rfm",

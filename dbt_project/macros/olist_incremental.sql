@@ -15,3 +15,23 @@
 {% macro olist_source_watermark() -%}
     (select max(_changed_at) from {{ ref('int_olist__order_items_enriched') }})
 {%- endmacro %}
+
+{#
+  The gold keys (columns) an incremental run must recompute: those of the items changed since the last
+  run, as they are now and as they were before (int_olist__item_key_history), so a key an item moved
+  away from is recomputed too. A model calling it needs `-- depends_on: {{ ref('int_olist__item_key_history') }}`
+  (dbt cannot see a ref inside is_incremental() when it parses).
+#}
+{% macro olist_affected_keys(columns, relation_alias='items') -%}
+    select distinct {{ columns | join(', ') }}
+    from {{ relation_alias }}
+    where {{ olist_changed_since_last_run(relation_alias) }}
+    {%- if is_incremental() %}
+    union
+    select distinct {{ columns | join(', ') }}
+    from {{ ref('int_olist__item_key_history') }} as history
+    where (history.order_id, history.order_item_id) in (
+        select order_id, order_item_id from {{ relation_alias }} where {{ olist_changed_since_last_run(relation_alias) }}
+    )
+    {%- endif %}
+{%- endmacro %}

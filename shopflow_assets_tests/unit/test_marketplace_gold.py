@@ -147,6 +147,29 @@ def test_gold_equals_independent_computation_then_updates_incrementally(lake):
     item_mask = updated["order_items"]["order_id"] == repriced_order
     updated["order_items"].loc[item_mask, "price"] = "1234.50"
     repriced_items = updated["order_items"].index[item_mask]
+
+    # Moves, whose old keys still have other sales and must be recomputed too: an order bought three days
+    # earlier, another order given to another customer, an item sold by another seller and an item
+    # switched to a product of another category.
+    orders = updated["orders"]
+    moved_idx, rehomed_idx = delivered[2], delivered[3]
+    moved_from = pd.Timestamp(orders.loc[moved_idx, "order_purchase_timestamp"])
+    orders.loc[moved_idx, "order_purchase_timestamp"] = (moved_from - pd.Timedelta(days=3)).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    orders.loc[rehomed_idx, "customer_id"] = orders.loc[delivered[4], "customer_id"]
+    items = updated["order_items"]
+    untouched_orders = set(orders.loc[delivered[5:], "order_id"])
+    reseller_idx, recategorized_idx = items.index[items["order_id"].isin(untouched_orders)][:2]
+    items.loc[reseller_idx, "seller_id"] = next(
+        s for s in updated["sellers"]["seller_id"] if s != items.loc[reseller_idx, "seller_id"]
+    )
+    category = updated["products"].set_index("product_id")["product_category_name"].to_dict()
+    items.loc[recategorized_idx, "product_id"] = next(
+        p for p, c in category.items() if c != category[items.loc[recategorized_idx, "product_id"]]
+    )
+    moved_orders = [canceled_idx, moved_idx, rehomed_idx]
+    moved_items = [*repriced_items, reseller_idx, recategorized_idx]
     extra = ref.small_olist(20, seed=99)
     for name in ("orders", "order_items", "customers", "order_reviews"):
         frame = extra[name].copy()
@@ -157,11 +180,11 @@ def test_gold_equals_independent_computation_then_updates_incrementally(lake):
 
     changed = {
         "orders": pd.concat(
-            [updated["orders"].loc[[canceled_idx]], updated["orders"].iloc[len(tables["orders"]) :]]
+            [updated["orders"].loc[moved_orders], updated["orders"].iloc[len(tables["orders"]) :]]
         ),
         "order_items": pd.concat(
             [
-                updated["order_items"].loc[repriced_items],
+                updated["order_items"].loc[moved_items],
                 updated["order_items"].iloc[len(tables["order_items"]) :],
             ]
         ),
@@ -179,11 +202,10 @@ def test_gold_equals_independent_computation_then_updates_incrementally(lake):
 
     # Incremental: the days no change touched kept their first-run rows.
     second_daily = gold(warehouse, "gold_daily_sales", ["order_date"]).set_index("order_date")
-    touched = set(
-        pd.to_datetime(
-            updated["orders"].loc[[canceled_idx, repriced_idx], "order_purchase_timestamp"]
-        ).dt.date
-    )
+    touched_orders = [*moved_orders, repriced_idx]
+    touched_orders += list(orders.index[orders["order_id"].isin(items.loc[moved_items, "order_id"])])
+    touched = set(pd.to_datetime(orders.loc[touched_orders, "order_purchase_timestamp"]).dt.date)
+    touched |= set(pd.to_datetime(tables["orders"].loc[touched_orders, "order_purchase_timestamp"]).dt.date)
     touched |= set(pd.to_datetime(extra["orders"]["order_purchase_timestamp"]).dt.date)
     untouched = [d for d in first_daily.index if d.date() not in touched and d in second_daily.index]
     assert untouched, "the dataset should leave some days untouched"

@@ -4,6 +4,7 @@
     incremental_strategy='delete+insert',
     post_hook="delete from {{ this }} where customer_unique_id not in (select customer_unique_id from {{ ref('int_olist__order_items_enriched') }} where is_sale and customer_unique_id is not null)"
 ) }}
+-- depends_on: {{ ref('int_olist__item_key_history') }}
 -- One row per person (customer_unique_id) with sales. Definitions: _olist__marts.yml.
 -- Recency is measured against the as-of date = the latest order date among delivered orders, so when
 -- that date moves every customer is recomputed.
@@ -14,10 +15,12 @@ as_of as (
 ),
 
 affected as (
-    select distinct customer_unique_id from items
-    where {{ olist_changed_since_last_run('items') }}
+    {{ olist_affected_keys(['customer_unique_id']) }}
     {% if is_incremental() %}
-        or (select as_of_date from as_of) is distinct from (select max(as_of_date) from {{ this }})
+    union
+    -- a new as-of date changes every customer's recency
+    select distinct customer_unique_id from items
+    where (select as_of_date from as_of) is distinct from (select max(as_of_date) from {{ this }})
     {% endif %}
 ),
 

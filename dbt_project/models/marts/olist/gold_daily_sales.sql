@@ -4,11 +4,12 @@
     incremental_strategy='delete+insert',
     post_hook="delete from {{ this }} where order_date not in (select order_date from {{ ref('int_olist__order_items_enriched') }} where is_sale)"
 ) }}
+-- depends_on: {{ ref('int_olist__item_key_history') }}
 -- One row per order date of delivered orders. Definitions: _olist__marts.yml.
 with items as (select * from {{ ref('int_olist__order_items_enriched') }}),
 
 affected as (
-    select distinct order_date from items where {{ olist_changed_since_last_run('items') }}
+    {{ olist_affected_keys(['order_date']) }}
 ),
 
 sales as (

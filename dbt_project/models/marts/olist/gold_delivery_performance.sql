@@ -4,12 +4,13 @@
     incremental_strategy='delete+insert',
     post_hook="delete from {{ this }} t where not exists (select 1 from {{ ref('int_olist__order_items_enriched') }} i where i.is_sale and i.delivery_days is not null and i.seller_state = t.seller_state and i.customer_state = t.customer_state)"
 ) }}
+-- depends_on: {{ ref('int_olist__item_key_history') }}
 -- One row per seller_state x customer_state. A delivery = a distinct (order, seller) of a delivered
 -- order with a delivery date. Definitions: _olist__marts.yml.
 with items as (select * from {{ ref('int_olist__order_items_enriched') }}),
 
 affected as (
-    select distinct seller_state, customer_state from items where {{ olist_changed_since_last_run('items') }}
+    {{ olist_affected_keys(['seller_state', 'customer_state']) }}
 ),
 
 deliveries as (
