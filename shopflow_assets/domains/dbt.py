@@ -2,7 +2,7 @@
 
 - `DBT_PROJECT`: the dagster-dbt DbtProject; domains select their models by tag (`tag:shop`, `tag:olist`).
 - `prepare_dbt()`: `dbt parse` -> target/manifest.json, which dagster-dbt needs to load definitions
-  (`shopflow dbt-prepare` in make/CI; definitions also call it when the manifest is missing).
+  (`shopflow dbt-prepare` in make/CI; definitions also call it when the manifest is missing or stale).
 - `dbt_env()`: the environment profiles.yml reads, from settings (warehouse file, extensions, S3).
 - `partition_vars()`: a partition's time window -> dbt `--vars` (min_date inclusive, max_date exclusive).
 """
@@ -98,6 +98,20 @@ def prepare_dbt(settings: Settings | None = None) -> Path:
 
 
 def ensure_dbt_manifest() -> Path:
-    """The manifest, parsed now if this checkout has none yet (a fresh clone)."""
+    """The manifest, parsed now if this checkout has none yet (a fresh clone) or if a model, macro, test or
+    project file changed since it was written (a pull that adds a model would otherwise fail at run time,
+    when dagster-dbt meets a node its manifest does not have)."""
     manifest = DBT_PROJECT.manifest_path
-    return manifest if manifest.is_file() else prepare_dbt()
+    return manifest if not manifest_is_stale(manifest, DBT_PROJECT.project_dir) else prepare_dbt()
+
+
+def manifest_is_stale(manifest: Path, project_dir: Path) -> bool:
+    """True when `manifest` is missing or older than any .sql/.yml file of the dbt project."""
+    if not manifest.is_file():
+        return True
+    written = manifest.stat().st_mtime
+    generated = {"target", "dbt_packages", "logs"}  # dbt's own output: not walked (target/ is large)
+    sources = [p for p in project_dir.iterdir() if p.name not in generated and not p.name.startswith(".")]
+    files = [p for p in sources if p.is_file()]
+    files += [f for d in sources if d.is_dir() for f in d.rglob("*") if f.is_file()]
+    return any(f.suffix in (".sql", ".yml") and f.stat().st_mtime > written for f in files)
