@@ -27,10 +27,6 @@ STRING_FIELDS = (
 )
 OBJECT_FIELDS = (("user_identifiers", "$.user_identifiers"), ("product_information", "$.product_information"))
 
-# The parser's first pass: each top-level field as a VARIANT (keeps its JSON type), plus Spark's
-# corrupt-record column, set when the text is not valid JSON.
-TOP_LEVEL_VARIANT_DDL = "timestamp VARIANT, event_name VARIANT, user_identifiers VARIANT, product_information VARIANT, _corrupt STRING"
-
 OUTPUT_COLUMNS = ("event_datetime", "event_date", "event_name", "user_id", "platform", "product_name", "SKU")
 OUTPUT_SPARK_DDL = (
     "event_datetime TIMESTAMP NOT NULL, event_date DATE NOT NULL, event_name STRING, user_id STRING, "

@@ -34,6 +34,8 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.resources.spark import SparkResource
+from shopflow_assets.settings import get_settings
 
 CHECKPOINT_BUCKET = "lakehouse"
 CHECKPOINT_PREFIX = "_checkpoints"
@@ -107,11 +109,7 @@ def json_string(variant: Column, path: str) -> Column:
 
 def present_with_wrong_type(variant: Column, path: str, expected_prefix: str) -> Column:
     """True when the field exists, is not JSON null, and its type does not start with `expected_prefix`."""
-    return wrong_type(json_type(variant, path), expected_prefix)
-
-
-def wrong_type(kind: Column, expected_prefix: str) -> Column:
-    """True when a JSON type (see json_type) is present, not null, and does not start with `expected_prefix`."""
+    kind = json_type(variant, path)
     return kind.isNotNull() & (kind != F.lit("VOID")) & ~kind.startswith(expected_prefix)
 
 
@@ -412,7 +410,7 @@ def run_bounded_from_asset(
     run_flow: Callable[..., Any],
     run_config: Any,
     *,
-    spark: Any,
+    spark: SparkResource,
     lake: LakeResource,
     kafka: KafkaResource,
     streaming: SparkStreamingResource,
@@ -420,10 +418,8 @@ def run_bounded_from_asset(
     """What every streaming asset does around its flow: check the broker, run `run_flow` bounded with each
     batch logged, then measure the lag between the topic's end offsets and the flow's checkpoint.
 
-    `run_config` is the flow's config (it has `topic` and `checkpoint_name`); `spark` a SparkResource.
+    `run_config` is the flow's config (it has `topic` and `checkpoint_name`).
     """
-    from shopflow_assets.settings import get_settings
-
     kafka.require_reachable()
     the_lake = lake.get_lake()
     session = spark.get_session()
@@ -466,6 +462,41 @@ END_OFFSETS_TAG = "shopflow/end_offsets"
 MAX_FAILED_RUNS_PER_OFFSETS = 3
 
 
+def run_request_for_offsets(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    offsets: str,
+    *,
+    description: str,
+    run_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.RunRequest | dg.SkipReason:
+    """The run a Kafka sensor requests for new data identified by `offsets` (the topics' end offsets).
+
+    The run key is `offsets`: one run per new data point. A run key is used once, so after a failed run
+    the retry gets `<offsets>#retry<n>`, or the sensor would wait for new data before retrying (safe: the
+    checkpoints replay what was not committed). After MAX_FAILED_RUNS_PER_OFFSETS failed runs on the same
+    offsets it skips, naming the latest, so a persistent fault does not loop.
+    """
+    failed = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=job_name, statuses=[dg.DagsterRunStatus.FAILURE], tags={END_OFFSETS_TAG: offsets}
+        ),
+        limit=MAX_FAILED_RUNS_PER_OFFSETS,
+    )
+    if len(failed) >= MAX_FAILED_RUNS_PER_OFFSETS:
+        return dg.SkipReason(
+            f"{description}, but {len(failed)} runs of {job_name} failed on these offsets "
+            f"(latest {failed[0].run_id}): fix the cause and launch the job by hand; new data in the "
+            "topic also starts a new attempt"
+        )
+    return dg.RunRequest(
+        run_key=offsets if not failed else f"{offsets}#retry{len(failed)}",
+        run_config=run_config or {},
+        tags={**(tags or {}), END_OFFSETS_TAG: offsets},
+    )
+
+
 def build_kafka_lag_sensor(
     *,
     name: str,
@@ -478,8 +509,7 @@ def build_kafka_lag_sensor(
     """A sensor that requests a bounded run of `job_name` when the topic has records a checkpoint has not
     committed. It reads only the topic's end offsets (metadata, no consumer poll) and the checkpoints'
     `commits/` and `offsets/` logs in the lake; it skips while a run of the job is queued or running, as
-    two queries on one checkpoint would fail. The run key is the end offsets: one run per new data point,
-    and after a failed run up to MAX_FAILED_RUNS_PER_OFFSETS attempts in all for the same offsets.
+    two queries on one checkpoint would fail. Run keys and retries: `run_request_for_offsets`.
     """
 
     @dg.sensor(
@@ -524,26 +554,13 @@ def build_kafka_lag_sensor(
                 f"{the_topic}: lag {lag}, but run {active[0].run_id} of {job_name} is active"
             )
         offsets = f"{the_topic}:" + ",".join(f"{p}={o}" for p, o in sorted(end.items()))
-        failed = context.instance.get_runs(
-            filters=dg.RunsFilter(
-                job_name=job_name,
-                statuses=[dg.DagsterRunStatus.FAILURE],
-                tags={END_OFFSETS_TAG: offsets},
-            ),
-            limit=MAX_FAILED_RUNS_PER_OFFSETS,
-        )
-        if len(failed) >= MAX_FAILED_RUNS_PER_OFFSETS:
-            return dg.SkipReason(
-                f"{the_topic}: lag {lag}, but {len(failed)} runs of {job_name} failed on these offsets "
-                f"(latest {failed[0].run_id}): fix the cause and launch the job by hand; new data in the "
-                "topic also starts a new attempt"
-            )
-        # A run key is used once: a failed run's replacement needs its own, or the sensor would wait
-        # for new data before retrying (the checkpoint replays the uncommitted batch, so a retry is safe).
-        return dg.RunRequest(
-            run_key=offsets if not failed else f"{offsets}#retry{len(failed)}",
+        return run_request_for_offsets(
+            context.instance,
+            job_name,
+            offsets,
+            description=f"{the_topic}: lag {lag}",
             run_config=run_config() if run_config else {},
-            tags={"shopflow/topic": the_topic, "shopflow/lag": str(lag), END_OFFSETS_TAG: offsets},
+            tags={"shopflow/topic": the_topic, "shopflow/lag": str(lag)},
         )
 
     return _sensor

@@ -15,7 +15,12 @@ from shopflow_assets.domains.marketplace.notifications import notification_paylo
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
-from shopflow_assets.resources.streaming import CHECKPOINT_BUCKET, CHECKPOINT_PREFIX, read_committed_offsets
+from shopflow_assets.resources.streaming import (
+    CHECKPOINT_BUCKET,
+    CHECKPOINT_PREFIX,
+    read_committed_offsets,
+    run_request_for_offsets,
+)
 
 RETRIES = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -71,12 +76,21 @@ def committed_offsets(lake: LakeResource, table_name: str, namespace: str = "") 
     return read_committed_offsets(list_names, read_text).offsets
 
 
-def bronze_lag(
-    kafka: KafkaResource, lake: LakeResource, namespace: str = "", topic_suffix: str = ""
-) -> dict[str, int]:
-    """Messages per raw_* topic that the bronze streams have not committed yet."""
+def bronze_end_offsets(kafka: KafkaResource, topic_suffix: str = "") -> dict[str, dict[int, int]]:
+    """End offsets of every raw_* topic (broker metadata, no consumer poll)."""
     suffix = f"_{topic_suffix}" if topic_suffix else ""
-    end = {t.topic + suffix: kafka.end_offsets(t.topic + suffix) for t in STREAMED}
+    return {t.topic + suffix: kafka.end_offsets(t.topic + suffix) for t in STREAMED}
+
+
+def bronze_lag(
+    kafka: KafkaResource,
+    lake: LakeResource,
+    namespace: str = "",
+    topic_suffix: str = "",
+    end: dict[str, dict[int, int]] | None = None,
+) -> dict[str, int]:
+    """Messages per raw_* topic that the bronze streams have not committed yet (`end`: offsets already read)."""
+    end = end if end is not None else bronze_end_offsets(kafka, topic_suffix)
     committed: dict[str, dict[int, int]] = {}
     for table in STREAMED:
         committed.update(committed_offsets(lake, table.name, namespace))
@@ -90,13 +104,21 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
     """Launches a bounded bronze/silver run when the raw_* topics hold messages bronze has not committed.
 
     Reads offsets only (topic end offsets, checkpoint files): it never consumes, so it cannot stall the daemon.
+    A failed run is retried a bounded number of times (`run_request_for_offsets`).
     """
-    lag = bronze_lag(kafka, lake)
+    end = bronze_end_offsets(kafka)
+    lag = bronze_lag(kafka, lake, end=end)
     if sum(lag.values()) == 0:
         return dg.SkipReason(f"bronze is up to date with {sorted(lag)}")
-    end = {t.topic: kafka.end_offsets(t.topic) for t in STREAMED}
     digest = hashlib.sha256(json.dumps(end, sort_keys=True).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=f"olist-{digest}", tags={"olist/unprocessed": str(sum(lag.values()))})
+    unprocessed = sum(lag.values())
+    return run_request_for_offsets(
+        context.instance,
+        olist_bronze_silver.name,
+        f"olist-{digest}",
+        description=f"{unprocessed} unprocessed messages",
+        tags={"olist/unprocessed": str(unprocessed)},
+    )
 
 
 @dg.run_failure_sensor(
