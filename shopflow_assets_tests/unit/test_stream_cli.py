@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopflow_assets.cli import build_parser
-from shopflow_assets.domains.stream_cli import actions_config, page_views_config
+from shopflow_assets.cli.stream import actions_config, page_views_config
 
 
 def test_page_views_defaults_are_the_contract_locations():

@@ -1,4 +1,5 @@
-"""The `shopflow` command. Each area registers its own sub-commands; this module only assembles them."""
+"""The `shopflow` command: one module per command group in this package, each exposing `register(subparsers)`;
+this module only assembles them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import sys
 
 # (sub-command, module exposing `register(subparsers)`), imported lazily so `shopflow --help` stays fast.
 COMMAND_MODULES = (
-    "shopflow_assets.devstack.cli",
-    "shopflow_assets.datagen.cli",
-    "shopflow_assets.domains.cli",
-    "shopflow_assets.domains.stream_cli",
-    "shopflow_assets.resources.cli",
+    "shopflow_assets.cli.services",
+    "shopflow_assets.cli.datagen",
+    "shopflow_assets.cli.pipelines",
+    "shopflow_assets.cli.stream",
+    "shopflow_assets.cli.spark",
 )
 
 
@@ -41,7 +42,3 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # our clear, user-facing errors (a stopped service, a missing setting)
         print(f"shopflow: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
