@@ -176,6 +176,7 @@ def source_ddl(tables: Sequence[str] | None = None) -> list[str]:
 
 
 # --- the warehouse (PostgreSQL database `warehouse`, schema `erp`) -----------------------------------
+SOURCE_DATABASE = "totesys"
 WAREHOUSE_SCHEMA = "erp"
 STATE_SCHEMA = "erp_state"
 
