@@ -1,0 +1,68 @@
+"""Checks on the ERP warehouse: every fact row's dimension keys resolve (the star joins lose nothing)."""
+
+from __future__ import annotations
+
+import dagster as dg
+from psycopg import sql
+
+from shopflow_assets.domains.erp.assets import WAREHOUSE_KEYS
+from shopflow_assets.domains.erp.contract import FACTS, WAREHOUSE_SCHEMA
+from shopflow_assets.resources.postgres import PostgresResource
+from shopflow_assets.settings import WAREHOUSE_DATABASE
+
+# fact column -> (dimension, its key)
+_REFERENCES = {
+    "sales_staff_id": ("dim_staff", "staff_id"),
+    "staff_id": ("dim_staff", "staff_id"),
+    "counterparty_id": ("dim_counterparty", "counterparty_id"),
+    "currency_id": ("dim_currency", "currency_id"),
+    "design_id": ("dim_design", "design_id"),
+    "agreed_delivery_location_id": ("dim_location", "location_id"),
+    "payment_type_id": ("dim_payment_type", "payment_type_id"),
+    "transaction_id": ("dim_transaction", "transaction_id"),
+    "created_date": ("dim_date", "date_id"),
+    "agreed_delivery_date": ("dim_date", "date_id"),
+    "agreed_payment_date": ("dim_date", "date_id"),
+    "payment_date": ("dim_date", "date_id"),
+}
+
+
+def orphan_counts(conn, fact: str) -> dict[str, int]:
+    """Per dimension key of the fact: rows whose value is missing from the dimension."""
+    counts = {}
+    for column, _ in FACTS[fact][3]:
+        if column not in _REFERENCES:
+            continue
+        dim, key = _REFERENCES[column]
+        statement = sql.SQL(
+            "SELECT count(*) FROM {s}.{f} f WHERE f.{c} IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM {s}.{d} d WHERE d.{k} = f.{c})"
+        ).format(
+            s=sql.Identifier(WAREHOUSE_SCHEMA),
+            f=sql.Identifier(fact),
+            c=sql.Identifier(column),
+            d=sql.Identifier(dim),
+            k=sql.Identifier(key),
+        )
+        counts[column] = conn.execute(statement).fetchone()[0]
+    return counts
+
+
+def _check(fact: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=WAREHOUSE_KEYS[fact],
+        name=f"{fact}_dimension_keys_resolve",
+        description=f"Every dimension key of {fact} exists in its dimension.",
+    )
+    def check(postgres: PostgresResource) -> dg.AssetCheckResult:
+        with postgres.connect(database=WAREHOUSE_DATABASE) as conn:
+            orphans = orphan_counts(conn, fact)
+        return dg.AssetCheckResult(
+            passed=not any(orphans.values()),
+            metadata={f"orphans_{column}": count for column, count in orphans.items()},
+        )
+
+    return check
+
+
+erp_checks = [_check(fact) for fact in FACTS]
