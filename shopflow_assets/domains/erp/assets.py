@@ -41,7 +41,15 @@ def _processed_sources(name: str) -> list[str]:
     return list(DIMENSION_SOURCES[name])
 
 
-class ErpIngestConfig(dg.Config):
+class ErpConfig(dg.Config):
+    """Where the flow reads and writes (tests point it at their own databases and lake prefix)."""
+
+    source_database: str = SOURCE_DATABASE
+    warehouse_database: str = WAREHOUSE_DATABASE
+    lake_prefix: str = runner.RAW_PREFIX
+
+
+class ErpIngestConfig(ErpConfig):
     """Every value here reaches SQL only as a checked identifier or a bound parameter."""
 
     tables: list[str] | None = None  # None: every table of the contract (within the asset selection)
@@ -78,10 +86,11 @@ def erp_ingest(
         tables += [t for t in config.tables if t not in SOURCE_TABLES]  # refused by the runner, by name
     store = lake.get_lake()
     with (
-        postgres_reader.connect(database=SOURCE_DATABASE) as reader,
-        postgres.connect(database=WAREHOUSE_DATABASE) as state,
+        postgres_reader.connect(database=config.source_database) as reader,
+        postgres.connect(database=config.warehouse_database) as state,
     ):
         result = runner.ingest(
+            prefix=config.lake_prefix,
             reader,
             state,
             store,
@@ -132,10 +141,12 @@ def erp_ingest(
         for name, key in PROCESSED_KEYS.items()
     ],
 )
-def erp_transform(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
+def erp_transform(
+    context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource
+):
     store = lake.get_lake()
-    with postgres.connect(database=WAREHOUSE_DATABASE) as state:
-        result = runner.transform(state, store)
+    with postgres.connect(database=config.warehouse_database) as state:
+        result = runner.transform(state, store, prefix=config.lake_prefix)
     if result.batch_id is None:
         context.log.info("erp transform: no new raw objects")
         return
@@ -167,8 +178,8 @@ def erp_transform(context: dg.AssetExecutionContext, postgres: PostgresResource,
         for name, key in WAREHOUSE_KEYS.items()
     ],
 )
-def erp_load(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
-    with postgres.connect(database=WAREHOUSE_DATABASE) as warehouse:
+def erp_load(context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource):
+    with postgres.connect(database=config.warehouse_database) as warehouse:
         result = runner.load(warehouse, lake.get_lake())
         totals = {name: count for name, count in _table_counts(warehouse).items()}
     context.log.info(f"erp load batches {result.batches}: {json.dumps(result.rows)}")

@@ -51,6 +51,7 @@ from shopflow_assets.resources.lake import Lake
 
 log = logging.getLogger("shopflow.erp")
 
+# The same prefix in both buckets: raw-data/<prefix>/<table>/... and processed/<prefix>/<table>/...
 RAW_BUCKET, RAW_PREFIX = "raw-data", "erp"
 PROCESSED_BUCKET, PROCESSED_PREFIX = "processed", "erp"
 # Advisory-lock ids (arbitrary, fixed): one per stage.
@@ -178,6 +179,7 @@ def ingest(
     changed_column: str = CHANGED_COLUMN,
     source_schema: str = "public",
     safety_lag_seconds: float = DEFAULT_SAFETY_LAG_SECONDS,
+    prefix: str = RAW_PREFIX,
 ) -> IngestResult:
     """Extract every table's changes since its watermark into new raw objects, then advance the watermarks.
 
@@ -214,7 +216,7 @@ def ingest(
             entry.rows = rows.num_rows
             entry.watermark_after = up_to
             if rows.num_rows:
-                key = dated_key(f"{RAW_PREFIX}", table, run_time)
+                key = dated_key(prefix, table, run_time)
                 metadata = {
                     "shopflow.erp.window_after": before.isoformat() if before else "",
                     "shopflow.erp.window_up_to": up_to.isoformat(),
@@ -265,7 +267,7 @@ def _snapshots(state: Any) -> dict[str, tuple[str, str]]:
     return {table: (last, snapshot) for table, last, snapshot in rows}
 
 
-def transform(state: Any, lake: Lake) -> TransformResult:
+def transform(state: Any, lake: Lake, prefix: str = PROCESSED_PREFIX) -> TransformResult:
     """Fold the raw objects not seen yet into the star schema's processed objects (one pending batch)."""
     ensure_warehouse(state)
     with state.transaction():
@@ -274,7 +276,7 @@ def transform(state: Any, lake: Lake) -> TransformResult:
         pending: dict[str, list[str]] = {}
         for table in SOURCE_TABLES:
             last = snapshots.get(table, (None, None))[0]
-            keys = lake.list_keys(RAW_BUCKET, f"{RAW_PREFIX}/{table}/")
+            keys = lake.list_keys(RAW_BUCKET, f"{prefix}/{table}/")
             new = [k for k in keys if last is None or k > last]
             if new:
                 pending[table] = new
@@ -309,13 +311,13 @@ def transform(state: Any, lake: Lake) -> TransformResult:
         if dates:
             outputs["dim_date"] = transforms.dim_date(dates)
         for name, table in outputs.items():
-            key = dated_key(PROCESSED_PREFIX, name, batch_time)
+            key = dated_key(prefix, name, batch_time)
             lake.put_if_absent(PROCESSED_BUCKET, key, to_parquet(table))
             result.outputs[name], result.rows[name] = key, table.num_rows
         # The folded current state of each changed source table, for the next batch's dimensions.
         for table in pending:
             folded = current_of(table)
-            snapshot_key = dated_key(f"{PROCESSED_PREFIX}/_current", table, batch_time)
+            snapshot_key = dated_key(f"{prefix}/_current", table, batch_time)
             lake.put_if_absent(PROCESSED_BUCKET, snapshot_key, to_parquet(folded))
             state.execute(
                 f"INSERT INTO {STATE_SCHEMA}.source_snapshot VALUES (%s, %s, %s, %s) "
