@@ -116,7 +116,10 @@ def _stage(args: argparse.Namespace) -> int:
     for stage in args.stages:
         if stage == "ingest":
             lag = runner.DEFAULT_SAFETY_LAG_SECONDS if args.safety_lag is None else args.safety_lag
-            with connect("reader", "source") as reader, connect("owner", "warehouse") as state:
+            with (
+                connect("reader", "source", autocommit=True) as reader,
+                connect("owner", "warehouse") as state,
+            ):
                 result = runner.ingest(reader, state, lake(), args.tables, safety_lag_seconds=lag)
             summary["ingest"] = {
                 t: {"rows": r.rows, "object": r.key, "error": r.error} for t, r in result.tables.items()

@@ -6,8 +6,6 @@ seconds. Outputs are optional, so an asset only materializes when something was 
 those materializations start the next stage (see automation.py).
 """
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg
@@ -59,7 +57,7 @@ class ErpIngestConfig(ErpConfig):
 
 
 @dg.multi_asset(
-    name="erp_ingest",
+    name="erp_raw",
     specs=[
         dg.AssetSpec(
             key,
@@ -86,11 +84,10 @@ def erp_ingest(
         tables += [t for t in config.tables if t not in SOURCE_TABLES]  # refused by the runner, by name
     store = lake.get_lake()
     with (
-        postgres_reader.connect(database=config.source_database) as reader,
+        postgres_reader.connect(database=config.source_database, autocommit=True) as reader,
         postgres.connect(database=config.warehouse_database) as state,
     ):
         result = runner.ingest(
-            prefix=config.lake_prefix,
             reader,
             state,
             store,
@@ -98,6 +95,7 @@ def erp_ingest(
             changed_column=config.changed_column,
             source_schema=config.source_schema,
             safety_lag_seconds=config.safety_lag_seconds,
+            prefix=config.lake_prefix,
         )
     for table, entry in result.tables.items():
         summary = {
@@ -127,7 +125,7 @@ def erp_ingest(
 
 
 @dg.multi_asset(
-    name="erp_transform",
+    name="erp_processed",
     specs=[
         dg.AssetSpec(
             key,
@@ -163,7 +161,7 @@ def erp_transform(
 
 
 @dg.multi_asset(
-    name="erp_load",
+    name="erp_warehouse",
     specs=[
         dg.AssetSpec(
             key,
@@ -178,7 +176,9 @@ def erp_transform(
         for name, key in WAREHOUSE_KEYS.items()
     ],
 )
-def erp_load(context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource):
+def erp_load(
+    context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource
+):
     with postgres.connect(database=config.warehouse_database) as warehouse:
         result = runner.load(warehouse, lake.get_lake())
         totals = {name: count for name, count in _table_counts(warehouse).items()}

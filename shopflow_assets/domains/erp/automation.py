@@ -12,8 +12,6 @@ The jobs run in process: one Python process per run instead of one per step halv
 a small machine. Run failures are alerted by the operations domain's run-failure sensor.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import hashlib
 import json

@@ -1,7 +1,5 @@
 """Checks on the ERP warehouse: every fact row's dimension keys resolve (the star joins lose nothing)."""
 
-from __future__ import annotations
-
 import dagster as dg
 from psycopg import sql
 

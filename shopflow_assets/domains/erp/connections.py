@@ -17,10 +17,12 @@ def database(which: Literal["source", "warehouse"]) -> str:
 
 
 @contextmanager
-def connect(role: Literal["owner", "reader"], which: Literal["source", "warehouse"]) -> Iterator[Any]:
+def connect(
+    role: Literal["owner", "reader"], which: Literal["source", "warehouse"], autocommit: bool = False
+) -> Iterator[Any]:
     """The source is read through the read-only role; generators, state and loads use the owner."""
     resource = PostgresResource.from_settings(get_settings(), role=role, database=database(which))
-    with resource.connect() as conn:
+    with resource.connect(autocommit=autocommit) as conn:
         yield conn
 
 

@@ -91,7 +91,12 @@ def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def split_timestamp(column: pa.ChunkedArray, part: str) -> pa.Array:
     """The UTC date or time of day of a tz-aware timestamp column."""
-    naive = pc.cast(pc.local_timestamp(_utc(column)), pa.timestamp("us"))
+    # The stored values of a tz-aware timestamp are UTC: reinterpret them as naive UTC wall-clock time
+    # (not pc.local_timestamp, which also depends on the process's time-zone database).
+    naive = pa.chunked_array(
+        [chunk.view(pa.int64()).view(pa.timestamp("us")) for chunk in _utc(column).chunks],
+        pa.timestamp("us"),
+    )
     if part == "date":
         return pc.cast(naive, pa.date32())
     return pc.cast(naive, pa.time64("us"))
