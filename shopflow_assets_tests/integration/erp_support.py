@@ -49,11 +49,12 @@ class ErpStack:
 
     def ingest(self, **options: Any) -> runner.IngestResult:
         options.setdefault("safety_lag_seconds", 0.0)  # the test's changes are committed before it runs
+        options.setdefault("prefix", self.prefix)
         with (
             self.reader.connect(database=self.source_db) as reader,
             self.owner.connect(database=self.warehouse_db) as state,
         ):
-            return runner.ingest(reader, state, self.lake, prefix=self.prefix, **options)
+            return runner.ingest(reader, state, self.lake, **options)
 
     def transform(self) -> runner.TransformResult:
         with self.owner.connect(database=self.warehouse_db) as state:
@@ -73,6 +74,7 @@ class ErpStack:
 
     def watermarks(self) -> dict[str, Any]:
         with self.warehouse() as conn:
+            runner.ensure_warehouse(conn)
             return runner.read_watermarks(conn)
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,7 @@ from shopflow_assets.resources.extract import (
     server_now,
     source_columns,
 )
-from shopflow_assets.resources.lake import Lake
+from shopflow_assets.resources.lake import Lake, LakeError
 
 log = logging.getLogger("shopflow.erp")
 
@@ -102,6 +103,16 @@ def ensure_warehouse(conn: Any) -> None:
 
 def _lock(conn: Any, stage: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS[stage],))
+
+
+_PREFIX = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+
+
+def checked_prefix(prefix: str) -> str:
+    """A lake prefix of plain lower-case segments: nothing can climb out of the flow's folders."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise LakeError(f"invalid lake prefix {prefix!r}: '/'-separated segments of a-z, 0-9 and '_'")
+    return prefix
 
 
 def checked_tables(tables: Iterable[str] | None) -> list[str]:
@@ -187,6 +198,7 @@ def ingest(
     source) raises before a single watermark moves, so the next run reads the same window again.
     """
     tables = checked_tables(tables)
+    checked_prefix(prefix)
     checked_identifier(changed_column, "changed column")
     checked_identifier(source_schema, "source schema")
     ensure_warehouse(state)
@@ -269,6 +281,7 @@ def _snapshots(state: Any) -> dict[str, tuple[str, str]]:
 
 def transform(state: Any, lake: Lake, prefix: str = PROCESSED_PREFIX) -> TransformResult:
     """Fold the raw objects not seen yet into the star schema's processed objects (one pending batch)."""
+    checked_prefix(prefix)
     ensure_warehouse(state)
     with state.transaction():
         _lock(state, "transform")
