@@ -11,6 +11,7 @@ import json
 import dagster as dg
 
 from shopflow_assets.domains.erp import runner
+from shopflow_assets.domains.erp.checks import CHECK_SPECS, dimension_key_checks
 from shopflow_assets.domains.erp.contract import (
     CHANGED_COLUMN,
     DIMENSIONS,
@@ -175,13 +176,15 @@ def erp_transform(
         )
         for name, key in WAREHOUSE_KEYS.items()
     ],
+    check_specs=CHECK_SPECS,
 )
 def erp_load(
     context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource
 ):
     with postgres.connect(database=config.warehouse_database) as warehouse:
         result = runner.load(warehouse, lake.get_lake())
-        totals = {name: count for name, count in _table_counts(warehouse).items()}
+        totals = _table_counts(warehouse)
+        checks = dimension_key_checks(warehouse)
     context.log.info(f"erp load batches {result.batches}: {json.dumps(result.rows)}")
     for name, count in result.rows.items():
         yield dg.MaterializeResult(
@@ -192,6 +195,7 @@ def erp_load(
                 "batches": len(result.batches),
             },
         )
+    yield from checks
 
 
 def _table_counts(conn) -> dict[str, int]:

@@ -1,12 +1,12 @@
-"""Checks on the ERP warehouse: every fact row's dimension keys resolve (the star joins lose nothing)."""
+"""Checks on the ERP warehouse: every fact row's dimension keys resolve (the star joins lose nothing).
+
+The load asset evaluates them on its own connection right after each load (see assets.erp_load).
+"""
 
 import dagster as dg
 from psycopg import sql
 
-from shopflow_assets.domains.erp.assets import WAREHOUSE_KEYS
 from shopflow_assets.domains.erp.contract import FACTS, WAREHOUSE_SCHEMA
-from shopflow_assets.resources.postgres import PostgresResource
-from shopflow_assets.settings import WAREHOUSE_DATABASE
 
 # fact column -> (dimension, its key)
 _REFERENCES = {
@@ -46,21 +46,27 @@ def orphan_counts(conn, fact: str) -> dict[str, int]:
     return counts
 
 
-def _check(fact: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=WAREHOUSE_KEYS[fact],
-        name=f"{fact}_dimension_keys_resolve",
+CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        f"{fact}_dimension_keys_resolve",
+        asset=dg.AssetKey(["erp", "warehouse", fact]),
         description=f"Every dimension key of {fact} exists in its dimension.",
     )
-    def check(postgres: PostgresResource) -> dg.AssetCheckResult:
-        with postgres.connect(database=WAREHOUSE_DATABASE) as conn:
-            orphans = orphan_counts(conn, fact)
-        return dg.AssetCheckResult(
-            passed=not any(orphans.values()),
-            metadata={f"orphans_{column}": count for column, count in orphans.items()},
+    for fact in FACTS
+]
+
+
+def dimension_key_checks(conn) -> list[dg.AssetCheckResult]:
+    """Evaluated by the load itself, on its connection, after every load."""
+    results = []
+    for fact, spec in zip(FACTS, CHECK_SPECS, strict=True):
+        orphans = orphan_counts(conn, fact)
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=not any(orphans.values()),
+                metadata={f"orphans_{column}": count for column, count in orphans.items()},
+            )
         )
-
-    return check
-
-
-erp_checks = [_check(fact) for fact in FACTS]
+    return results

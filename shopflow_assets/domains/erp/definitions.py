@@ -18,11 +18,9 @@ from shopflow_assets.domains.erp.automation import (
     erp_transform_job,
     erp_transform_sensor,
 )
-from shopflow_assets.domains.erp.checks import erp_checks
 
 defs = dg.Definitions(
     assets=[erp_ingest, erp_transform, erp_load],
-    asset_checks=erp_checks,
     jobs=[erp_ingest_job, erp_transform_job, erp_load_job],
     schedules=[erp_load_schedule],
     sensors=[erp_change_sensor, erp_transform_sensor, erp_load_sensor],

@@ -1,0 +1,115 @@
+"""The ERP assets, jobs and sensors in Dagster, on the real PostgreSQL and MinIO: schema drift fails the
+ingestion run for that table only and the failure alert is mailed to a local SMTP server; the transform is
+started by an ingestion that wrote something, and only then."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from shopflow_assets.domains.erp.assets import RAW_KEYS, WAREHOUSE_KEYS
+from shopflow_assets.domains.erp.automation import erp_transform_sensor
+from shopflow_assets.domains.erp.definitions import defs as erp_defs
+from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.settings import get_settings
+from shopflow_assets_tests.alerting import alert_resource, evaluate_failure_sensor, smtp_server
+from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def erp():
+    with erp_stack(get_settings()) as stack:
+        yield stack
+
+
+def _definitions(erp) -> dg.Definitions:
+    return dg.Definitions.merge(
+        erp_defs,
+        dg.Definitions(
+            resources={
+                "postgres": erp.owner,
+                "postgres_reader": erp.reader,
+                "lake": LakeResource(backend="s3"),
+            }
+        ),
+    )
+
+
+def _config(erp, op: str, **extra) -> dict:
+    config = {
+        "source_database": erp.source_db,
+        "warehouse_database": erp.warehouse_db,
+        "lake_prefix": erp.prefix,
+    }
+    if op != "erp_raw":
+        del config["source_database"]
+    return {"ops": {op: {"config": {**config, **extra}}}}
+
+
+def _run(defs, job: str, run_config: dict, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def(job).execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+
+
+def test_schema_drift_fails_that_table_only_and_the_failure_alert_is_mailed(erp):
+    erp.run()
+    with erp.source() as src:
+        src.execute("ALTER TABLE design DROP COLUMN file_name")
+        src.execute("UPDATE staff SET first_name = 'Iris' WHERE staff_id = 2")
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _definitions(erp)
+    result = _run(defs, "erp_ingest", _config(erp, "erp_raw", safety_lag_seconds=0.0), instance)
+    assert not result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {RAW_KEYS["staff"]}  # the other tables went on; only staff had a change
+    meta = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == RAW_KEYS["staff"]
+    )
+    assert meta["dagster/row_count"].value == 1
+    assert "design" not in erp.watermarks() or erp.watermarks()["design"] < erp.watermarks()["staff"]
+
+    with smtp_server() as mailbox:
+        evaluate_failure_sensor(instance, instance.get_run_by_id(result.run_id), alert_resource(mailbox))
+    assert len(mailbox.messages) == 1
+    mail = mailbox.messages[0]
+    assert "erp_ingest" in mail["Subject"] and "erp_raw" in mail["Subject"]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert (
+        "schema drift in totesys.public.design: column 'file_name' (character varying(200)) was removed"
+        in body
+    )
+
+
+def test_only_an_ingestion_that_wrote_something_starts_the_transform_and_the_chain_loads(erp):
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _definitions(erp)
+    sensor_context = dg.build_multi_asset_sensor_context(
+        monitored_assets=list(RAW_KEYS.values()), instance=instance, definitions=defs
+    )
+    assert _run(defs, "erp_ingest", _config(erp, "erp_raw", safety_lag_seconds=0.0), instance).success
+    first = erp_transform_sensor(sensor_context)
+    assert isinstance(first, dg.RunRequest)
+
+    # Nothing changed: the ingestion succeeds, writes and materializes nothing, and starts no transform.
+    idle = _run(defs, "erp_ingest", _config(erp, "erp_raw", safety_lag_seconds=0.0), instance)
+    assert idle.success and idle.get_asset_materialization_events() == []
+    assert isinstance(erp_transform_sensor(sensor_context), dg.SkipReason)
+
+    assert _run(defs, "erp_transform", _config(erp, "erp_processed"), instance).success
+    loaded = _run(defs, "erp_load", _config(erp, "erp_warehouse"), instance)
+    assert loaded.success
+    counts = {
+        e.asset_key: e.materialization.metadata["dagster/row_count"].value
+        for e in loaded.get_asset_materialization_events()
+    }
+    with erp.source() as src:
+        assert (
+            counts[WAREHOUSE_KEYS["fact_sales_order"]] == rows(src, "SELECT count(*) FROM sales_order")[0][0]
+        )
+    checks = loaded.get_asset_check_evaluations()
+    assert len(checks) == 3 and all(c.passed for c in checks)
