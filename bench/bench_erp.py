@@ -46,6 +46,11 @@ def _caught_up(warehouse) -> bool:
     return len(marks) == 11 and pending == 0
 
 
+def _alive(daemon: subprocess.Popen) -> None:
+    if daemon.poll() is not None:
+        raise SystemExit(f"bench_erp: dagster-daemon exited with {daemon.returncode}")
+
+
 def _wait(predicate, timeout: float, what: str, poll: float = 0.25) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,7 +79,7 @@ def main() -> int:
     env = {**os.environ, "DAGSTER_HOME": str(home), "SHOPFLOW_ENV": "docker"}
     log = open(home / "daemon.log", "wb")  # noqa: SIM115 - closed in finally
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "daemon", "run", "-m", "shopflow_assets.definitions"],
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m", "shopflow_assets.definitions"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,
@@ -127,6 +132,7 @@ def main() -> int:
                     raise SystemExit(
                         f"bench_erp: {len(pending)} changes not in the warehouse after {args.timeout:.0f}s"
                     )
+                _alive(daemon)
                 time.sleep(0.2)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)

@@ -44,6 +44,19 @@ erp_load_job = dg.define_asset_job(
 )
 
 
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def job_busy(instance: dg.DagsterInstance, job_name: str) -> bool:
+    """A run of the job is queued or running: the next one would only find its leftovers."""
+    return bool(instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE), limit=1))
+
+
 def pending_changes(reader, state) -> dict[str, str]:
     """Tables whose newest last_updated is past their watermark -> that newest last_updated (ISO)."""
     try:
@@ -77,6 +90,8 @@ def pending_changes(reader, state) -> dict[str, str]:
 def erp_change_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, postgres_reader: PostgresResource
 ):
+    if job_busy(context.instance, erp_ingest_job.name):
+        return dg.SkipReason("an erp_ingest run is queued or running; it or the next one takes the changes")
     with (
         postgres_reader.connect(database=SOURCE_DATABASE) as reader,
         postgres.connect(database=WAREHOUSE_DATABASE) as state,
@@ -100,6 +115,8 @@ def _on_new_materializations(name: str, monitored: list[dg.AssetKey], job) -> dg
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def sensor(context: dg.MultiAssetSensorEvaluationContext):
+        if job_busy(context.instance, job.name):
+            return dg.SkipReason(f"a {job.name} run is queued or running")  # cursors stay: next tick
         records = {k: r for k, r in context.latest_materialization_records_by_key().items() if r is not None}
         if not records:
             return dg.SkipReason("nothing new upstream")
