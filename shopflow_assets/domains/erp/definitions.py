@@ -14,7 +14,6 @@ from shopflow_assets.domains.erp.automation import (
     erp_ingest_job,
     erp_load_job,
     erp_load_schedule,
-    erp_load_sensor,
     erp_transform_job,
     erp_transform_sensor,
 )
@@ -23,5 +22,5 @@ defs = dg.Definitions(
     assets=[erp_ingest, erp_transform, erp_load],
     jobs=[erp_ingest_job, erp_transform_job, erp_load_job],
     schedules=[erp_load_schedule],
-    sensors=[erp_change_sensor, erp_transform_sensor, erp_load_sensor],
+    sensors=[erp_change_sensor, erp_transform_sensor],
 )
