@@ -235,3 +235,20 @@ def test_raw_objects_are_never_overwritten(erp):
     assert runner.read_parquet(erp.lake, runner.RAW_BUCKET, keys[-1])["unit_price"].to_pylist() == [
         Decimal("2.02")
     ]
+
+
+def test_extraction_keeps_the_utc_instant_in_a_non_utc_session_with_pyarrow_ignoring_time_zones(
+    erp, monkeypatch
+):
+    # pandera sets PYARROW_IGNORE_TIMEZONE=1 on import; a source session in another time zone must still give
+    # the same instants (the extraction converts to UTC before Arrow).
+    from shopflow_assets.resources.extract import ChangeWindow, extract_changes, server_now
+
+    monkeypatch.setenv("PYARROW_IGNORE_TIMEZONE", "1")
+    with erp.source() as src:
+        expected = rows(src, "SELECT last_updated FROM currency ORDER BY last_updated")
+    with erp.reader.connect(database=erp.source_db, autocommit=True) as reader:
+        reader.execute("SET TIME ZONE 'Asia/Tokyo'")
+        window = ChangeWindow(after=None, up_to=server_now(reader))
+        table = extract_changes(reader, "currency", changed_column="last_updated", window=window)
+    assert [(t,) for t in table["last_updated"].to_pylist()] == expected
