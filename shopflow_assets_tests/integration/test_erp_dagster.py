@@ -4,6 +4,8 @@ started by an ingestion that wrote something, and only then."""
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 import pytest
 
@@ -122,3 +124,26 @@ def test_only_an_ingestion_that_wrote_something_starts_the_transform_and_the_cha
     assert not [
         e for e in idle_transform.get_asset_materialization_events() if e.asset_key in WAREHOUSE_KEYS.values()
     ]
+
+
+def test_the_change_sensor_sees_exactly_the_tables_changed_since_their_watermark(erp):
+    from shopflow_assets.domains.erp.automation import pending_changes
+
+    def pending():
+        with erp.reader.connect(database=erp.source_db, autocommit=True) as reader, erp.warehouse() as state:
+            return pending_changes(reader, state)
+
+    assert set(pending()) == set(RAW_KEYS)  # never ingested: every table
+    erp.run()
+    assert pending() == {}
+    time.sleep(2)
+    with erp.source() as src:
+        changed = rows(src, "UPDATE payment SET paid = NOT paid WHERE payment_id = 1 RETURNING last_updated")[
+            0
+        ][0]
+        lag = (rows(src, "SELECT clock_timestamp()")[0][0] - changed).total_seconds() + 1.0
+    first = pending()
+    assert set(first) == {"payment"}
+    erp.ingest(safety_lag_seconds=lag)  # stops a second short of the change: the watermark moves, it waits
+    second = pending()
+    assert set(second) == {"payment"} and second != first  # a new fingerprint: the sensor asks again

@@ -59,7 +59,7 @@ def job_busy(instance: dg.DagsterInstance, job_name: str) -> bool:
 
 
 def pending_changes(reader, state) -> dict[str, str]:
-    """Tables whose newest last_updated is past their watermark -> that newest last_updated (ISO)."""
+    """Tables whose newest last_updated is past their watermark -> "<newest>><watermark>" (ISO)."""
     try:
         watermarks = dict(
             state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()
@@ -75,8 +75,10 @@ def pending_changes(reader, state) -> dict[str, str]:
     )
     with reader.transaction():
         rows = reader.execute(newest).fetchall()
+    # The watermark is part of the value: a run that stopped short of a change (the safety lag) leaves a
+    # different fingerprint, so the next tick asks again instead of waiting for the minute to turn.
     return {
-        table: latest.isoformat()
+        table: f"{latest.isoformat()}>{watermarks[table].isoformat() if table in watermarks else '-'}"
         for table, latest in rows
         if latest is not None and (table not in watermarks or latest > watermarks[table])
     }
