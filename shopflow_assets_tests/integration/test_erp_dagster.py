@@ -5,6 +5,7 @@ started by an ingestion that wrote something, and only then."""
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import dagster as dg
 import pytest
@@ -147,3 +148,47 @@ def test_the_change_sensor_sees_exactly_the_tables_changed_since_their_watermark
     erp.ingest(safety_lag_seconds=lag)  # stops a second short of the change: the watermark moves, it waits
     second = pending()
     assert set(second) == {"payment"} and second != first  # a new fingerprint: the sensor asks again
+
+
+def test_the_change_sensor_run_ingests_transforms_and_loads_in_one_run_only_when_it_wrote(erp):
+    from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, erp_ingest, erp_load, erp_transform
+    from shopflow_assets.domains.erp.automation import CHAINED_TAG
+
+    erp.run()
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"postgres": erp.owner, "postgres_reader": erp.reader, "lake": LakeResource(backend="s3")}
+    config = _config(erp, "erp_raw", safety_lag_seconds=0.0)
+    config["ops"].update(_config(erp, "erp_processed")["ops"])
+    config["ops"].update(_config(erp, "erp_warehouse")["ops"])
+    downstream = [*PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()]
+
+    def chained_run(table: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [erp_ingest, erp_transform, erp_load],
+            selection=[RAW_KEYS[table], *downstream],
+            resources=resources,
+            run_config=config,
+            instance=instance,
+            tags={CHAINED_TAG: "true"},
+        )
+
+    with erp.source() as src:
+        src.execute("UPDATE payment SET payment_amount = 123.45 WHERE payment_id = 7")
+    wrote = chained_run("payment")
+    keys = {e.asset_key for e in wrote.get_asset_materialization_events()}
+    assert RAW_KEYS["payment"] in keys and WAREHOUSE_KEYS["fact_payment"] in keys
+    with erp.warehouse() as wh:
+        assert rows(
+            wh, "SELECT payment_amount FROM erp.fact_payment WHERE payment_id = 7 ORDER BY payment_record_id"
+        )[-1] == (Decimal("123.45"),)
+
+    idle = chained_run("staff")  # staff did not change: nothing written, transform and load skipped
+    assert idle.success and idle.get_asset_materialization_events() == []
+    skipped = {e.step_key for e in idle.all_events if e.event_type_value == "STEP_SKIPPED"}
+    assert skipped == {"erp_processed", "erp_warehouse"}
+
+    # The raw object of a chained run was transformed in that run: the asset sensor starts nothing.
+    context = dg.build_multi_asset_sensor_context(
+        monitored_assets=list(RAW_KEYS.values()), instance=instance, definitions=_definitions(erp)
+    )
+    assert isinstance(erp_transform_sensor(context), dg.SkipReason)

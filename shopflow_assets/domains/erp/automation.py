@@ -1,16 +1,17 @@
 """When the ERP stages run.
 
 - erp_change_sensor (every 10 s): asks the source, through the read-only role, for the newest last_updated
-  of every table and requests an `erp_ingest` run when one is past its watermark. So ingestion runs at
-  least every minute while the source changes, and not at all while it is idle.
-- erp_transform_sensor: an asset sensor on the raw objects; a new raw object (an ingestion that wrote
-  something) starts `erp_transform`, which transforms and then loads in the same run. An ingestion that
-  found nothing materializes nothing, so no transform. `erp_load_sweep` (every 10 minutes) loads any
-  batch a failed load left behind.
+  of every table and, when some are past their watermark, requests an `erp_pipeline` run of exactly those
+  tables' raw assets plus the star schema and the warehouse. Inside the run the transform depends on the
+  raw assets it selected, so Dagster starts it only when the ingestion wrote something (an ingestion that
+  found nothing materializes nothing and the transform and load steps are skipped). One process per
+  change: every run is a new process importing the code location, which is most of a change's way to the
+  warehouse on a small machine. While the source is idle, nothing runs.
+- erp_transform_sensor: an asset sensor on the raw objects for ingestions run on their own (`erp_ingest`
+  by hand, from the UI): a new raw object starts `erp_transform` (transform, then load).
+- erp_load_sweep (every 10 minutes): loads any batch a failed load left behind.
 
-The jobs run in process, and a change takes two runs (ingest; transform + load), not three: each run is a
-new process that imports the code location, which is most of a change's way to the warehouse on a small
-machine. Run failures are alerted by the operations domain's run-failure sensor.
+All jobs run in process (one process per run, not per step).
 """
 
 import datetime as dt
@@ -31,6 +32,16 @@ erp_ingest_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="totesys changes since each table's watermark -> new immutable raw objects.",
 )
+erp_pipeline_job = dg.define_asset_job(
+    "erp_pipeline",
+    selection=dg.AssetSelection.assets(
+        *RAW_KEYS.values(), *PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()
+    ),
+    executor_def=dg.in_process_executor,
+    description="Changed tables -> raw objects -> star schema -> warehouse, in one run (the change sensor's).",
+)
+# Runs that already transform what they ingest; the transform sensor leaves their raw objects alone.
+CHAINED_TAG = "erp/chained"
 erp_transform_job = dg.define_asset_job(
     "erp_transform",
     selection=dg.AssetSelection.assets(*PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()),
@@ -86,15 +97,15 @@ def pending_changes(reader, state) -> dict[str, str]:
 
 @dg.sensor(
     name="erp_change_sensor",
-    job=erp_ingest_job,
+    job=erp_pipeline_job,
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def erp_change_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, postgres_reader: PostgresResource
 ):
-    if job_busy(context.instance, erp_ingest_job.name):
-        return dg.SkipReason("an erp_ingest run is queued or running; it or the next one takes the changes")
+    if job_busy(context.instance, erp_pipeline_job.name):
+        return dg.SkipReason("an erp_pipeline run is queued or running; it or the next one takes the changes")
     with (
         postgres_reader.connect(database=SOURCE_DATABASE) as reader,
         postgres.connect(database=WAREHOUSE_DATABASE) as state,
@@ -106,7 +117,18 @@ def erp_change_sensor(
     # failed run (e.g. the lake was down) instead of one every tick.
     minute = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M")
     fingerprint = hashlib.sha256(json.dumps(pending, sort_keys=True).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=f"{fingerprint}-{minute}", tags={"erp/tables": ",".join(sorted(pending))})
+    return dg.RunRequest(
+        run_key=f"{fingerprint}-{minute}",
+        asset_selection=[RAW_KEYS[t] for t in sorted(pending)]
+        + list(PROCESSED_KEYS.values())
+        + list(WAREHOUSE_KEYS.values()),
+        tags={"erp/tables": ",".join(sorted(pending)), CHAINED_TAG: "true"},
+    )
+
+
+def _chained(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.tags.get(CHAINED_TAG) == "true"
 
 
 def _on_new_materializations(name: str, monitored: list[dg.AssetKey], job) -> dg.MultiAssetSensorDefinition:
@@ -121,9 +143,10 @@ def _on_new_materializations(name: str, monitored: list[dg.AssetKey], job) -> dg
         if job_busy(context.instance, job.name):
             return dg.SkipReason(f"a {job.name} run is queued or running")  # cursors stay: next tick
         records = {k: r for k, r in context.latest_materialization_records_by_key().items() if r is not None}
-        if not records:
-            return dg.SkipReason("nothing new upstream")
         context.advance_all_cursors()
+        records = {k: r for k, r in records.items() if not _chained(context.instance, r.run_id)}
+        if not records:
+            return dg.SkipReason("nothing new upstream that its own run did not already transform")
         newest = max(r.storage_id for r in records.values())
         return dg.RunRequest(run_key=f"{name}-{newest}")
 

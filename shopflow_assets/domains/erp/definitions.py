@@ -14,13 +14,14 @@ from shopflow_assets.domains.erp.automation import (
     erp_ingest_job,
     erp_load_job,
     erp_load_schedule,
+    erp_pipeline_job,
     erp_transform_job,
     erp_transform_sensor,
 )
 
 defs = dg.Definitions(
     assets=[erp_ingest, erp_transform, erp_load],
-    jobs=[erp_ingest_job, erp_transform_job, erp_load_job],
+    jobs=[erp_pipeline_job, erp_ingest_job, erp_transform_job, erp_load_job],
     schedules=[erp_load_schedule],
     sensors=[erp_change_sensor, erp_transform_sensor],
 )
