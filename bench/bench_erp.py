@@ -1,6 +1,6 @@
 """Freshness of the ERP flow: seconds from a committed OLTP change to its row in the warehouse, with the
 automation running as in production (a `dagster-daemon` over the project's code location on a temporary
-DAGSTER_HOME: change sensor -> erp_ingest run -> asset sensor -> erp_transform run (transform + load)).
+DAGSTER_HOME: the change sensor starts one erp_pipeline run: ingest, transform, load).
 
     uv run python bench/bench_erp.py [--changes 20] [--every 3]
 
