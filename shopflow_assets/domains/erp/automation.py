@@ -1,6 +1,6 @@
 """When the ERP stages run.
 
-- erp_change_sensor (every 10 s): asks the source, through the read-only role, for the newest last_updated
+- erp_change_sensor (every 5 s): asks the source, through the read-only role, for the newest last_updated
   of every table and, when some are past their watermark, requests an `erp_pipeline` run of exactly those
   tables' raw assets plus the star schema and the warehouse. Inside the run the transform depends on the
   raw assets it selected, so Dagster starts it only when the ingestion wrote something (an ingestion that
@@ -98,7 +98,7 @@ def pending_changes(reader, state) -> dict[str, str]:
 @dg.sensor(
     name="erp_change_sensor",
     job=erp_pipeline_job,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def erp_change_sensor(
