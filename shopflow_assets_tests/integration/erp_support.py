@@ -86,7 +86,8 @@ def erp_stack(settings: Settings, sizes: ErpSizes = SMALL, seed: int = 3) -> Ite
     source_db, warehouse_db = f"totesys_t{tag}", f"warehouse_t{tag}"
     with owner.connect(database=settings.postgres_db, autocommit=True) as admin:
         for name in (source_db, warehouse_db):
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # template0: nobody is ever connected to it, so parallel creations do not collide on template1.
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
     stack = ErpStack(
         settings=settings,
         owner=owner,
