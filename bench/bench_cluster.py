@@ -34,7 +34,11 @@ LAYOUTS = (("local[1]", 0), ("local[2]", 0), ("cluster 1x1", 1), ("cluster 2x1",
 def cli(env: dict[str, str], *args: str) -> tuple[str, float]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "shopflow_assets.cli", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "shopflow_assets.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise SystemExit(f"shopflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -65,22 +69,46 @@ def main() -> None:
             _, shop_seconds = cli({**env, "SHOPFLOW_ENV": "local"}, "run", "shop", "--date", DAY.isoformat())
             topic = f"bench_cluster_{uuid.uuid4().hex[:8]}"
             ensure_topics({topic: 2})
-            send("actions", action_stream(ActionOptions(topic=topic, count=args.events)), pace=Pace(), count=args.events, progress=False)
+            send(
+                "actions",
+                action_stream(ActionOptions(topic=topic, count=args.events)),
+                pace=Pace(),
+                count=args.events,
+                progress=False,
+            )
             out, stream_seconds = cli(
                 {**env, "SHOPFLOW_ENV": "docker"},
-                "stream", "actions", "--once", "--quiet", "--topic", topic, "--prefix", f"_bench/{topic}",
+                "stream",
+                "actions",
+                "--once",
+                "--quiet",
+                "--topic",
+                topic,
+                "--prefix",
+                f"_bench/{topic}",
             )
             records = json.loads(out.strip().splitlines()[-1])["summary"]["records_in"]
         finally:
             if workers:
                 cli(env, "spark", "cluster", "down", "--workers", str(workers))
             shutil.rmtree(home, ignore_errors=True)
-        rows[layout] = {"shop_partition_s": shop_seconds, "user_actions_events_per_s": records / stream_seconds}
+        rows[layout] = {
+            "shop_partition_s": shop_seconds,
+            "user_actions_events_per_s": records / stream_seconds,
+        }
         figures += [
             Figure(f"{layout}: shop partition ({args.orders:,} orders), whole CLI run", shop_seconds, "s"),
-            Figure(f"{layout}: user actions ({args.events:,}), whole CLI run", records / stream_seconds, "events/s", better="higher"),
+            Figure(
+                f"{layout}: user actions ({args.events:,}), whole CLI run",
+                records / stream_seconds,
+                "events/s",
+                better="higher",
+            ),
         ]
-        print(f"{layout:<12} shop {shop_seconds:6.1f} s   actions {records / stream_seconds:9,.0f} events/s", flush=True)
+        print(
+            f"{layout:<12} shop {shop_seconds:6.1f} s   actions {records / stream_seconds:9,.0f} events/s",
+            flush=True,
+        )
     record("cluster", figures, orders=args.orders, events=args.events, table=rows)
 
 
