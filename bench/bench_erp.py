@@ -8,13 +8,12 @@ Needs the services (`shopflow services up`); uses the real `totesys` and `wareho
 MinIO lake (SHOPFLOW_ENV=docker for the daemon), filling totesys with `generate erp` first if it is empty.
 Each change updates one sales order's price; it has arrived when the warehouse holds a fact_sales_order
 row with that order's new last_updated. Prints median and max against the 60 s target and writes
-bench/out/erp.json.
+bench/out/erp.json (bench/harness.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -26,13 +25,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from harness import Figure, record
+
 from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp, table_counts
 from shopflow_assets.domains.erp import runner
 from shopflow_assets.domains.erp.connections import connect
 from shopflow_assets.settings import PROJECT_ROOT, export_env_files
 
 TARGET_SECONDS = 60.0
-OUT = PROJECT_ROOT / "bench" / "out" / "erp.json"
 
 
 def _caught_up(warehouse) -> bool:
@@ -153,24 +153,17 @@ def main() -> int:
         else:
             print(f"daemon log kept in {home / 'daemon.log'}", file=sys.stderr)
 
-    figures = {
-        "changes": len(results),
-        "median_seconds": round(statistics.median(results), 1),
-        "max_seconds": round(max(results), 1),
-        "min_seconds": round(min(results), 1),
-        "target_max_seconds": TARGET_SECONDS,
-        "load_average_1min_at_end": round(os.getloadavg()[0], 1),
-        "cpus": os.cpu_count(),
-        "seconds": [round(r, 2) for r in results],
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(figures, indent=2))
-    verdict = "meets" if figures["max_seconds"] <= TARGET_SECONDS else "MISSES"
-    print(
-        f"ERP freshness over {len(results)} changes: median {figures['median_seconds']}s, "
-        f"max {figures['max_seconds']}s ({verdict} the {TARGET_SECONDS:.0f}s target) -> {OUT}"
+    record(
+        "erp",
+        [
+            Figure("freshness median", statistics.median(results), "s"),
+            Figure("freshness max", max(results), "s", TARGET_SECONDS),
+        ],
+        changes=len(results),
+        seconds=[round(r, 2) for r in results],
     )
-    return 0 if verdict == "meets" else 1
+    met = max(results) <= TARGET_SECONDS
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
