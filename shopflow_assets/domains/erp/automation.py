@@ -19,11 +19,13 @@ import hashlib
 import json
 
 import dagster as dg
+import psycopg
 from psycopg import sql
 
+from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
 from shopflow_assets.domains.erp.contract import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
-from shopflow_assets.resources.postgres import PostgresResource
+from shopflow_assets.resources.postgres import PostgresError, PostgresResource
 from shopflow_assets.settings import WAREHOUSE_DATABASE
 
 erp_ingest_job = dg.define_asset_job(
@@ -106,11 +108,15 @@ def erp_change_sensor(
 ):
     if job_busy(context.instance, erp_pipeline_job.name):
         return dg.SkipReason("an erp_pipeline run is queued or running; it or the next one takes the changes")
-    with (
-        postgres_reader.connect(database=SOURCE_DATABASE) as reader,
-        postgres.connect(database=WAREHOUSE_DATABASE) as state,
-    ):
-        pending = pending_changes(reader, state)
+    try:
+        with (
+            postgres_reader.connect(database=SOURCE_DATABASE) as reader,
+            postgres.connect(database=WAREHOUSE_DATABASE) as state,
+        ):
+            pending = pending_changes(reader, state)
+    except (ServiceUnavailableError, PostgresError, psycopg.errors.UndefinedTable) as exc:
+        # Not an ERP failure: no PostgreSQL (the embedded demo) or no totesys tables yet.
+        return dg.SkipReason(f"ERP source not available: {str(exc).splitlines()[0]}")
     if not pending:
         return dg.SkipReason("no totesys table changed since its watermark")
     # Same changes -> same key within a minute: one run per new change, and a retry a minute after a
