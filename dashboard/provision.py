@@ -79,6 +79,16 @@ def _metric(label: str, sql: str) -> dict:
     }
 
 
+def _time_filter(column: str, time_range: str) -> dict:
+    return {
+        "clause": "WHERE",
+        "comparator": time_range,
+        "expressionType": "SIMPLE",
+        "operator": "TEMPORAL_RANGE",
+        "subject": column,
+    }
+
+
 def chart_params(chart: dict, where: str) -> dict:
     kind = _require(chart, "type", where)
     if kind not in VIZ_TYPES:
@@ -93,17 +103,13 @@ def chart_params(chart: dict, where: str) -> dict:
             {"expressionType": "SQL", "clause": "WHERE", "sqlExpression": chart["where"], "subject": None}
         )
     params: dict[str, Any] = {"viz_type": VIZ_TYPES[kind], "adhoc_filters": filters, "extra_form_data": {}}
+    if chart.get("time_range"):
+        # Superset's time range syntax, e.g. 'DATEADD(DATETIME("now"), -1, hour) : now'.
+        filters.append(_time_filter(_require(chart, "time_column", where), chart["time_range"]))
     if kind in ("line", "bar"):
         x = _require(chart, "x", where)
-        filters.append(
-            {
-                "clause": "WHERE",
-                "comparator": "No filter",
-                "expressionType": "SIMPLE",
-                "operator": "TEMPORAL_RANGE",
-                "subject": x,
-            }
-        )
+        if not chart.get("time_range"):
+            filters.append(_time_filter(x, "No filter"))
         params |= {
             "x_axis": x,
             "time_grain_sqla": chart.get("time_grain", "P1D"),
@@ -115,6 +121,9 @@ def chart_params(chart: dict, where: str) -> dict:
             "x_axis_time_format": "smart_date",
             "y_axis_format": "SMART_NUMBER",
             "truncateXAxis": True,
+            # Markers, so that a single day (a fresh demo) is visible as a point.
+            "markerEnabled": True,
+            "markerSize": 6,
         }
     elif kind == "big_number":
         params |= {"metric": metrics[0], "header_font_size": 0.4, "subheader_font_size": 0.15}
