@@ -313,7 +313,7 @@ def _ensure_admin(security_manager) -> str:
             username, "ShopFlow", "Admin", f"{username}@localhost", role, password=password
         )
         return "created"
-    if password and os.environ.get("SUPERSET_ADMIN_PASSWORD_RESET") == "1":
+    if password and os.environ.get("SUPERSET_ADMIN_RESET") == "1":
         security_manager.reset_password(user.id, password)
         return "password reset"
     return "exists"

@@ -148,7 +148,7 @@ def provision(env: dict[str, str], admin_password: str | None, reset: bool) -> s
     run_env = dict(env)
     if admin_password:
         run_env["SUPERSET_ADMIN_PASSWORD"] = admin_password
-        run_env["SUPERSET_ADMIN_PASSWORD_RESET"] = "1" if reset else "0"
+        run_env["SUPERSET_ADMIN_RESET"] = "1" if reset else "0"
     result = subprocess.run(
         [str(VENV / "bin" / "python"), str(DASHBOARD_DIR / "provision.py")],
         cwd=env["SHOPFLOW_DASHBOARD_HOME"],
