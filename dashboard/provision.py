@@ -300,6 +300,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def database_passwords(databases: list[dict], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """{bundle path: password} for databases naming a `password_env` (kept out of the URI and the files)."""
+    environ = os.environ if environ is None else environ
+    return {
+        f"databases/{_slug(db['name'])}.yaml": environ[db["password_env"]]
+        for db in databases
+        if db.get("password_env") and environ.get(db["password_env"])
+    }
+
+
 def _ensure_admin(security_manager) -> str:
     """Create the admin user if missing (SUPERSET_ADMIN_PASSWORD); reset its password when asked."""
     username = os.environ.get("SUPERSET_ADMIN_USER", "admin")
@@ -355,7 +365,7 @@ def main() -> int:
 
         admin = security_manager.find_user(username=os.environ.get("SUPERSET_ADMIN_USER", "admin"))
         with override_user(admin):
-            ImportDashboardsCommand(contents, overwrite=True).run()
+            ImportDashboardsCommand(contents, overwrite=True, passwords=database_passwords(databases)).run()
             wanted_uuids = [
                 uuid.UUID(yaml.safe_load(body)["uuid"])
                 for path, body in contents.items()

@@ -70,6 +70,7 @@ def test_database_with_unset_variable_is_skipped_with_its_dashboards(provision, 
     (tmp_path / "dashboards" / "erp").mkdir(parents=True)
     (tmp_path / "databases" / "erp.yaml").write_text(
         "name: ERP warehouse\nuri: postgresql://${POSTGRES_USER}@${POSTGRES_HOST}:${POSTGRES_PORT}/warehouse\n"
+        "password_env: POSTGRES_PASSWORD\n"
     )
     (tmp_path / "dashboards" / "erp" / "sales.yaml").write_text(
         "title: ERP sales\ndatabase: ERP warehouse\ndatasets: {s: {table: fact_sales}}\n"
@@ -84,6 +85,12 @@ def test_database_with_unset_variable_is_skipped_with_its_dashboards(provision, 
     files, skipped, _ = _bundle(provision, env=env, root=tmp_path)
     assert skipped == []
     assert files["databases/erp-warehouse.yaml"]["sqlalchemy_uri"] == "postgresql://shop@db:5432/warehouse"
+    databases, _ = provision.load_specs(tmp_path)
+    # The password goes to Superset's import, keyed by the database's bundle file, never into the files.
+    assert provision.database_passwords(databases, env | {"POSTGRES_PASSWORD": "pw"}) == {
+        "databases/erp-warehouse.yaml": "pw"
+    }
+    assert provision.database_passwords(databases, env) == {}
 
 
 @pytest.mark.parametrize(
