@@ -18,6 +18,7 @@ import pytest
 from shopflow_assets.devstack.process import stop
 from shopflow_assets.settings import PROJECT_ROOT
 from shopflow_assets_tests.e2e.browser import browser_page, free_port, screenshot, wait_http
+from shopflow_assets_tests.e2e.conftest import demo_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -34,11 +35,7 @@ def webserver(demo_home: Path):
     dagster_home = demo_home / "dagster"
     (dagster_home / "dagster.yaml").write_text(DAEMONLESS_INSTANCE)
     port = free_port()
-    env = os.environ | {
-        "SHOPFLOW_HOME": str(demo_home),
-        "SHOPFLOW_ENV": "local",
-        "DAGSTER_HOME": str(dagster_home),
-    }
+    env = demo_environment(demo_home)
     log = (demo_home / "webserver.log").open("w")
     process = subprocess.Popen(
         [

@@ -5,7 +5,6 @@ with data. Screenshots go to shopflow_assets_tests/e2e/out/."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import secrets
 import subprocess
 import sys
@@ -14,8 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from shopflow_assets.settings import PROJECT_ROOT, reload_settings
+from shopflow_assets.settings import PROJECT_ROOT, get_settings
 from shopflow_assets_tests.e2e.browser import browser_page, free_port, screenshot, wait_http
+from shopflow_assets_tests.e2e.conftest import demo_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -47,13 +47,13 @@ def dashboard(demo_home: Path, tmp_path_factory):
     """Superset on the demo warehouse, after page views and the Olist gold marts were added to it."""
     from shopflow_assets_tests.e2e.dashboard_data import load_dashboard_data
 
-    os.environ["SHOPFLOW_HOME"] = str(demo_home)
-    os.environ["SHOPFLOW_ENV"] = "local"
-    load_dashboard_data(reload_settings(), tmp_path_factory.mktemp("dashboard_data"))
+    settings = get_settings().model_copy(
+        update={"home": demo_home, "duckdb_path": demo_home / "warehouse.duckdb", "env": "local"}
+    )
+    load_dashboard_data(settings, tmp_path_factory.mktemp("dashboard_data"))
 
     port, password = free_port(), secrets.token_urlsafe(12)
-    env = os.environ | {
-        "SHOPFLOW_HOME": str(demo_home),
+    env = demo_environment(demo_home) | {
         "SHOPFLOW_DASHBOARD_PORT": str(port),
         "SHOPFLOW_DASHBOARD_ADMIN_PASSWORD": password,
     }
