@@ -129,6 +129,7 @@ def test_materialization_launched_from_the_ui_succeeds(webserver):
         assert run.status == dg.DagsterRunStatus.SUCCESS, f"run {run.run_id} ended {run.status}"
         page.goto(f"{base}/runs/{run.run_id}")
         page.get_by_text("Success", exact=True).first.wait_for()
+        page.get_by_text("Loading run logs…").wait_for(state="hidden", timeout=120_000)
         screenshot(page, "dagster-ui-run-succeeded")
     yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
     assert run.tags.get("dagster/partition") == yesterday
