@@ -113,6 +113,8 @@ def test_every_chart_of_every_dashboard_renders_with_data(dashboard):
                 if kind == "table":
                     assert holder.locator("table tbody tr").count() > 0, chart["name"]
                 rendered[(board["slug"], chart["name"])] = text
+            # ECharts draws lines with an animation of about a second: let it finish for the screenshot.
+            page.wait_for_timeout(3000)
             screenshot(page, f"dashboard-{board['slug']}")
 
     # The numbers are the warehouse's: the big number of orders is the row count of fact_orders.
