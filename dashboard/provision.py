@@ -261,11 +261,12 @@ def render_bundle(
             if dataset_key not in dataset_uuids:
                 raise SpecError(f"{chart_where}: dataset '{dataset_key}' is not among this file's datasets")
             chart_uuid = stable_uuid("chart", title, name)
+            params = chart_params(chart, chart_where)
             files[f"charts/{_slug(title)}/{_slug(name)}.yaml"] = {
                 "slice_name": name,
                 "description": chart.get("description"),
-                "viz_type": VIZ_TYPES[chart["type"]] if chart.get("type") in VIZ_TYPES else chart.get("type"),
-                "params": chart_params(chart, chart_where),
+                "viz_type": params["viz_type"],
+                "params": params,
                 "query_context": None,
                 "cache_timeout": None,
                 "uuid": chart_uuid,
