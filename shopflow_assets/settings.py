@@ -25,6 +25,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 BUCKETS = ("raw-data", "staging", "lakehouse", "events", "processed", "quarantine")
 
+# PostgreSQL databases the stack creates, all owned by POSTGRES_USER: the operational sources the
+# pipelines extract from (through the read-only role only) and the relational warehouse.
+SOURCE_DATABASES = ("totesys", "rainforest")
+WAREHOUSE_DATABASE = "warehouse"
+
 
 def _home_default() -> Path:
     return Path(os.environ.get("SHOPFLOW_HOME", PROJECT_ROOT / ".shopflow")).resolve()
@@ -74,6 +79,9 @@ class Settings(BaseSettings):
     postgres_user: str = Field("shopflow", validation_alias="POSTGRES_USER")
     postgres_password: SecretStr | None = Field(None, validation_alias="POSTGRES_PASSWORD")
     postgres_db: str = Field("shopflow", validation_alias="POSTGRES_DB")
+    # The read-only login every extraction from an operational source uses (generated locally).
+    postgres_reader_user: str = Field("shopflow_reader", validation_alias="POSTGRES_READER_USER")
+    postgres_reader_password: SecretStr | None = Field(None, validation_alias="POSTGRES_READER_PASSWORD")
 
     # --- Spark ----------------------------------------------------------------------------------
     spark_master: str = Field("local[2]", validation_alias="SPARK_MASTER")
@@ -86,6 +94,14 @@ class Settings(BaseSettings):
     # On a cluster whose workers already hold spark/pom.xml's jars (the shopflow-spark image has them in
     # /opt/shopflow/spark-jars): executors load them from there instead of receiving 0.7 GB per app.
     spark_cluster_jars_dir: str | None = Field(None, validation_alias="SPARK_CLUSTER_JARS_DIR")
+    # Spark's event logs, read by a history server (e.g. file:/path or s3a://bucket/prefix); unset: none.
+    spark_event_log_dir: str | None = Field(None, validation_alias="SPARK_EVENT_LOG_DIR")
+    # The native standalone cluster of `shopflow spark cluster up` (compose runs the same layout).
+    spark_standalone_port: int = Field(7077, validation_alias="SPARK_STANDALONE_PORT")
+    spark_master_webui_port: int = Field(8081, validation_alias="SPARK_MASTER_WEBUI_PORT")
+    spark_history_port: int = Field(18080, validation_alias="SPARK_HISTORY_PORT")
+    spark_worker_cores: int = Field(1, validation_alias="SPARK_WORKER_CORES")
+    spark_worker_memory: str = Field("1g", validation_alias="SPARK_WORKER_MEMORY")
 
     # --- warehouse ------------------------------------------------------------------------------
     duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")
@@ -96,15 +112,21 @@ class Settings(BaseSettings):
     # Where the shop's daily CSVs land before upload (<dir>/YYYY-MM-DD/*.csv). Default: $SHOPFLOW_HOME/incoming/shop
     shop_landing_dir: Path | None = Field(None, validation_alias="SHOPFLOW_SHOP_LANDING_DIR")
 
-    # --- marketplace (Olist, seed 004) and pipeline alerts ---------------------------------------
+    # --- marketplace (Olist) ----------------------------------------------------------------------
     # Folder of the nine Olist CSVs (payments, reviews, geolocation, translation land in bronze from it).
     olist_csv_dir: Path | None = Field(None, validation_alias="SHOPFLOW_OLIST_CSV_DIR")
-    # Failure/success notifications: always logged; also POSTed as JSON to this webhook when set,
-    # and mailed through this SMTP server when both are set.
-    alert_webhook_url: str | None = Field(None, validation_alias="SHOPFLOW_ALERT_WEBHOOK_URL")
+
+    # --- alerts -----------------------------------------------------------------------------------
+    # Failures are always logged; also POSTed as JSON to this webhook when set, and mailed through this
+    # SMTP server when a host and a recipient are set. The webhook URL is a secret (it embeds a token).
+    alert_webhook_url: SecretStr | None = Field(None, validation_alias="SHOPFLOW_ALERT_WEBHOOK_URL")
     alert_email_to: str | None = Field(None, validation_alias="SHOPFLOW_ALERT_EMAIL_TO")
+    alert_email_from: str = Field("shopflow@localhost", validation_alias="SHOPFLOW_ALERT_EMAIL_FROM")
     smtp_host: str | None = Field(None, validation_alias="SHOPFLOW_SMTP_HOST")
     smtp_port: int = Field(25, validation_alias="SHOPFLOW_SMTP_PORT")
+    smtp_user: str | None = Field(None, validation_alias="SHOPFLOW_SMTP_USER")
+    smtp_password: SecretStr | None = Field(None, validation_alias="SHOPFLOW_SMTP_PASSWORD")
+    smtp_starttls: bool = Field(False, validation_alias="SHOPFLOW_SMTP_STARTTLS")
 
     # --- derived paths --------------------------------------------------------------------------
     @property
@@ -184,3 +206,32 @@ def reload_settings() -> Settings:
     """Drop the cached settings (after the environment or generated.env changed)."""
     get_settings.cache_clear()
     return get_settings()
+
+
+# Variables this process took from the env files (name -> value), so a later call can take them back.
+_exported_from_files: dict[str, str] = {}
+
+
+def export_env_files() -> dict[str, str]:
+    """Put the env files' variables into os.environ where the process has not set them itself.
+
+    Resources read their secrets through `dg.EnvVar`, which only looks at os.environ; credentials
+    generated by `shopflow services up` live in `<SHOPFLOW_HOME>/generated.env`. What an earlier call
+    exported is taken back first, so switching SHOPFLOW_HOME never leaves another home's credentials
+    behind. Returns the variables exported now.
+    """
+    from dotenv import dotenv_values
+
+    for name, value in list(_exported_from_files.items()):
+        if os.environ.get(name) == value:
+            del os.environ[name]
+        del _exported_from_files[name]
+    merged: dict[str, str] = {}
+    for path in env_files():  # later files win, as in Settings
+        if Path(path).is_file():
+            merged.update({k: v for k, v in dotenv_values(path).items() if v})
+    for name, value in merged.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            _exported_from_files[name] = value
+    return dict(_exported_from_files)
