@@ -231,17 +231,21 @@ def render_bundle(
             continue
         dataset_uuids = {}
         for key, dataset in _require(board, "datasets", where).items():
-            table = _require(dataset, "table", f"{where}: datasets.{key}")
+            # A table (or view) by name, or a query (a "virtual" dataset named by its key).
+            if "sql" in dataset:
+                table, sql = key, dataset["sql"]
+            else:
+                table, sql = _require(dataset, "table", f"{where}: datasets.{key}"), None
             dataset_uuids[key] = stable_uuid("dataset", db_name, table)
             files[f"datasets/{_slug(db_name)}/{table}.yaml"] = {
                 "table_name": table,
-                "schema": dataset.get("schema", "main"),
+                "schema": dataset.get("schema", "main" if sql is None else None),
                 "catalog": None,
                 "database_uuid": database_uuids[db_name],
                 "uuid": dataset_uuids[key],
                 "columns": [],
                 "metrics": [],
-                "sql": None,
+                "sql": sql,
                 "params": None,
                 "template_params": None,
                 "filter_select_enabled": True,

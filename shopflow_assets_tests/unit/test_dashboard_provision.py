@@ -113,3 +113,18 @@ def test_bad_chart_is_refused_naming_file_and_chart(provision, tmp_path, chart, 
     with pytest.raises(provision.SpecError, match=message) as error:
         _bundle(provision, env={}, root=tmp_path)
     assert "dashboards/shop/bad.yaml: chart 1 (A)" in str(error.value)
+
+
+def test_a_dataset_can_be_a_query(provision, tmp_path):
+    (tmp_path / "databases").mkdir()
+    (tmp_path / "dashboards" / "erp").mkdir(parents=True)
+    (tmp_path / "databases" / "w.yaml").write_text("name: W\nuri: duckdb:///x.duckdb\n")
+    (tmp_path / "dashboards" / "erp" / "latest.yaml").write_text(
+        "title: Latest orders\ndatabase: W\n"
+        "datasets: {latest_orders: {sql: 'SELECT DISTINCT ON (id) * FROM fact ORDER BY id, updated DESC'}}\n"
+        "charts: [{name: Orders, dataset: latest_orders, type: big_number, metrics: {n: COUNT(*)}}]\n"
+    )
+    files, _, _ = _bundle(provision, env={}, root=tmp_path)
+    dataset = files["datasets/w/latest_orders.yaml"]
+    assert dataset["sql"].startswith("SELECT DISTINCT ON (id)") and dataset["table_name"] == "latest_orders"
+    assert dataset["schema"] is None
