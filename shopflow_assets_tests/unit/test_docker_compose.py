@@ -38,6 +38,7 @@ def test_every_part_of_the_stack_is_a_service(compose):
         "spark-connect",
         "dagster-webserver",
         "dagster-daemon",
+        "dashboard",
     }
     assert expected <= set(compose["services"])
 
@@ -90,6 +91,22 @@ def test_dependencies_point_at_defined_services(compose):
     for name, service in compose["services"].items():
         for dep in service.get("depends_on", {}):
             assert dep in services, f"{name} depends on unknown service {dep}"
+
+
+def test_dashboard_reads_the_warehouse_volume_read_only_and_takes_its_secrets_from_env(compose):
+    dashboard = compose["services"]["dashboard"]
+    assert dashboard["build"]["dockerfile"] == "dashboard/Dockerfile"
+    assert (COMPOSE.parent / "dashboard" / "Dockerfile").is_file()
+    state = next(v for v in dashboard["volumes"] if v.startswith("shopflow-state:"))
+    assert state.endswith(":ro")
+    mount = state.split(":")[1]
+    env = dashboard["environment"]
+    assert env["SHOPFLOW_DASHBOARD_WAREHOUSE"].startswith(mount + "/")
+    # The snapshot Superset queries lives in the dashboard's own, writable volume.
+    assert not env["SHOPFLOW_DASHBOARD_SNAPSHOT"].startswith(mount + "/")
+    for secret in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
+        assert env[secret].startswith("${") and ":?" in env[secret], secret
+    assert "/health" in " ".join(dashboard["healthcheck"]["test"])
 
 
 def test_the_spark_cluster_has_two_workers_a_history_server_and_a_connect_server(compose):
