@@ -7,12 +7,8 @@ import datetime as dt
 import os
 import time
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from shopflow_assets.cli import UsageError, date_range
+from shopflow_assets.cli import parse_date as _date
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -107,7 +103,7 @@ def _run_shop(args: argparse.Namespace) -> int:
     from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
-    days = days_between(args.date, args.end or args.date)
+    days = days_between(*date_range(args.date, args.end))
     with dg.DagsterInstance.get() as instance:
         for day, result in zip(
             days, run_days(days, instance, raise_on_error=False, log_level=args.log_level), strict=True
@@ -128,12 +124,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.days < 1:
-        raise RuntimeError("--days must be at least 1")
+        raise UsageError(f"--days must be at least 1, got {args.days}")
     end = args.end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     days = days_between(end - dt.timedelta(days=args.days - 1), end)
     start_of_partitions = dt.date.fromisoformat(settings.shop_start_date)
     if days[0] < start_of_partitions:
-        raise RuntimeError(
+        raise UsageError(
             f"{days[0]} is before the first shop partition {start_of_partitions}: set SHOPFLOW_SHOP_START_DATE"
         )
     os.environ["DAGSTER_HOME"] = str(dagster_home(settings))

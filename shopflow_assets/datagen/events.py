@@ -480,33 +480,20 @@ def olist_json_row(row: dict) -> dict:
     return out
 
 
-class OlistSourceError(RuntimeError):
-    """An Olist CSV folder lacks a file a flow needs."""
+def read_olist_tables(
+    source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS), blank_rows: dict[str, int] | None = None
+) -> dict[str, list[dict]]:
+    """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings.
+    Blank rows are skipped; their count per table goes into `blank_rows` when given. The folder is
+    checked first: a missing file raises OlistSourceError naming the files expected and missing."""
+    from shopflow_assets.datagen.olist_files import STREAMED_FILES, check_olist_folder, read_olist_csv
 
-
-def read_olist_tables(source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS)) -> dict[str, list[dict]]:
-    """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings."""
-    import pandas as pd
-
-    from shopflow_assets.datagen.olist import CUSTOMERS, ORDER_ITEMS, ORDERS, PRODUCTS, SELLERS
-
-    files = {
-        "customers": CUSTOMERS,
-        "sellers": SELLERS,
-        "products": PRODUCTS,
-        "orders": ORDERS,
-        "order_items": ORDER_ITEMS,
-    }
+    check_olist_folder(Path(source), [STREAMED_FILES[table] for table in tables])
     out = {}
     for table in tables:
-        path = Path(source) / files[table]
-        if not path.exists():
-            raise OlistSourceError(
-                f"Olist file {path} not found: run `shopflow generate olist` or point --source at the Kaggle folder"
-            )
-        out[table] = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").to_dict(
-            "records"
-        )
+        out[table], blanks = read_olist_csv(Path(source) / STREAMED_FILES[table])
+        if blank_rows is not None:
+            blank_rows[table] = blanks
     return out
 
 
@@ -533,7 +520,8 @@ def olist_send_order(tables: dict[str, list[dict]]) -> list[tuple[str, int]]:
     for order in by_time:
         row = orders[order]
         emit("customers", customer_index.get(row["customer_id"]))
-        item_rows = items_by_order.get(row["order_id"], [])
+        # pop: orders sharing an id (even a blank one) walk their items once, so this stays linear
+        item_rows = items_by_order.pop(row["order_id"], [])
         for item in item_rows:
             emit("sellers", seller_index.get(tables["order_items"][item]["seller_id"]))
             emit("products", product_index.get(tables["order_items"][item]["product_id"]))
@@ -618,7 +606,8 @@ class OlistStream:
         options.ratios.validate()
         self.options = options
         self.chunk_size = chunk_size
-        data = read_olist_tables(options.source, options.tables)
+        self.blank_rows: dict[str, int] = {}
+        data = read_olist_tables(options.source, options.tables, self.blank_rows)
         sequence = olist_send_order(data)
         self.updates = (
             order_updates(data["orders"], options.update_rate, options.seed) if "orders" in data else []

@@ -112,7 +112,12 @@ def load_batch_bronze(
     csv_dir: Path,
     tables: tuple[TableContract, ...] = BATCH_LOADED,
 ) -> dict[str, int]:
-    """Payments, reviews, geolocation and the category translation from their CSVs into bronze."""
+    """Payments, reviews, geolocation and the category translation from their CSVs into bronze. The
+    folder is checked first (a missing required file fails before any load; reviews and geolocation are
+    optional and load as empty tables)."""
+    from shopflow_assets.datagen.olist_files import check_olist_folder
+
+    check_olist_folder(Path(csv_dir), [f"{table.csv_name}.csv" for table in tables])
     return {
         table.name: load_csv_to_bronze(
             spark, table, Path(csv_dir) / f"{table.csv_name}.csv", lake.paths.bronze(table.name)
