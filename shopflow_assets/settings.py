@@ -145,10 +145,16 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
+        """A libpq conninfo string; make_conninfo quotes values (a password with a space or quote)."""
+        from psycopg.conninfo import make_conninfo
+
         password = self.postgres_password.get_secret_value() if self.postgres_password else ""
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
-            f"user={self.postgres_user} password={password}"
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=password or None,
         )
 
     @property

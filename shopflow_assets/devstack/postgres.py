@@ -16,6 +16,7 @@ from pathlib import Path
 from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter
 from shopflow_assets.devstack.health import ServiceUnavailableError, port_open
 from shopflow_assets.devstack.process import LaunchSpec, run_as_kwargs
+from shopflow_assets.redact import redact, scram_sha256_verifier
 from shopflow_assets.settings import Settings
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
@@ -63,12 +64,15 @@ def quote_ident(value: str) -> str:
 def render_bootstrap_sql(user: str, password: str, database: str) -> str:
     """psql script creating the application role and database if missing, and (re)setting the password.
 
-    The password is always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`.
+    The password is always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`. It is
+    sent as its SCRAM verifier and the session logs no statement: a failing ALTER ROLE would otherwise
+    print the password into the server log.
     """
     return (
+        "SET log_statement = 'none';\nSET log_min_error_statement = 'panic';\n"
         f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(user)}) "
         f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(user)})\\gexec\n"
-        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};\n"
+        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(scram_sha256_verifier(password))};\n"
         f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(database)}, {quote_literal(user)}) "
         f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote_literal(database)})\\gexec\n"
     )
@@ -230,13 +234,14 @@ class PostgresService(NativeService):
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             **run_as_kwargs(self._run_user()),
         )
+        # defence in depth: the script never holds the clear password, but nothing printed may either
+        secrets = [settings.postgres_password.get_secret_value() if settings.postgres_password else None]
+        stdout, stderr = redact(result.stdout, secrets), redact(result.stderr, secrets)
         with self.log_file(settings).open("a") as log:
-            log.write(f"\n=== {what}\n{result.stdout}{result.stderr}")
+            log.write(f"\n=== {what}\n{stdout}{stderr}")
         if result.returncode != 0:
-            raise DevstackError(
-                f"PostgreSQL {what} failed (exit {result.returncode}): {result.stderr.strip()}"
-            )
-        return result.stdout
+            raise DevstackError(f"PostgreSQL {what} failed (exit {result.returncode}): {stderr.strip()}")
+        return stdout
 
     def launch_spec(self, settings: Settings) -> LaunchSpec:
         return LaunchSpec(

@@ -8,6 +8,7 @@ import smtplib
 import urllib.request
 from email.message import EmailMessage
 
+from shopflow_assets.redact import redact, redact_url
 from shopflow_assets.settings import Settings, get_settings
 
 log = logging.getLogger("shopflow.marketplace.notify")
@@ -44,7 +45,9 @@ def notify(payload: dict[str, str], settings: Settings | None = None) -> list[st
                 pass
             channels.append("webhook")
         except OSError as exc:
-            log.error("webhook notification to %s failed: %s", settings.alert_webhook_url, exc)
+            # the URL's path is the webhook's credential: log where it went, not the URL
+            url = settings.alert_webhook_url
+            log.error("webhook notification to %s failed: %s", redact_url(url), redact(str(exc), [url]))
     if settings.alert_email_to and settings.smtp_host:
         try:
             message = EmailMessage()
