@@ -90,9 +90,11 @@ def main() -> int:
     manifest = generate_shop_day(day, settings.shop_landing_root / day.isoformat(), orders=args.orders)
     generate_seconds = time.monotonic() - started
     if args.env == "docker":  # the raw layer is immutable: clear this bench day's objects first
+        from shopflow_assets.devstack.minio_iam import purge_with_root
         from shopflow_assets.resources.lake import build_lake
 
         lake = build_lake(settings)
+        purge_with_root(settings, "raw-data", f"{day:%Y/%m/%d}/")  # the pipeline key may not delete raw
         for bucket, prefix in (
             ("raw-data", f"{day:%Y/%m/%d}/"),
             ("staging", "shop/"),

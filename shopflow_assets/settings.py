@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
     aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    # MinIO's root (admin) credentials: used only to set the store up (buckets, versioning, the pipeline
+    # user whose key the AWS_* variables hold); nothing in the pipeline runs with them.
+    minio_root_user: str | None = Field(None, validation_alias="MINIO_ROOT_USER")
+    minio_root_password: SecretStr | None = Field(None, validation_alias="MINIO_ROOT_PASSWORD")
     minio_console_address: str = Field("127.0.0.1:9001", validation_alias="MINIO_CONSOLE_ADDRESS")
     # Lake (object store) calls retry transient failures this many times in all, with exponential backoff.
     lake_retry_attempts: int = Field(4, ge=1, validation_alias="LAKE_RETRY_ATTEMPTS")

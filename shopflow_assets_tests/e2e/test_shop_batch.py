@@ -30,6 +30,11 @@ GOLD = ("shop_daily_revenue", "shop_revenue_by_country", "shop_revenue_by_catego
 
 
 def _forget_day(lake, day: dt.date) -> None:
+    if lake.describe().startswith("S3"):  # versioned raw-data: only the root key may remove a raw day
+        from shopflow_assets.devstack.minio_iam import purge_with_root
+        from shopflow_assets.settings import get_settings
+
+        purge_with_root(get_settings(), "raw-data", f"{day:%Y/%m/%d}/")
     for bucket, prefix in (
         ("raw-data", f"{day:%Y/%m/%d}/"),
         ("staging", "shop/"),

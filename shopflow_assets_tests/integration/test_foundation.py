@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from shopflow_assets.devstack.health import ServiceUnavailableError
+from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.resources.kafka import (
     KafkaResource,
     end_offsets,
@@ -51,11 +52,13 @@ def spark(settings):
 def run_id(s3_settings):
     run_id = uuid.uuid4().hex[:12]
     yield run_id
-    # Test objects must not linger where sensors look for new files; the lake itself never deletes.
-    lake = build_lake(s3_settings)
+    # Test objects must not linger where sensors look for new files; the lake itself never deletes, and
+    # the pipeline key may not delete from versioned raw-data: the root key removes every version.
+    root = s3_client(s3_settings, root=True)
     for bucket in ("raw-data", "staging", "lakehouse"):
-        for key in lake.list_keys(bucket, f"_tests/{run_id}/"):
-            lake.client.delete_object(Bucket=bucket, Key=key)
+        listing = root.list_object_versions(Bucket=bucket, Prefix=f"_tests/{run_id}/")
+        for version in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+            root.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
 
 
 def _closed_port() -> int:

@@ -103,9 +103,9 @@ def test_service_paths_live_in_shopflow_home(settings):
 
 def test_minio_root_credentials_are_validated():
     validate_root_credentials("shopflow", "12345678")
-    with pytest.raises(DevstackError, match="AWS_ACCESS_KEY_ID"):
+    with pytest.raises(DevstackError, match="MINIO_ROOT_USER"):
         validate_root_credentials("ab", "12345678")
-    with pytest.raises(DevstackError, match="AWS_SECRET_ACCESS_KEY"):
+    with pytest.raises(DevstackError, match="MINIO_ROOT_PASSWORD"):
         validate_root_credentials("abc", "short")
 
 
