@@ -168,6 +168,12 @@ def _add_common_produce_flags(
         "--confirm-each", action="store_true", help="count a delivery report for every message"
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--oversized",
+        choices=("skip", "fail"),
+        default="skip",
+        help="a record larger than Kafka accepts: skip and count it (default) or stop with an error",
+    )
 
 
 def register_produce(subparsers: argparse._SubParsersAction) -> None:
@@ -350,6 +356,7 @@ def _run(
         confirm_each=args.confirm_each,
         progress=not args.no_progress,
         expected_total=expected_total,
+        oversized=args.oversized,
     )
     manifest.updates = updates or []
     table = Table(title=f"produce {stream_name} ({manifest.pace})")
@@ -372,6 +379,12 @@ def _run(
     )
     if manifest.delivery_errors:
         console.print(f"[red]delivery errors: {manifest.delivery_errors}")
+    if manifest.oversized or manifest.oversized_records:
+        console.print(f"[yellow]records too large for Kafka: {manifest.oversized:,} skipped")
+        for record in manifest.oversized_records:
+            console.print(
+                f"  {record['topic']} key {record['key']!r}: {record['bytes']:,} bytes ({record['reason']})"
+            )
     if args.manifest:
         manifest.write(args.manifest)
         console.print(f"manifest: {args.manifest}")
