@@ -93,7 +93,7 @@ def _shop_quality(args: argparse.Namespace) -> int:
         (count,) = conn.execute(
             "SELECT COUNT(*) FROM fact_orders WHERE order_date = ?", [args.date]
         ).fetchone()
-    print(f"SELECT COUNT(*) FROM fact_orders WHERE order_date = '{args.date}' -> {count}")
+    print(f"SELECT COUNT(*) FROM fact_orders WHERE order_date = '{args.date}' -> {count}")  # nosec B608 # printed for the user, never executed
     return 0 if count > 0 else 1
 
 
@@ -175,13 +175,14 @@ def _demo(args: argparse.Namespace) -> int:
         if not settings.uses_s3
         else f"s3://raw-data, s3://staging, s3://quarantine at {settings.s3_endpoint_url}"
     )
+    revenue_sql = "select order_date, count(*), sum(total_amount) from fact_orders group by 1 order by 1"  # nosec B608 # printed for the user, never executed
     print(
         f"""
 Where to look:
   Dagster UI (lineage, metadata, checks, these runs):
       DAGSTER_HOME={os.environ["DAGSTER_HOME"]} uv run dagster dev -w workspace.yaml   # http://127.0.0.1:3000
   SQL on the warehouse ({settings.warehouse_path}):
-      uv run python -c "import duckdb; print(duckdb.connect('{settings.warehouse_path}', read_only=True).sql('select order_date, count(*), sum(total_amount) from fact_orders group by 1 order by 1'))"
+      uv run python -c "import duckdb; print(duckdb.connect('{settings.warehouse_path}', read_only=True).sql('{revenue_sql}'))"
       gold models: shop_daily_revenue, shop_revenue_by_country, shop_revenue_by_category, shop_top_products
   Lake: {lake}
   Quarantined rows with their rule: quarantine/shop/quarantine/date=YYYY-MM-DD/part-0.parquet"""

@@ -69,7 +69,7 @@ def render_bootstrap_sql(user: str, password: str, database: str) -> str:
     print the password into the server log.
     """
     return (
-        "SET log_statement = 'none';\nSET log_min_error_statement = 'panic';\n"
+        "SET log_statement = 'none';\nSET log_min_error_statement = 'panic';\n"  # nosec B608 # values quoted with quote_literal/quote_ident
         f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(user)}) "
         f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(user)})\\gexec\n"
         f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(scram_sha256_verifier(password))};\n"

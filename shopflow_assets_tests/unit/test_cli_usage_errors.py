@@ -62,3 +62,10 @@ def test_help_still_exits_0(capsys):
         cli.main(["run", "--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flow", ["page-views", "actions"])
+def test_an_injected_stream_prefix_is_refused_before_anything_starts(flow, capsys):
+    assert cli.main(["stream", flow, "--once", "--prefix", "x; DROP TABLE fact_orders; --"]) == 2
+    err = capsys.readouterr().err
+    assert "--prefix" in err and "is not allowed" in err and len(err.strip().splitlines()) == 1

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
+from shopflow_assets.identifiers import quote_identifier, safe_prefix, safe_table
 from shopflow_assets.resources.lake import Lake
 from shopflow_assets.resources.streaming import (
     QueryReport,
@@ -58,7 +59,7 @@ class PageViewsConfig:
         topic: how tests and benches run it without touching the real tables."""
         from dataclasses import replace
 
-        p = prefix.strip("/") if prefix else ""
+        p = safe_prefix(prefix, "prefix") if prefix else ""
         under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
         return replace(
             self,
@@ -67,7 +68,9 @@ class PageViewsConfig:
             dead_letter_key=under(self.dead_letter_key),
             checkpoint_name=under(self.checkpoint_name),
             dead_letter_checkpoint_name=under(self.dead_letter_checkpoint_name),
-            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_')}" if p else self.warehouse_table,
+            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_').replace('-', '_')}"
+            if p
+            else self.warehouse_table,
         )
 
 
@@ -142,8 +145,10 @@ def upsert_warehouse(settings: Settings, table: str, rows: list[Any], attempts: 
     for attempt in range(attempts):
         try:
             with connect_warehouse(settings) as con:
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({contract.FACT_PAGE_VIEWS_DUCKDB_DDL})")
-                con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM frame")
+                quoted = quote_identifier(safe_table(table, "warehouse table"))
+                ddl = f"CREATE TABLE IF NOT EXISTS {quoted} ({contract.FACT_PAGE_VIEWS_DUCKDB_DDL})"  # nosec B608 # validated, quoted
+                con.execute(ddl)
+                con.execute(f"INSERT OR REPLACE INTO {quoted} SELECT * FROM frame")  # nosec B608 # validated, quoted
             return
         except (WarehouseError, duckdb.IOException):
             if attempt == attempts - 1:
