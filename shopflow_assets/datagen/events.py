@@ -471,13 +471,27 @@ def olist_json_row(row: dict) -> dict:
     for column, text in row.items():
         if text == "" or text is None:
             out[column] = None
-        elif column in OLIST_INTS:
-            out[column] = int(float(text))
-        elif column in OLIST_FLOATS:
-            out[column] = float(text)
+        elif column in OLIST_INTS or column in OLIST_FLOATS:
+            out[column] = _json_number(text, integer=column in OLIST_INTS)
         else:
             out[column] = text
     return out
+
+
+def _json_number(text: str, integer: bool):
+    """The number a CSV field holds, or the text itself when it is not a finite number: the producer
+    forwards any row; deciding that "abc" or "inf" is not a price is silver's job (it quarantines it)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(value):
+        return text
+    if integer:
+        return int(value) if value.is_integer() and abs(value) < 2**63 else text
+    return value
 
 
 def read_olist_tables(
@@ -491,9 +505,10 @@ def read_olist_tables(
     check_olist_folder(Path(source), [STREAMED_FILES[table] for table in tables])
     out = {}
     for table in tables:
-        out[table], blanks = read_olist_csv(Path(source) / STREAMED_FILES[table])
+        csv_file = read_olist_csv(Path(source) / STREAMED_FILES[table])
+        out[table] = csv_file.rows
         if blank_rows is not None:
-            blank_rows[table] = blanks
+            blank_rows[table] = csv_file.blank_rows
     return out
 
 

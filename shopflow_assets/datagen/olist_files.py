@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shopflow_assets.datagen.olist import (
@@ -84,13 +84,37 @@ def check_olist_folder(folder: Path, expected: Iterable[str]) -> OlistFolderChec
     return check
 
 
-def read_olist_csv(path: Path) -> tuple[list[dict], int]:
-    """The rows of one Olist CSV as strings, and how many blank rows (every field empty, as spreadsheet
-    tools append by the thousand) were skipped. One vectorized pass: linear in the file size."""
-    import pandas as pd
+@dataclass
+class OlistCsv:
+    """The rows of one Olist CSV as strings, and what was not a row: blank rows (every field empty, as
+    spreadsheet tools append by the thousand) and malformed ones (more or fewer fields than the header),
+    the latter by line number."""
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if frame.empty:
-        return [], 0
-    blank = frame.apply(lambda column: column.str.strip().eq("")).all(axis=1)
-    return frame[~blank].to_dict("records"), int(blank.sum())
+    rows: list[dict]
+    blank_rows: int = 0
+    malformed_lines: list[int] = field(default_factory=list)
+
+
+def read_olist_csv(path: Path) -> OlistCsv:
+    """Read with the csv module (quoted fields may hold CR/LF; BOM and CRLF handled): one pass, linear."""
+    import csv
+
+    out = OlistCsv([])
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        for fields in reader:
+            if not any(value.strip() for value in fields):
+                out.blank_rows += 1
+            elif len(fields) != len(header):
+                out.malformed_lines.append(reader.line_num)
+            else:
+                out.rows.append(dict(zip(header, fields, strict=True)))
+    if out.malformed_lines:
+        log.warning(
+            "%s: %d rows with more or fewer fields than the header skipped (lines %s)",
+            path,
+            len(out.malformed_lines),
+            ", ".join(map(str, out.malformed_lines[:10])) + (" ..." if len(out.malformed_lines) > 10 else ""),
+        )
+    return out

@@ -68,19 +68,20 @@ def test_send_order_is_linear_when_many_rows_share_an_order_id():
     assert len(sequence) == 2 * n and len(set(sequence)) == 2 * n
 
 
-def test_read_olist_csv_keeps_rows_with_any_value(tmp_path):
+def test_read_olist_csv_keeps_rows_with_any_value_and_names_malformed_lines(tmp_path):
     path = tmp_path / olist.SELLERS
     path.write_bytes(
-        b'\xef\xbb\xbfseller_id,seller_zip_code_prefix,seller_city,seller_state\r\n"s1","01001","sao paulo","SP"'
-        b"\r\n,,,\r\n , ,,\r\n,,,SP\r\n,,,\r\n"
+        b'\xef\xbb\xbfseller_id,seller_zip_code_prefix,seller_city,seller_state\r\n"s1","01001","sao\rpaulo","SP"'
+        b"\r\n,,,\r\n , ,,\r\n,,,SP\r\ns2,01002\r\ns3,1,2,3,4\r\n,,,\r\n"
     )
-    rows, blanks = read_olist_csv(path)
-    assert blanks == 3
-    assert rows == [
+    read = read_olist_csv(path)
+    assert read.blank_rows == 3
+    assert read.malformed_lines == [6, 7]
+    assert read.rows == [
         {
             "seller_id": "s1",
             "seller_zip_code_prefix": "01001",
-            "seller_city": "sao paulo",
+            "seller_city": "sao\rpaulo",
             "seller_state": "SP",
         },
         {"seller_id": "", "seller_zip_code_prefix": "", "seller_city": "", "seller_state": "SP"},

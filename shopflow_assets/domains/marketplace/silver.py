@@ -40,6 +40,26 @@ SILVER_UPDATED_AT = "_silver_updated_at"
 CARRIED_META = (INGESTION_TS, "_kafka_offset", "_bronze_ingested_at")
 
 
+# Timestamp shapes accepted besides Spark's own ISO cast (with or without seconds, `T` or a space):
+# spreadsheet exports write `M/D/YYYY H:MM`, with or without seconds. Month first, as those tools do.
+TIMESTAMP_FORMATS = (
+    "yyyy-MM-dd HH:mm",
+    "yyyy-MM-dd'T'HH:mm",
+    "M/d/yyyy H:mm:ss",
+    "M/d/yyyy H:mm",
+    "M/d/yyyy",
+)
+# A parsed time outside this window is a typo or an attack ("9999-01-01"); it would also break readers
+# that map timestamps to Python datetimes.
+EARLIEST_TIMESTAMP, LATEST_TIMESTAMP = "1970-01-01", "2100-01-01"
+
+
+def parse_timestamp(text: Column) -> Column:
+    return F.coalesce(
+        text.try_cast("timestamp"), *[F.try_to_timestamp(text, F.lit(f)) for f in TIMESTAMP_FORMATS]
+    )
+
+
 def _blank_to_null(column: str) -> Column:
     trimmed = F.trim(F.col(column).cast("string"))
     return F.when(trimmed == "", None).otherwise(trimmed)
@@ -56,7 +76,14 @@ def typed_with_reasons(bronze: DataFrame, table: TableContract) -> DataFrame:
     typed_cols: dict[str, Column] = {}
     for name in table.columns:
         sql_type = table.types.get(name)
-        typed = raw[name].try_cast(sql_type) if sql_type else raw[name]
+        if sql_type == "timestamp":
+            typed = parse_timestamp(raw[name])
+            outside = (typed < F.lit(EARLIEST_TIMESTAMP).cast("timestamp")) | (
+                typed >= F.lit(LATEST_TIMESTAMP).cast("timestamp")
+            )
+            reasons.append(F.when(outside, F.lit(f"{name}_out_of_range")))
+        else:
+            typed = raw[name].try_cast(sql_type) if sql_type else raw[name]
         typed_cols[name] = typed
         if sql_type:
             reasons.append(F.when(raw[name].isNotNull() & typed.isNull(), F.lit(f"unparseable_{name}")))
