@@ -71,7 +71,7 @@ def _dbt_prepare(args: argparse.Namespace) -> int:
 def _shop_landed(args: argparse.Namespace) -> int:
     from shopflow_assets.contracts.shop import SHOP_DATASETS
     from shopflow_assets.domains.shop.assets import landing_file
-    from shopflow_assets.domains.shop.partitions import raw_object_key
+    from shopflow_assets.domains.shop.transforms import raw_object_key
     from shopflow_assets.resources.lake import build_lake
 
     lake = build_lake()
@@ -104,7 +104,7 @@ def _shop_quality(args: argparse.Namespace) -> int:
 def _run_shop(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import dagster_home, days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     days = days_between(args.date, args.end or args.date)
@@ -122,7 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopflow_assets.datagen.shop import generate_shop_day
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import dagster_home, days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from shopflow_assets.datagen.shop import ShopManifest, generate_shop_day
-from shopflow_assets.domains.shop.partitions import raw_object_key
-from shopflow_assets.domains.shop.runner import run_days
+from shopflow_assets.domains.shop.automation import run_days
+from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import get_settings, reload_settings
