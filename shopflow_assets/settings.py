@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     minio_console_address: str = Field("127.0.0.1:9001", validation_alias="MINIO_CONSOLE_ADDRESS")
     # Lake (object store) calls retry transient failures this many times in all, with exponential backoff.
     lake_retry_attempts: int = Field(4, ge=1, validation_alias="LAKE_RETRY_ATTEMPTS")
-    lake_retry_base_delay: float = Field(0.5, ge=0, validation_alias="LAKE_RETRY_BASE_DELAY_SECONDS")
 
     # --- Kafka --------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
