@@ -1,7 +1,8 @@
 """Jobs, the 06:00 schedule, the Kafka sensor and the notifications of the Olist pipeline.
 
 olist_pipeline: freshness (olist_topic_offsets) -> bronze -> silver -> dbt build (run, then tests as
-blocking checks) -> gold checks -> notify (run-status sensors below).
+blocking checks) -> gold checks -> a success notice (sensor below; failures go to the alert sensors of the
+operations domain).
 
 Retries, one mechanism per level: a step is retried by its op retry policy (assets.RETRY); a failed run by
 Dagster's run retries (the RUN_RETRIES tag, honoured when the instance enables `run_retries`).
@@ -14,8 +15,8 @@ import dagster as dg
 
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
-from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.streaming import (
@@ -116,17 +117,10 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
     return run_request_for_offsets(f"olist-{digest}", tags={"olist/unprocessed": str(unprocessed)})
 
 
-@dg.run_failure_sensor(
-    monitored_jobs=[olist_pipeline, olist_bronze_silver], name="olist_failure_notification"
-)
-def olist_failure_notification(context: dg.RunFailureSensorContext):
-    run = context.dagster_run
-    notify(notification_payload(run.job_name, run.run_id, "FAILURE", context.failure_event.message or ""))
-
-
+# Failures of these jobs are alerted by the operations domain's run_failure_alert_sensor, like every job's.
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[olist_pipeline], name="olist_success_notification"
 )
-def olist_success_notification(context: dg.RunStatusSensorContext):
+def olist_success_notification(context: dg.RunStatusSensorContext, alerts: AlertResource):
     run = context.dagster_run
-    notify(notification_payload(run.job_name, run.run_id, "SUCCESS"))
+    alerts.send(Alert(kind="run_success", job=run.job_name, run_id=run.run_id))
