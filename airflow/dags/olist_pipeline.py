@@ -93,11 +93,11 @@ with DAG(
     dbt_run = BashOperator(task_id="dbt_run", bash_command=materialize(DBT_MODELS))
     dbt_test = BashOperator(
         task_id="dbt_test",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.gold test"),
+        bash_command=project_command("shopflow olist dbt test"),
     )
     quality_checks = BashOperator(
         task_id="quality_checks",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.checks"),
+        bash_command=project_command("shopflow olist quality"),
     )
     notify_success = BashOperator(
         task_id="notify_success", bash_command=project_command(NOTIFY + "success"), trigger_rule="all_success"

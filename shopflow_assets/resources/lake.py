@@ -382,13 +382,32 @@ def build_lake(settings: Settings | None = None, backend: Literal["local", "s3"]
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Dagster's handle on the lake; `backend` ("local" or "s3") None follows settings.env."""
+    """Dagster's handle on the lake. build_resources() sets every field for the environment (secrets as
+    EnvVar); a field left None follows the settings in force when used (`backend` None: settings.env)."""
 
     # A plain str: Dagster config has no Literal type; build_lake() rejects anything else.
     backend: str | None = None
+    local_dir: str | None = None
+    s3_endpoint_url: str | None = None
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    retry_attempts: int | None = None
 
     def get_lake(self) -> Lake:
-        return build_lake(get_settings(), self.backend)  # type: ignore[arg-type]
+        settings = get_settings()
+        backend = self.backend or ("s3" if settings.uses_s3 else "local")
+        if backend == "local" and self.local_dir:
+            return LocalLake(self.local_dir)
+        if backend == "s3" and self.aws_access_key_id and self.aws_secret_access_key:
+            return S3Lake(
+                endpoint_url=self.s3_endpoint_url or settings.s3_endpoint_url,
+                access_key_id=self.aws_access_key_id,
+                secret_access_key=self.aws_secret_access_key,
+                region=self.aws_region or settings.aws_region,
+                retry_attempts=self.retry_attempts or settings.lake_retry_attempts,
+            )
+        return build_lake(settings, backend)  # type: ignore[arg-type]
 
     def uri(self, bucket: str, key: str = "", engine: Engine = "native") -> str:
         return self.get_lake().uri(bucket, key, engine)

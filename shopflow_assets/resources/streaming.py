@@ -35,7 +35,6 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.settings import get_settings
 
 CHECKPOINT_BUCKET = "lakehouse"
 CHECKPOINT_PREFIX = "_checkpoints"
@@ -427,7 +426,7 @@ def run_bounded_from_asset(
         session,
         streaming.runner(session, the_lake.spark_uri),
         the_lake,
-        get_settings(),
+        kafka.settings(),
         run_config,
         bounded=True,
         on_progress=lambda name, p: context.log.info(

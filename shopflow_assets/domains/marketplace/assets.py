@@ -33,8 +33,8 @@ from shopflow_assets.domains.marketplace.pipeline import (
 )
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.settings import get_settings
 
 # Every step of the domain: two retries with back-off (a broker or store hiccup); the run itself is retried
 # by Dagster's run retries (automation.py), nothing else retries.
@@ -79,14 +79,16 @@ def olist_topic_offsets(config: MarketplaceRunConfig, kafka: KafkaResource) -> d
     retry_policy=RETRY,
 )
 def olist_bronze_streams(
-    context: dg.AssetExecutionContext, config: MarketplaceRunConfig, spark: SparkResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: MarketplaceRunConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+    kafka: KafkaResource,
 ):
     """Bounded (`availableNow`) Kafka -> bronze for the five topics; bad messages to the dead letters."""
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
-    counts = ingest_bronze(
-        session, mlake, get_settings().kafka_bootstrap_servers, topic_suffix=config.topic_suffix
-    )
+    counts = ingest_bronze(session, mlake, kafka.servers, topic_suffix=config.topic_suffix)
     for table in STREAMED:
         c = counts[table.name]
         yield dg.MaterializeResult(
@@ -105,7 +107,7 @@ def olist_bronze_streams(
 
 
 class OlistCsvConfig(MarketplaceRunConfig):
-    """Folder of the Olist CSVs (default: settings.olist_csv_root, SHOPFLOW_OLIST_CSV_DIR)."""
+    """Folder of the Olist CSVs (default: the source_files resource's olist_csv_dir)."""
 
     csv_dir: str = ""
 
@@ -123,12 +125,16 @@ class OlistCsvConfig(MarketplaceRunConfig):
     retry_policy=RETRY,
 )
 def olist_bronze_batch(
-    context: dg.AssetExecutionContext, config: OlistCsvConfig, spark: SparkResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: OlistCsvConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+    source_files: SourceFilesResource,
 ):
     """Payments, reviews, geolocation and the category translation from their CSVs (not streamed)."""
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
-    csv_dir = Path(config.csv_dir) if config.csv_dir else get_settings().olist_csv_root
+    csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
     rows = load_batch_bronze(session, mlake, csv_dir)
     for table in BATCH_LOADED:
         yield dg.MaterializeResult(

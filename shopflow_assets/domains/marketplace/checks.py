@@ -178,20 +178,3 @@ def evaluate_gold(con) -> list[dg.AssetCheckResult]:
         )
     )
     return results
-
-
-def main() -> int:
-    """`python -m shopflow_assets.domains.marketplace.checks`: the gold checks; exit 1 if one fails."""
-    from shopflow_assets.resources.warehouse import connect_warehouse
-
-    with connect_warehouse(read_only=True) as con:
-        results = evaluate_gold(con)
-    for result in results:
-        print(
-            f"{'PASS' if result.passed else 'FAIL'} {result.asset_key.to_user_string()} {result.check_name}"
-        )
-    return 0 if all(r.passed for r in results) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

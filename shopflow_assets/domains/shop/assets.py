@@ -20,6 +20,7 @@ from shopflow_assets.domains.shop import transforms
 from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.io_managers.metadata import preview
 from shopflow_assets.resources.lake import LakeConflictError, LakeResource
+from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.settings import get_settings
 
@@ -48,10 +49,6 @@ def raw_key(dataset: str) -> dg.AssetKey:
 
 def clean_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey([PREFIX, f"clean_{dataset}"])
-
-
-def landing_file(day: dt.date, dataset: str) -> Path:
-    return get_settings().shop_landing_root / day.isoformat() / contract.RAW_FILE_NAMES[dataset]
 
 
 # --- source assets: the generated CSVs of each day ----------------------------------------------------
@@ -100,7 +97,9 @@ def check_header(path_or_bytes: Path | bytes, dataset: str, source: str) -> None
     name="shop_raw_objects",
     backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
-def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
+def shop_raw_objects(
+    context: dg.AssetExecutionContext, lake: LakeResource, source_files: SourceFilesResource
+):
     """Upload the day's landing CSVs to the raw layer (retried with backoff by the lake when unreachable).
 
     When a landing file is absent but its raw object exists (files dropped straight into raw-data,
@@ -111,7 +110,7 @@ def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
     for dataset in contract.SHOP_DATASETS:
         key = raw_object_key(day, dataset)
         uri = store.uri("raw-data", key)
-        path = landing_file(day, dataset)
+        path = source_files.shop_landing_file(day, dataset)
         if path.is_file():
             data = path.read_bytes()
             check_header(data, dataset, str(path))

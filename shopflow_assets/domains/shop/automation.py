@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from pathlib import Path
 
 import dagster as dg
 
@@ -16,7 +14,6 @@ from shopflow_assets.contracts.shop import SHOP_DATASETS
 from shopflow_assets.domains.shop.assets import shop_daily_partitions
 from shopflow_assets.domains.shop.transforms import parse_raw_object_key
 from shopflow_assets.resources.lake import LakeResource
-from shopflow_assets.settings import Settings, get_settings
 
 JOB_NAME = "ecommerce_daily_batch"
 
@@ -84,14 +81,6 @@ def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource
 
 
 # --- in-process backfill ---------------------------------------------------------------------------
-
-
-def dagster_home(settings: Settings | None = None) -> Path:
-    """DAGSTER_HOME, else $SHOPFLOW_HOME/dagster: runs recorded there show in `dagster dev` started with it."""
-    settings = settings or get_settings()
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 def shop_definitions() -> dg.Definitions:
