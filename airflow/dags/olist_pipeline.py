@@ -1,4 +1,4 @@
-"""Airflow DAG `olist_pipeline` (seed 004): a thin wrapper around the Dagster assets of the Olist lakehouse.
+"""Airflow DAG `olist_pipeline`: a thin wrapper around the Dagster assets of the Olist lakehouse.
 
 check_freshness -> bronze_to_silver -> dbt_run -> dbt_test -> quality_checks -> notify_success /
 notify_failure, every day at 06:00 UTC, 2 retries. Each task runs a command in the ShopFlow project (its
