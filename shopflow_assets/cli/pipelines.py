@@ -6,9 +6,11 @@ import argparse
 import datetime as dt
 import os
 import time
+from pathlib import Path
 
 from shopflow_assets.cli import UsageError, date_range
 from shopflow_assets.cli import parse_date as _date
+from shopflow_assets.settings import Settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,17 +66,25 @@ def _dbt_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def dagster_home(settings: Settings | None = None) -> Path:
+    """DAGSTER_HOME, else $SHOPFLOW_HOME/dagster: runs recorded there show in `dagster dev` started with it."""
+    settings = settings or get_settings()
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
 def _shop_landed(args: argparse.Namespace) -> int:
     from shopflow_assets.contracts.shop import SHOP_DATASETS
-    from shopflow_assets.domains.shop.assets import landing_file
-    from shopflow_assets.domains.shop.partitions import raw_object_key
+    from shopflow_assets.domains.shop.transforms import raw_object_key
     from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.resources.source_files import SourceFilesResource
 
     lake = build_lake()
     missing = [
         dataset
         for dataset in SHOP_DATASETS
-        if not landing_file(args.date, dataset).is_file()
+        if not SourceFilesResource().shop_landing_file(args.date, dataset).is_file()
         and not lake.exists("raw-data", raw_object_key(args.date, dataset))
     ]
     if missing:
@@ -100,7 +110,7 @@ def _shop_quality(args: argparse.Namespace) -> int:
 def _run_shop(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     days = days_between(*date_range(args.date, args.end))
@@ -118,7 +128,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopflow_assets.datagen.shop import generate_shop_day
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings
 

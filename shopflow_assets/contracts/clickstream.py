@@ -1,4 +1,4 @@
-"""Contract of the click stream (seed 000): the `clicks_topic` JSON and the `fact_page_views` table.
+"""Contract of the click stream: the `clicks_topic` JSON and the `fact_page_views` table.
 
 One place for the topic, the fields a click must carry, the dead-letter reasons, and the shape of
 `fact_page_views`, so the parser, the Delta MERGE, the warehouse mirror, the checks and the tests

@@ -1,6 +1,6 @@
-"""Contracts of the shop daily batch (seed 000): raw CSV layouts, cleaning rules, cleaned and modelled tables.
+"""Contracts of the shop daily batch: raw CSV layouts, cleaning rules, cleaned and modelled tables.
 
-The cleaning rules are the ones in `data-contracts.md`; the rule names are shared with the generator's
+The cleaning rules are the ones in docs/requirements.md; the rule names are shared with the generator's
 manifest (`shopflow_assets.datagen.shop`) so quarantine can be checked row by row against it.
 """
 
@@ -15,7 +15,7 @@ from shopflow_assets.io_managers.contract import DatasetContract, register_contr
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("user_id", "signup_date", "country"),
     "products": ("product_id", "category", "price"),
-    # `order_ts` is ours: the seed gives orders no timestamp (see docs/shop-batch.md).
+    # `order_ts` is ours: the source layout gives orders no timestamp (see docs/shop-batch.md).
     "orders": ("order_id", "user_id", "product_id", "quantity", "total_amount", "order_ts"),
 }
 # File name the generator writes for each dataset, and the primary key of each.

@@ -1,5 +1,5 @@
-"""Streams of pre-serialized Kafka messages: click events (seed 000), user actions (seed 002) and Olist rows
-(seed 004), with duplicates, late and malformed messages planted at exact, recorded positions.
+"""Streams of pre-serialized Kafka messages: click events, user actions and Olist rows,
+with duplicates, late and malformed messages planted at exact, recorded positions.
 
 A stream is an iterator of `MessageChunk`s. Clicks and actions are built a chunk at a time with Arrow
 string kernels (no Python loop per event): the JSON text of every event is assembled column-wise, which
@@ -182,7 +182,7 @@ def _assemble(
     )
 
 
-# --- clicks (seed 000) ------------------------------------------------------------------------------
+# --- clicks ------------------------------------------------------------------------------
 CLICK_ACTIONS = (
     ("view_item", 0.70),
     ("add_to_cart", 0.12),
@@ -272,7 +272,7 @@ def click_stream(options: ClickOptions) -> Iterator[MessageChunk]:
         chunk_no += 1
 
 
-# --- user actions (seed 002) ------------------------------------------------------------------------
+# --- user actions ------------------------------------------------------------------------
 ACTION_EVENTS = (("view", 0.55), ("click", 0.28), ("add_to_cart", 0.1), ("purchase", 0.05), ("search", 0.02))
 PLATFORMS = (("web", 0.52), ("mobile", 0.48))
 PRODUCT_ADJECTIVES = (
@@ -420,7 +420,7 @@ def action_stream(options: ActionOptions) -> Iterator[MessageChunk]:
         chunk_no += 1
 
 
-# --- Olist rows (seed 004) ------------------------------------------------------------------------
+# --- Olist rows ------------------------------------------------------------------------
 OLIST_TOPICS = {
     "customers": "raw_customers",
     "sellers": "raw_sellers",

@@ -28,10 +28,16 @@ CREDENTIAL_FIELDS = {
     "AWS_ACCESS_KEY_ID": "aws_access_key_id",
     "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
     "POSTGRES_PASSWORD": "postgres_password",
+    "POSTGRES_READER_PASSWORD": "postgres_reader_password",
     "MINIO_ROOT_USER": "minio_root_user",
     "MINIO_ROOT_PASSWORD": "minio_root_password",
 }
-_SECRET_FIELDS = {"aws_secret_access_key", "postgres_password", "minio_root_password"}
+_SECRET_FIELDS = {
+    "aws_secret_access_key",
+    "postgres_password",
+    "postgres_reader_password",
+    "minio_root_password",
+}
 # before the root/pipeline split, the generated AWS_* pair was MinIO's root
 _ROOT_FROM_OLD_PAIR = {"MINIO_ROOT_USER": "AWS_ACCESS_KEY_ID", "MINIO_ROOT_PASSWORD": "AWS_SECRET_ACCESS_KEY"}
 

@@ -69,6 +69,7 @@ def test_values_set_by_the_user_win_and_are_not_written(tmp_path, monkeypatch):
         "AWS_SECRET_ACCESS_KEY",
         "MINIO_ROOT_PASSWORD",
         "MINIO_ROOT_USER",
+        "POSTGRES_READER_PASSWORD",
     ]
     assert settings.secret("postgres_password") == "from-the-environment"
     assert "POSTGRES_PASSWORD" not in parse_env_file(generated_env_path(settings).read_text())
@@ -82,6 +83,7 @@ def test_nothing_is_written_when_everything_is_set(tmp_path):
         POSTGRES_PASSWORD="pw",
         MINIO_ROOT_USER="root",
         MINIO_ROOT_PASSWORD="root-secret",
+        POSTGRES_READER_PASSWORD="rpw",
     )
     same, generated = ensure_credentials(settings)
     assert generated == [] and same is settings
@@ -117,7 +119,13 @@ def test_a_stack_from_before_the_pipeline_user_keeps_its_root_and_gets_a_pipelin
     generated_env_path(_fresh(tmp_path)).write_text(render_env_file(old))
     settings, generated = ensure_credentials(_fresh(tmp_path))
     assert sorted(generated) == sorted(
-        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"]
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "MINIO_ROOT_USER",
+            "MINIO_ROOT_PASSWORD",
+            "POSTGRES_READER_PASSWORD",
+        ]
     )
     assert settings.minio_root_user == "shopflowold"
     assert settings.secret("minio_root_password") == "old-secret-1"

@@ -1,17 +1,13 @@
-"""Secrets stay out of logs and command lines: the webhook URL in a failure log, the S3 secret on the
-`spark connect-server` command line, the DSN quoting of a password with spaces and quotes."""
+"""Secrets stay out of logs and command lines: the S3 secret on the `spark connect-server` command line,
+the DSN quoting of a password with spaces and quotes (the alert webhook URL is redacted by AlertResource)."""
 
 from __future__ import annotations
 
-import http.server
-import logging
 import stat
-import threading
 
 import psycopg.conninfo
 from pydantic import SecretStr
 
-from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
 from shopflow_assets.redact import redact, redact_url, scram_sha256_verifier
 from shopflow_assets.resources.spark import connect_server_command
 from shopflow_assets.settings import get_settings
@@ -27,29 +23,6 @@ def test_redact_helpers():
     )
     verifier = scram_sha256_verifier("pw", salt=b"0123456789abcdef")
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$") and "pw" not in verifier
-
-
-def test_a_failed_webhook_logs_its_host_not_its_url(caplog):
-    class Refuse(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.send_response(500)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    token_url = f"http://127.0.0.1:{server.server_port}/hooks/T000/SECRET-TOKEN-123"
-    settings = get_settings().model_copy(update={"alert_webhook_url": token_url, "alert_email_to": None})
-    try:
-        with caplog.at_level(logging.ERROR, logger="shopflow.marketplace.notify"):
-            channels = notify(notification_payload("olist_pipeline", "r1", "FAILURE", "boom"), settings)
-    finally:
-        server.shutdown()
-    assert channels == ["log"]
-    assert f"webhook notification to http://127.0.0.1:{server.server_port}/*** failed" in caplog.text
-    assert "SECRET-TOKEN-123" not in caplog.text
 
 
 def test_connect_server_command_line_holds_no_credential(tmp_path):

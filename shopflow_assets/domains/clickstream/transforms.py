@@ -1,4 +1,4 @@
-"""Page views from click events (seed 000): pure DataFrame -> DataFrame functions, tested without Dagster.
+"""Page views from click events: pure DataFrame -> DataFrame functions, tested without Dagster.
 
 Each works on a batch DataFrame as well as on a stream (watermark and within-watermark dedup are
 no-ops / plain dedup on a batch), so unit tests run them on small local frames and the streaming query

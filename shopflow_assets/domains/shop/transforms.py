@@ -182,7 +182,9 @@ def _finish(annotated: DataFrame, dataset: str, source: str, typed_columns: dict
     raw_json = F.to_json(F.struct(*[F.col(name) for name in columns]), {"ignoreNullFields": "false"})
     # a quarantined row keeps its raw text (raw_record); its typed values are dropped, since an
     # out-of-range one (year 9999) could not even be collected into pandas
-    typed = {name: F.when(F.col(RULE).isNull(), F.col(typed_col)) for name, typed_col in typed_columns.items()}
+    typed = {
+        name: F.when(F.col(RULE).isNull(), F.col(typed_col)) for name, typed_col in typed_columns.items()
+    }
     return rows.select(
         *[typed.get(name, F.col(name)).alias(name) for name in columns],
         F.col(ROW_NUMBER),
@@ -413,3 +415,20 @@ def count_records(
             "records_quarantined": quarantined,
         }
     return out
+
+
+def raw_object_key(day: dt.date, dataset: str) -> str:
+    """THE raw landing key: raw-data/YYYY/MM/DD/<users|products|orders>.csv."""
+    return f"{day:%Y/%m/%d}/{dataset}.csv"
+
+
+def parse_raw_object_key(key: str) -> tuple[dt.date, str] | None:
+    """raw-data key -> (day, dataset), or None for a key that is not a shop raw object."""
+    parts = key.split("/")
+    if len(parts) != 4 or not parts[3].endswith(".csv"):
+        return None
+    try:
+        day = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+    return day, parts[3].removesuffix(".csv")
