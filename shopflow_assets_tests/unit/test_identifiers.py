@@ -55,3 +55,27 @@ def test_quoting_keeps_a_hostile_value_one_identifier_or_literal():
     con.execute(f"INSERT INTO {quote_identifier(name)} VALUES ({quote_literal(name)})")
     assert con.execute(f"SELECT v FROM {quote_identifier(name)}").fetchall() == [(name,)]
     assert con.execute("SELECT count(*) FROM t").fetchone() == (0,)  # t still exists
+
+
+@pytest.mark.parametrize("attack", ["x'); DROP TABLE fact_orders; --", "a` UNION SELECT 1 --", "../secret"])
+def test_a_crafted_marketplace_namespace_is_refused(attack):
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+
+    with pytest.raises(UnsafeNameError, match="namespace"):
+        MarketplaceLake(uri=lambda bucket, key, engine: f"/lake/{bucket}/{key}", namespace=attack)
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: f"/lake/{bucket}/{key}", namespace="/_tests/ab-1/")
+    assert lake.namespace == "_tests/ab-1" and lake.paths.bronze("orders").startswith(
+        "/lake/lakehouse/_tests/ab-1/"
+    )
+
+
+def test_the_dbt_lake_root_stays_one_duckdb_literal():
+    import json as json_module
+
+    from shopflow_assets.domains.marketplace.gold import olist_dbt_vars
+
+    root = json_module.loads(olist_dbt_vars("/home/o'brien/lake/lakehouse/")[1])["olist_lake_root"]
+    con = duckdb.connect()
+    assert con.execute(f"SELECT '{root}/silver/orders'").fetchone() == (
+        "/home/o'brien/lake/lakehouse/silver/orders",
+    )

@@ -92,7 +92,7 @@ def test_shop_rows_beyond_the_warehouse_types_are_quarantined_with_their_rule(sp
 
 def test_marketplace_silver_reads_spreadsheet_timestamps_and_quarantines_impossible_ones(spark):
     from shopflow_assets.contracts.marketplace import INGESTION_TS, ORDERS
-    from shopflow_assets.domains.marketplace.silver import REASON, typed_with_reasons
+    from shopflow_assets.domains.marketplace.transforms import REASON, typed_with_reasons
 
     shapes = {
         "iso": "2017-10-02 10:56:33",

@@ -184,7 +184,7 @@ def test_every_user_action_is_valid_or_dead_lettered_with_a_reason(spark, values
 def test_every_olist_order_is_typed_or_quarantined_with_a_reason(spark, rows):
     from shopflow_assets.contracts.marketplace import INGESTION_TS
     from shopflow_assets.contracts.marketplace import ORDERS as ORDERS_CONTRACT
-    from shopflow_assets.domains.marketplace.silver import REASON, typed_with_reasons
+    from shopflow_assets.domains.marketplace.transforms import REASON, typed_with_reasons
 
     columns = [*ORDERS_CONTRACT.columns, INGESTION_TS]
     data = [

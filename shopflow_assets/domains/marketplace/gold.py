@@ -14,8 +14,11 @@ OLIST_SELECT = "tag:olist"
 
 
 def olist_dbt_vars(lakehouse_root: str) -> list[str]:
-    """dbt `--vars` pointing the olist sources at the lakehouse bucket (DuckDB form of the lake URI)."""
-    return ["--vars", json.dumps({"olist_lake_root": lakehouse_root.rstrip("/")})]
+    """dbt `--vars` pointing the olist sources at the lakehouse bucket (DuckDB form of the lake URI).
+
+    The value lands inside `delta_scan('...')`: its single quotes are doubled so it stays one literal
+    (the namespace part is already held to a strict pattern by MarketplaceLake)."""
+    return ["--vars", json.dumps({"olist_lake_root": lakehouse_root.rstrip("/").replace("'", "''")})]
 
 
 def run_dbt_olist(
