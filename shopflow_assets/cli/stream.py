@@ -122,6 +122,13 @@ def _run(args: argparse.Namespace) -> int:
             spark, runner, lake, settings, config, bounded=args.once, stop_event=stop, on_progress=on_progress
         )
         result = {**summary.as_metadata(), "accounted": summary.accounted}
+        if summary.too_late(config.max_late_share):
+            result["accounted"] = False  # every click is counted, but this many late ones is a failure
+            print(
+                f"page views: {summary.dropped_late} of {summary.records_in} records dropped as late "
+                f"({summary.late_share:.1%} > {config.max_late_share:.0%}); is the watermark ahead of the clock?",
+                file=sys.stderr,
+            )
     else:
         print(f"user actions from {config.topic}: {mode}; Ctrl-C stops between batches", file=sys.stderr)
         summary = run_user_actions(

@@ -53,6 +53,8 @@ class PageViewsConfig:
     max_offsets_per_trigger: int | None = 500_000
     min_partitions: int | None = None
     mirror_to_warehouse: bool = True
+    max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
+    max_late_share: float = contract.DEFAULT_MAX_LATE_SHARE  # more dropped late than this fails the run
 
     def isolated(self, prefix: str | None, topic: str | None = None) -> PageViewsConfig:
         """The same flow under `prefix` (every output, checkpoint and the warehouse table) and/or another
@@ -189,7 +191,7 @@ def start_page_view_queries(
             stats.windows[batch_id] = len(rows)
 
     def dead_letter(batch: DataFrame, batch_id: int) -> None:
-        letters = dead_letter_frame(parse_clicks(batch), batch_id).persist()
+        letters = dead_letter_frame(parse_clicks(batch, config.max_future_skew), batch_id).persist()
         try:
             count = letters.count()
             if count:
@@ -199,7 +201,9 @@ def start_page_view_queries(
         with stats.lock:
             stats.dead_lettered[batch_id] = count
 
-    windows = page_view_windows(valid_clicks(parse_clicks(records())), config.watermark)
+    windows = page_view_windows(
+        valid_clicks(parse_clicks(records(), config.max_future_skew)), config.watermark
+    )
     page_views = runner.start(
         windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name, bounded=bounded
     )
@@ -231,6 +235,14 @@ class PageViewRunSummary:
             self.counted + self.duplicates + self.dead_lettered + self.dropped_late
         )
 
+    @property
+    def late_share(self) -> float:
+        return self.dropped_late / self.records_in if self.records_in else 0.0
+
+    def too_late(self, max_share: float) -> bool:
+        """More of this run dropped as late than `max_share`: a watermark pushed ahead, a stalled job."""
+        return self.late_share > max_share
+
     def as_metadata(self) -> dict[str, Any]:
         return {
             "records_in": self.records_in,
@@ -238,6 +250,7 @@ class PageViewRunSummary:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "dropped_late": self.dropped_late,
+            "late_share": round(self.late_share, 4),
             "windows_upserted": self.windows_upserted,
             "batches": self.batches,
             "watermark": self.watermark or "",
