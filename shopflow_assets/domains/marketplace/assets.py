@@ -30,7 +30,9 @@ from shopflow_assets.domains.marketplace.pipeline import (
     build_silver,
     ingest_bronze,
     load_batch_bronze,
+    read_delta,
 )
+from shopflow_assets.domains.marketplace.quarantine_ratio import quarantine_ratio_result
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.source_files import SourceFilesResource
@@ -46,6 +48,7 @@ class MarketplaceRunConfig(dg.Config):
 
     namespace: str = ""  # tables under <bucket>/<namespace>/...
     topic_suffix: str = ""  # topics raw_*_<suffix>
+    max_quarantine_share: float = 0.2  # a silver run quarantining more of its input fails there
 
 
 def marketplace_lake(lake: LakeResource, config: MarketplaceRunConfig) -> MarketplaceLake:
@@ -186,6 +189,14 @@ def olist_silver(
             },
         )
         yield from silver_check_results(session, mlake.paths.silver(table.name), table)
+        yield quarantine_ratio_result(
+            silver_key(table),
+            table,
+            counts,
+            read_delta(session, mlake.paths.quarantine(table.name)),
+            read_delta(session, mlake.paths.bronze(table.name)),
+            config.max_quarantine_share,
+        )
 
 
 class OlistDbtTranslator(DagsterDbtTranslator):

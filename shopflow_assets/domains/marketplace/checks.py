@@ -43,7 +43,17 @@ def bronze_check_result(spark, path: str, table: TableContract) -> dg.AssetCheck
 
 
 def silver_check_specs(table: TableContract) -> list[dg.AssetCheckSpec]:
-    specs = [dg.AssetCheckSpec("unique_keys", asset=silver_key(table), blocking=True)]
+    from shopflow_assets.domains.marketplace.quarantine_ratio import CHECK_NAME
+
+    specs = [
+        dg.AssetCheckSpec("unique_keys", asset=silver_key(table), blocking=True),
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=silver_key(table),
+            blocking=True,
+            description="at most max_quarantine_share of the run's input quarantined; names rule, column, samples",
+        ),
+    ]
     if table.name == "orders":
         specs.append(dg.AssetCheckSpec("allowed_statuses", asset=silver_key(table), blocking=True))
     if table.non_negative:
