@@ -1,4 +1,4 @@
-"""Airflow DAG `ecommerce_daily_batch` (seed 000): a thin wrapper around the Dagster job of the same name.
+"""Airflow DAG `ecommerce_daily_batch`: a thin wrapper around the Dagster job of the same name.
 
 S3 sensor -> ingest -> transform -> data quality, every day at 02:00 UTC, for the day that just ended.
 Each task runs a command in the ShopFlow project (its own uv environment), so Airflow never imports

@@ -1,4 +1,4 @@
-"""Airflow DAG `olist_pipeline` (seed 004): a thin wrapper around the Dagster assets of the Olist lakehouse.
+"""Airflow DAG `olist_pipeline`: a thin wrapper around the Dagster assets of the Olist lakehouse.
 
 check_freshness -> bronze_to_silver -> dbt_run -> dbt_test -> quality_checks -> notify_success /
 notify_failure, every day at 06:00 UTC, 2 retries. Each task runs a command in the ShopFlow project (its
@@ -93,11 +93,11 @@ with DAG(
     dbt_run = BashOperator(task_id="dbt_run", bash_command=materialize(DBT_MODELS))
     dbt_test = BashOperator(
         task_id="dbt_test",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.gold test"),
+        bash_command=project_command("shopflow olist dbt test"),
     )
     quality_checks = BashOperator(
         task_id="quality_checks",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.checks"),
+        bash_command=project_command("shopflow olist quality"),
     )
     notify_success = BashOperator(
         task_id="notify_success", bash_command=project_command(NOTIFY + "success"), trigger_rule="all_success"

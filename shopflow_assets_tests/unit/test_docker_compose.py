@@ -131,3 +131,24 @@ def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compo
         assert database in script
     assert "default_transaction_read_only = on" in script
     assert "POSTGRES_READER_PASSWORD" in _environment(postgres)
+
+
+def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):
+    """Root only in minio and minio-init; raw-data versioned; the user gets the policy the native stack uses."""
+    import json
+
+    from shopflow_assets.devstack.minio_iam import PIPELINE_POLICY, pipeline_policy
+
+    for name, service in compose["services"].items():
+        env = _environment(service)
+        if name not in ("minio", "minio-init"):
+            assert not any(key.startswith("MINIO_ROOT") for key in env), f"{name} sees MinIO's root key"
+    assert _environment(compose["services"]["minio"])["MINIO_ROOT_USER"].startswith("${MINIO_ROOT_USER")
+    script = " ".join(compose["services"]["minio-init"]["command"])
+    assert '"$$MINIO_ROOT_USER" "$$MINIO_ROOT_PASSWORD"' in script
+    assert "mc version enable lake/raw-data" in script
+    assert f"mc admin policy create lake {PIPELINE_POLICY} /etc/shopflow/pipeline-policy.json" in script
+    assert 'mc admin user add lake "$$AWS_ACCESS_KEY_ID"' in script
+    mount = compose["services"]["minio-init"]["volumes"][0]
+    host_path = PROJECT_ROOT / mount.split(":")[0]
+    assert json.loads(host_path.read_text()) == pipeline_policy()
