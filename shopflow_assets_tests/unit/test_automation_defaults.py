@@ -48,7 +48,9 @@ def _default_statuses(tmp_path, **env: str) -> dict[str, str]:
 )
 def test_one_setting_switches_every_expected_schedule_and_sensor(tmp_path, env, running):
     statuses = _default_statuses(tmp_path, **env)
-    assert set(AUTOMATED) <= set(statuses), f"missing from the code location: {set(AUTOMATED) - set(statuses)}"
+    assert set(AUTOMATED) <= set(statuses), (
+        f"missing from the code location: {set(AUTOMATED) - set(statuses)}"
+    )
     expected = "RUNNING" if running else "STOPPED"
     assert {name: statuses[name] for name in AUTOMATED} == dict.fromkeys(AUTOMATED, expected)
     # Everything else (the 06:00 Olist schedule, success notices) waits for a user in both settings.
