@@ -15,6 +15,8 @@ AUTOMATED = (
     "clicks_topic_sensor",
     "user_actions_sensor",
     "olist_kafka_sensor",
+    "run_failure_alert_sensor",
+    "check_failure_alert_sensor",
 )
 
 
