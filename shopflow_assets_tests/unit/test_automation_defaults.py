@@ -43,7 +43,6 @@ def _default_statuses(tmp_path, **env: str) -> dict[str, str]:
         ({"SHOPFLOW_ENV": "docker"}, True),
         ({"SHOPFLOW_ENV": "local"}, False),
         ({"SHOPFLOW_ENV": "docker", "SHOPFLOW_AUTOMATION": "off"}, False),
-        ({"SHOPFLOW_ENV": "local", "SHOPFLOW_AUTOMATION": "on"}, True),
     ],
 )
 def test_one_setting_switches_every_expected_schedule_and_sensor(tmp_path, env, running):
@@ -62,6 +61,7 @@ def test_automation_defaults_to_the_environment():
     assert Settings(SHOPFLOW_ENV="docker").automation_on is True
     assert Settings(SHOPFLOW_ENV="local").automation_on is False
     assert Settings(SHOPFLOW_ENV="docker", SHOPFLOW_AUTOMATION="off").automation_on is False
+    assert Settings(SHOPFLOW_ENV="local", SHOPFLOW_AUTOMATION="on").automation_on is True
     with pytest.raises(ValueError, match="SHOPFLOW_AUTOMATION"):
         Settings(SHOPFLOW_AUTOMATION="yes")
 
