@@ -1,9 +1,11 @@
-"""Airflow runs the DAG `ecommerce_daily_batch` itself (`airflow dags test` in airflow/.venv) against the
+"""Airflow runs the DAGs `ecommerce_daily_batch` and `olist_pipeline` itself (`airflow dags test` in airflow/.venv) against the
 real stack (MinIO, Spark, DuckDB, dbt) and a running Dagster webserver on a temporary DAGSTER_HOME.
 
 Green for a good partition only when the Dagster runs it triggers succeed; red for a partition whose
 Orders.csv is corrupt, with Dagster's error in the Airflow task log. The webserver's GraphQL API confirms
 which Dagster runs Airflow started and how they ended. Days 2025-06-05 and 2025-06-06 belong to this test.
+The Olist DAG is run red only (its broker down): a green run is the whole Olist pipeline, which
+e2e/test_marketplace_dagster.py already runs through Dagster.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from shopflow_assets.datagen.shop import generate_shop_day
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.settings import PROJECT_ROOT, Settings
+from shopflow_assets_tests.alerting import webhook_server
 from shopflow_assets_tests.unit.airflow_venv import AIRFLOW_PYTHON, DAGS_DIR
 
 pytestmark = pytest.mark.e2e
@@ -114,21 +117,23 @@ def stack(tmp_path_factory):
             _forget(lake, day)
 
 
-def dags_test(stack, business_day: dt.date) -> tuple[int, str, dict[str, str]]:
+def dags_test(
+    stack, business_day: dt.date, dag_id: str = "ecommerce_daily_batch", **env: str
+) -> tuple[int, str, dict[str, str]]:
     """`airflow dags test` for the run that processes `business_day`: (exit code, its log, task states)."""
-    logical_date = business_day + dt.timedelta(days=1)  # the 02:00 run of D+1 processes day D
+    logical_date = business_day + dt.timedelta(days=1)  # the run of D+1 processes day D
     done = subprocess.run(
-        [str(AIRFLOW), "dags", "test", "ecommerce_daily_batch", logical_date.isoformat()],
-        env=stack["env"],
+        [str(AIRFLOW), "dags", "test", dag_id, logical_date.isoformat()],
+        env={**stack["env"], **env},
         capture_output=True,
         text=True,
         timeout=1800,
         check=False,
     )
     output = done.stdout + done.stderr
-    (run_id,) = set(re.findall(r"DagRun Finished: dag_id=ecommerce_daily_batch, .*?run_id=([^,]+),", output))
+    (run_id,) = set(re.findall(rf"DagRun Finished: dag_id={dag_id}, .*?run_id=([^,]+),", output))
     states = subprocess.run(
-        [str(AIRFLOW), "tasks", "states-for-dag-run", "ecommerce_daily_batch", run_id, "-o", "json"],
+        [str(AIRFLOW), "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"],
         env=stack["env"],
         capture_output=True,
         text=True,
@@ -139,12 +144,15 @@ def dags_test(stack, business_day: dt.date) -> tuple[int, str, dict[str, str]]:
     return done.returncode, output, {row["task_id"]: row["state"] for row in rows}
 
 
+def all_dagster_runs(stack) -> list[dict]:
+    return _graphql(stack["port"], RUNS_QUERY)["runsOrError"]["results"]
+
+
 def dagster_runs(stack, day: dt.date) -> dict[str, str]:
     """{job name: status} of the Dagster runs for the day's partition, as the webserver reports them."""
-    runs = _graphql(stack["port"], RUNS_QUERY)["runsOrError"]["results"]
     return {
         run["jobName"]: run["status"]
-        for run in runs
+        for run in all_dagster_runs(stack)
         if {"key": "dagster/partition", "value": day.isoformat()} in run["tags"]
     }
 
@@ -171,3 +179,33 @@ def test_dag_is_red_with_the_dagster_error_when_a_raw_file_is_corrupt(stack):
     assert 'STEP_FAILURE - Execution of step "shop_raw_objects" failed.' in output
     assert BAD_HEADER_ERROR in output
     assert dagster_runs(stack, BAD_DAY) == {"__ASSET_JOB": "FAILURE"}
+
+
+def test_olist_dag_is_red_and_notifies_when_kafka_is_down(stack):
+    """The Olist DAG's freshness gate fails on an unreachable broker: the Dagster run fails, the DAG is red
+    with that error in its log, and notify_failure posts the failure to the webhook (without its URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    before = {run["runId"] for run in all_dagster_runs(stack)}
+    with webhook_server() as hook:
+        code, output, states = dags_test(
+            stack,
+            dt.date(2025, 6, 5),
+            "olist_pipeline",
+            KAFKA_BOOTSTRAP_SERVERS=dead,
+            SHOPFLOW_ALERT_WEBHOOK_URL=hook.url,
+        )
+    assert code != 0
+    assert states["check_freshness"] == "failed"
+    assert {states[t] for t in ("bronze_to_silver", "dbt_run", "dbt_test", "quality_checks")} == {
+        "upstream_failed"
+    }
+    assert (states["notify_failure"], states["notify_success"]) == ("success", "upstream_failed")
+    assert 'STEP_FAILURE - Execution of step "marketplace__olist_topic_offsets" failed.' in output
+    assert dead in output and "Kafka" in output
+    new = [run for run in all_dagster_runs(stack) if run["runId"] not in before]
+    assert [(run["jobName"], run["status"]) for run in new] == [("__ASSET_JOB", "FAILURE")]
+    (post,) = hook.posts
+    assert (post["kind"], post["job"]) == ("run_failure", "olist_pipeline")
+    assert hook.url not in hook.raw[0].decode() and "T0KEN-secret" not in hook.raw[0].decode()
