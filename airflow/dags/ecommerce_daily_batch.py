@@ -36,14 +36,16 @@ BUSINESS_DAY = "{{ macros.ds_add(ds, -1) }}"
 
 # Runs inside the project's environment; DAGSTER_HOME defaults to the one `shopflow demo` uses, so runs
 # started from Airflow show in the Dagster UI next to the others.
+# Commands run from DAGSTER_HOME, not the checkout: the dagster CLI loads `.env` from its working
+# directory OVER the environment, which would silently replace what Airflow (or compose) sets.
 _PREFIX = (
-    f'cd "{PROJECT_DIR}" && export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
-    '&& mkdir -p "$DAGSTER_HOME" && '
+    f'export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
+    '&& mkdir -p "$DAGSTER_HOME" && cd "$DAGSTER_HOME" && '
 )
 
 
 def project_command(command: str) -> str:
-    return _PREFIX + "uv run --frozen " + command
+    return _PREFIX + f'uv run --frozen --project "{PROJECT_DIR}" ' + command
 
 
 with DAG(

@@ -62,14 +62,16 @@ DBT_MODELS = ",".join(
     )
 )
 
+# Commands run from DAGSTER_HOME, not the checkout: the dagster CLI loads `.env` from its working
+# directory OVER the environment, which would silently replace what Airflow (or compose) sets.
 _PREFIX = (
-    f'cd "{PROJECT_DIR}" && export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
-    '&& mkdir -p "$DAGSTER_HOME" && '
+    f'export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
+    '&& mkdir -p "$DAGSTER_HOME" && cd "$DAGSTER_HOME" && '
 )
 
 
 def project_command(command: str) -> str:
-    return _PREFIX + "uv run --frozen " + command
+    return _PREFIX + f'uv run --frozen --project "{PROJECT_DIR}" ' + command
 
 
 def materialize(selection: str) -> str:

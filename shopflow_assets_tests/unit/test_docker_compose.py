@@ -134,3 +134,8 @@ def test_airflow_image_builds_on_the_shopflow_image_with_airflow_in_its_own_venv
     dockerfile = (PROJECT_ROOT / "airflow" / "Dockerfile").read_text()
     assert dockerfile.startswith("#") and "FROM shopflow-dagster" in dockerfile
     assert "bash airflow/install.sh" in dockerfile and "UV_NO_SYNC=1" in dockerfile
+
+
+def test_images_never_receive_local_credentials_or_state():
+    ignored = set((PROJECT_ROOT / ".dockerignore").read_text().split())
+    assert {".env", ".shopflow", ".venv", "airflow/.venv"} <= ignored
