@@ -37,8 +37,19 @@ def on_minio(monkeypatch):
     get_settings.cache_clear()
 
 
-def test_docs_walkthrough_bad_merge_history_show_restore(on_minio, capsys):
-    namespace = f"walkthrough-{uuid.uuid4().hex[:8]}"  # never the real table, nor another run's copy
+@pytest.fixture
+def namespace(on_minio):
+    """A copy of the tables of this test only, removed afterwards."""
+    from shopflow_assets.resources.lake import build_lake
+
+    name = f"walkthrough-{uuid.uuid4().hex[:8]}"
+    yield name
+    lake = build_lake()
+    for key in lake.list_keys("lakehouse", f"{name}/"):
+        lake.client.delete_object(Bucket="lakehouse", Key=key)
+
+
+def test_docs_walkthrough_bad_merge_history_show_restore(namespace, capsys):
     blocks = walkthrough_blocks()
     assert [kind for kind, _ in blocks] == ["python", "python", "bash", "bash", "bash", "python"]
     scope: dict = {}
