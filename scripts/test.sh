@@ -32,6 +32,7 @@ lint() { uv_cmd run ruff check . && uv_cmd run ruff format --check .; }
 
 phase "lint (ruff)" lint
 phase "airflow environment" bash airflow/install.sh
+phase "dashboard environment" bash dashboard/install.sh
 phase "spark jars" uv_cmd run shopflow spark jars
 phase "dbt parse" uv_cmd run shopflow dbt-prepare
 trap 'stop_services; report' EXIT

@@ -32,19 +32,32 @@ def test_every_part_of_the_stack_is_a_service(compose):
         "minio-init",
         "postgres",
         "spark-master",
-        "spark-worker",
+        "spark-worker-1",
+        "spark-worker-2",
+        "spark-history",
+        "spark-connect",
         "dagster-webserver",
         "dagster-daemon",
         "airflow-init",
         "airflow-api-server",
         "airflow-scheduler",
         "airflow-dag-processor",
+        "dashboard",
     }
     assert expected <= set(compose["services"])
 
 
 def test_long_running_services_have_healthchecks(compose):
-    for name in ("kafka", "minio", "postgres", "spark-master", "dagster-webserver", "airflow-api-server"):
+    for name in (
+        "kafka",
+        "minio",
+        "postgres",
+        "spark-master",
+        "spark-history",
+        "spark-connect",
+        "dagster-webserver",
+        "airflow-api-server",
+    ):
         assert "healthcheck" in compose["services"][name], f"{name} has no healthcheck"
 
 
@@ -137,5 +150,45 @@ def test_airflow_image_builds_on_the_shopflow_image_with_airflow_in_its_own_venv
 
 
 def test_images_never_receive_local_credentials_or_state():
-    ignored = set((PROJECT_ROOT / ".dockerignore").read_text().split())
+    ignored = {line.rstrip("/") for line in (PROJECT_ROOT / ".dockerignore").read_text().split()}
     assert {".env", ".shopflow", ".venv", "airflow/.venv"} <= ignored
+
+
+def test_dashboard_reads_the_warehouse_volume_read_only_and_takes_its_secrets_from_env(compose):
+    dashboard = compose["services"]["dashboard"]
+    assert dashboard["build"]["dockerfile"] == "dashboard/Dockerfile"
+    assert (COMPOSE.parent / "dashboard" / "Dockerfile").is_file()
+    state = next(v for v in dashboard["volumes"] if v.startswith("shopflow-state:"))
+    assert state.endswith(":ro")
+    mount = state.split(":")[1]
+    env = dashboard["environment"]
+    assert env["SHOPFLOW_DASHBOARD_WAREHOUSE"].startswith(mount + "/")
+    # The snapshot Superset queries lives in the dashboard's own, writable volume.
+    assert not env["SHOPFLOW_DASHBOARD_SNAPSHOT"].startswith(mount + "/")
+    for secret in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
+        assert env[secret].startswith("${") and ":?" in env[secret], secret
+    assert "/health" in " ".join(dashboard["healthcheck"]["test"])
+
+
+def test_the_spark_cluster_has_two_workers_a_history_server_and_a_connect_server(compose):
+    services = compose["services"]
+    for worker in ("spark-worker-1", "spark-worker-2"):
+        assert services[worker]["command"][-1] == "spark://spark-master:7077"
+    history_dir = "file:/opt/shopflow/spark-events"
+    assert history_dir in services["spark-history"]["environment"]["SPARK_HISTORY_OPTS"]
+    # Drivers write their event logs where the history server reads them.
+    assert _environment(services["dagster-daemon"])["SPARK_EVENT_LOG_DIR"] == history_dir
+    for name in ("spark-history", "dagster-daemon", "dagster-webserver", "spark-connect"):
+        assert any(v.startswith("spark-events:") for v in services[name]["volumes"]), name
+    assert services["spark-connect"]["command"][:3] == ["shopflow", "spark", "connect-server"]
+    assert _environment(services["spark-connect"])["SPARK_MASTER"] == "spark://spark-master:7077"
+
+
+def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compose):
+    postgres = compose["services"]["postgres"]
+    assert "./docker/postgres-init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
+    script = (PROJECT_ROOT / "docker" / "postgres-init" / "10-shopflow-databases.sh").read_text()
+    for database in ("totesys", "rainforest", "warehouse"):
+        assert database in script
+    assert "default_transaction_read_only = on" in script
+    assert "POSTGRES_READER_PASSWORD" in _environment(postgres)
