@@ -15,6 +15,9 @@ AUTOMATED = (
     "clicks_topic_sensor",
     "user_actions_sensor",
     "olist_kafka_sensor",
+    "erp_change_sensor",
+    "erp_transform_sensor",
+    "erp_load_sweep",
     "run_failure_alert_sensor",
     "check_failure_alert_sensor",
 )
