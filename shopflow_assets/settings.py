@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
 
     env: Literal["local", "docker"] = Field("local", validation_alias="SHOPFLOW_ENV")
+    # Whether the schedules and sensors a user expects to run (02:00 shop schedule, S3 and Kafka sensors,
+    # alert sensors) start RUNNING. Unset: on for the service stack (docker), off for laptops (local).
+    automation: Literal["on", "off"] | None = Field(None, validation_alias="SHOPFLOW_AUTOMATION")
 
     # Runtime state of this checkout: service data, logs, pids, the local lake and warehouse.
     home: Path = Field(default_factory=_home_default, validation_alias="SHOPFLOW_HOME")
@@ -159,6 +162,10 @@ class Settings(BaseSettings):
     @property
     def jars_dir(self) -> Path:
         return self.cache_dir / "jars"
+
+    @property
+    def automation_on(self) -> bool:
+        return self.automation == "on" if self.automation else self.env == "docker"
 
     @property
     def uses_s3(self) -> bool:

@@ -25,6 +25,8 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 PROJECT_DIR = os.environ.get("SHOPFLOW_PROJECT_DIR", str(Path(__file__).resolve().parents[2]))
 DAGSTER_MODULE = "shopflow_assets.definitions"
+# 2 retries 5 minutes apart in production; the DAG tests set 0 so that a red run is red at once.
+RETRIES = int(os.environ.get("SHOPFLOW_AIRFLOW_RETRIES", "2"))
 TABLES_STREAMED = ("orders", "order_items", "customers", "products", "sellers")
 TABLES_BATCH = ("order_payments", "order_reviews", "geolocation", "category_translation")
 TABLES_SILVER = (
@@ -60,14 +62,16 @@ DBT_MODELS = ",".join(
     )
 )
 
+# Commands run from DAGSTER_HOME, not the checkout: the dagster CLI loads `.env` from its working
+# directory OVER the environment, which would silently replace what Airflow (or compose) sets.
 _PREFIX = (
-    f'cd "{PROJECT_DIR}" && export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
-    '&& mkdir -p "$DAGSTER_HOME" && '
+    f'export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
+    '&& mkdir -p "$DAGSTER_HOME" && cd "$DAGSTER_HOME" && '
 )
 
 
 def project_command(command: str) -> str:
-    return _PREFIX + "uv run --frozen " + command
+    return _PREFIX + f'uv run --frozen --project "{PROJECT_DIR}" ' + command
 
 
 def materialize(selection: str) -> str:
@@ -83,7 +87,7 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 2, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={"retries": RETRIES, "retry_delay": pendulum.duration(minutes=5)},
     tags=["shopflow", "olist", "marketplace", "dagster"],
 ) as dag:
     check_freshness = BashOperator(

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "shopflow_assets.cli.stream",
     "shopflow_assets.cli.spark",
     "shopflow_assets.cli.alerts",
+    "shopflow_assets.cli.lake",
     "shopflow_assets.cli.erp",
     "shopflow_assets.cli.dashboard",
     "shopflow_assets.cli.olist",

@@ -32,6 +32,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
+from shopflow_assets.automation import sensor_status
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
@@ -492,7 +493,7 @@ def build_kafka_lag_sensor(
         name=name,
         job_name=job_name,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        default_status=sensor_status(),
     )
     def _sensor(
         context: dg.SensorEvaluationContext,

@@ -13,6 +13,7 @@ import json
 
 import dagster as dg
 
+from shopflow_assets.automation import sensor_status
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
@@ -99,9 +100,7 @@ def bronze_lag(
     return unprocessed_messages(end, committed)
 
 
-@dg.sensor(
-    job=olist_bronze_silver, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
-)
+@dg.sensor(job=olist_bronze_silver, minimum_interval_seconds=60, default_status=sensor_status())
 def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource, lake: LakeResource):
     """Launches a bounded bronze/silver run when the raw_* topics hold messages bronze has not committed.
 

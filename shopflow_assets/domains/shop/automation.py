@@ -10,6 +10,7 @@ import json
 
 import dagster as dg
 
+from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.contracts.shop import SHOP_DATASETS
 from shopflow_assets.domains.shop.assets import shop_daily_partitions
 from shopflow_assets.domains.shop.transforms import parse_raw_object_key
@@ -39,6 +40,7 @@ ecommerce_daily_batch_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=2,
     minute_of_hour=0,
     description="Materializes the previous day's shop partition at 02:00 UTC.",
+    default_status=schedule_status(),
 )
 
 
@@ -67,6 +69,7 @@ def plan_runs(
     name="shop_raw_data_sensor",
     job=ecommerce_daily_batch,
     minimum_interval_seconds=60,
+    default_status=sensor_status(),
     description="Starts the batch for a day as soon as its three raw objects are in s3://raw-data/YYYY/MM/DD/.",
 )
 def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
