@@ -74,7 +74,7 @@ def materialize(selection: str) -> str:
     return project_command(f"dagster asset materialize -m {DAGSTER_MODULE} --select '{selection}'")
 
 
-NOTIFY = "python -m shopflow_assets.domains.marketplace.notifications olist_pipeline {{ run_id }} "
+NOTIFY = "shopflow alert --job olist_pipeline --run-id {{ run_id }} --status "
 
 with DAG(
     dag_id="olist_pipeline",
@@ -100,10 +100,10 @@ with DAG(
         bash_command=project_command("python -m shopflow_assets.domains.marketplace.checks"),
     )
     notify_success = BashOperator(
-        task_id="notify_success", bash_command=project_command(NOTIFY + "SUCCESS"), trigger_rule="all_success"
+        task_id="notify_success", bash_command=project_command(NOTIFY + "success"), trigger_rule="all_success"
     )
     notify_failure = BashOperator(
-        task_id="notify_failure", bash_command=project_command(NOTIFY + "FAILURE"), trigger_rule="one_failed"
+        task_id="notify_failure", bash_command=project_command(NOTIFY + "failure"), trigger_rule="one_failed"
     )
 
     (

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "shopflow_assets.cli.pipelines",
     "shopflow_assets.cli.stream",
     "shopflow_assets.cli.spark",
+    "shopflow_assets.cli.alerts",
     "shopflow_assets.cli.rainforest",
 )
 

@@ -23,8 +23,9 @@ CREDENTIAL_FIELDS = {
     "AWS_ACCESS_KEY_ID": "aws_access_key_id",
     "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
     "POSTGRES_PASSWORD": "postgres_password",
+    "POSTGRES_READER_PASSWORD": "postgres_reader_password",
 }
-_SECRET_FIELDS = {"aws_secret_access_key", "postgres_password"}
+_SECRET_FIELDS = {"aws_secret_access_key", "postgres_password", "postgres_reader_password"}
 
 
 def generated_env_path(settings: Settings) -> Path:

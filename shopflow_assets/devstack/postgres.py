@@ -16,7 +16,7 @@ from pathlib import Path
 from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter
 from shopflow_assets.devstack.health import ServiceUnavailableError, port_open
 from shopflow_assets.devstack.process import LaunchSpec, run_as_kwargs
-from shopflow_assets.settings import Settings
+from shopflow_assets.settings import SOURCE_DATABASES, WAREHOUSE_DATABASE, Settings
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 # A unix socket path longer than this (sun_path) cannot be bound.
@@ -60,18 +60,49 @@ def quote_ident(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def render_bootstrap_sql(user: str, password: str, database: str) -> str:
-    """psql script creating the application role and database if missing, and (re)setting the password.
+def render_bootstrap_sql(
+    user: str,
+    password: str,
+    database: str,
+    reader: str | None = None,
+    reader_password: str | None = None,
+    extra_databases: tuple[str, ...] = (),
+) -> str:
+    """psql script creating the roles and databases if missing, and (re)setting the passwords.
 
-    The password is always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`.
+    Passwords are always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`. The
+    reader role can log in, read every table the owner creates in `public` of each database, and
+    nothing else: its sessions are read-only by default and it owns nothing.
     """
-    return (
+    lines = [
         f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(user)}) "
-        f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(user)})\\gexec\n"
-        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};\n"
-        f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(database)}, {quote_literal(user)}) "
-        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote_literal(database)})\\gexec\n"
-    )
+        f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(user)})\\gexec",
+        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};",
+    ]
+    if reader:
+        lines += [
+            f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(reader)}) "
+            f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(reader)})\\gexec",
+            f"ALTER ROLE {quote_ident(reader)} WITH LOGIN NOCREATEDB NOCREATEROLE "
+            f"PASSWORD {quote_literal(reader_password or '')};",
+            f"ALTER ROLE {quote_ident(reader)} SET default_transaction_read_only = on;",
+        ]
+    for name in (database, *extra_databases):
+        lines.append(
+            f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(name)}, {quote_literal(user)}) "
+            f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote_literal(name)})\\gexec"
+        )
+    if reader:
+        for name in extra_databases:
+            lines += [
+                f"\\connect {quote_ident(name)}",
+                f"GRANT CONNECT ON DATABASE {quote_ident(name)} TO {quote_ident(reader)};",
+                f"GRANT USAGE ON SCHEMA public TO {quote_ident(reader)};",
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {quote_ident(reader)};",
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(user)} IN SCHEMA public "
+                f"GRANT SELECT ON TABLES TO {quote_ident(reader)};",
+            ]
+    return "\n".join(lines) + "\n"
 
 
 def render_postgresql_conf(settings: Settings, socket_dir: Path) -> str:
@@ -287,7 +318,12 @@ class PostgresService(NativeService):
                 "role and database bootstrap",
                 settings,
                 input_text=render_bootstrap_sql(
-                    settings.postgres_user, settings.secret("postgres_password"), settings.postgres_db
+                    settings.postgres_user,
+                    settings.secret("postgres_password"),
+                    settings.postgres_db,
+                    reader=settings.postgres_reader_user,
+                    reader_password=settings.secret("postgres_reader_password"),
+                    extra_databases=(*SOURCE_DATABASES, WAREHOUSE_DATABASE),
                 ),
             )
 

@@ -64,14 +64,18 @@ def test_credentials_are_stable_across_calls_and_processes(tmp_path):
 def test_values_set_by_the_user_win_and_are_not_written(tmp_path, monkeypatch):
     monkeypatch.setenv("POSTGRES_PASSWORD", "from-the-environment")
     settings, generated = ensure_credentials(_fresh(tmp_path))
-    assert sorted(generated) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    assert sorted(generated) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "POSTGRES_READER_PASSWORD"]
     assert settings.secret("postgres_password") == "from-the-environment"
     assert "POSTGRES_PASSWORD" not in parse_env_file(generated_env_path(settings).read_text())
 
 
 def test_nothing_is_written_when_everything_is_set(tmp_path):
     settings = _fresh(
-        tmp_path, AWS_ACCESS_KEY_ID="key", AWS_SECRET_ACCESS_KEY="secret-123", POSTGRES_PASSWORD="pw"
+        tmp_path,
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret-123",
+        POSTGRES_PASSWORD="pw",
+        POSTGRES_READER_PASSWORD="rpw",
     )
     same, generated = ensure_credentials(settings)
     assert generated == [] and same is settings

@@ -1,14 +1,8 @@
-"""Dagster wiring of the marketplace: graph, job order, schedule, blocking checks, sensor maths, notifications."""
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+"""Dagster wiring of the marketplace: graph, job order, schedule, blocking checks, sensor maths."""
 
 import dagster as dg
 
 from shopflow_assets.domains.marketplace.automation import unprocessed_messages
-from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
-from shopflow_assets.settings import Settings
 
 
 def repository():
@@ -68,34 +62,3 @@ def test_sensor_counts_only_messages_past_the_committed_offsets():
         "raw_orders": 0,
         "raw_sellers": 0,
     }
-
-
-def test_failure_notification_is_logged_and_posted_to_the_webhook(caplog):
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.handle_request, daemon=True)
-    thread.start()
-    settings = Settings(SHOPFLOW_ALERT_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/hook")
-    channels = notify(
-        notification_payload("olist_pipeline", "r1", "FAILURE", "silver_orders failed"), settings
-    )
-    thread.join(5)
-    server.server_close()
-    assert channels == ["log", "webhook"]
-    assert received[0]["status"] == "FAILURE" and "silver_orders failed" in received[0]["text"]
-    assert "olist_pipeline FAILURE" in caplog.text
-
-
-def test_a_dead_webhook_does_not_raise():
-    settings = Settings(SHOPFLOW_ALERT_WEBHOOK_URL="http://127.0.0.1:9/nothing")
-    assert notify(notification_payload("olist_pipeline", "r2", "SUCCESS"), settings) == ["log"]

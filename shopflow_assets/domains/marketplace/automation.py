@@ -1,7 +1,8 @@
 """Jobs, the 06:00 schedule, the Kafka sensor and the notifications of the Olist pipeline.
 
 olist_pipeline (seed order): freshness (olist_topic_offsets) -> bronze -> silver -> dbt build (run, then
-tests as blocking checks) -> gold checks -> notify (run-status sensors below). Retries: 2 per step.
+tests as blocking checks) -> gold checks -> a success notice (sensor below; failures go to the alert
+sensors of the operations domain). Retries: 2 per step.
 """
 
 import hashlib
@@ -11,8 +12,8 @@ import dagster as dg
 
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.domains.marketplace.assets import GROUP, bronze_key, key, silver_key
-from shopflow_assets.domains.marketplace.notifications import notification_payload, notify
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.streaming import (
@@ -121,20 +122,13 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
     )
 
 
-@dg.run_failure_sensor(
-    monitored_jobs=[olist_pipeline, olist_bronze_silver], name="olist_failure_notification"
-)
-def olist_failure_notification(context: dg.RunFailureSensorContext):
-    run = context.dagster_run
-    notify(notification_payload(run.job_name, run.run_id, "FAILURE", context.failure_event.message or ""))
-
-
+# Failures of these jobs are alerted by the operations domain's run_failure_alert_sensor, like every job's.
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[olist_pipeline], name="olist_success_notification"
 )
-def olist_success_notification(context: dg.RunStatusSensorContext):
+def olist_success_notification(context: dg.RunStatusSensorContext, alerts: AlertResource):
     run = context.dagster_run
-    notify(notification_payload(run.job_name, run.run_id, "SUCCESS"))
+    alerts.send(Alert(kind="run_success", job=run.job_name, run_id=run.run_id))
 
 
 __all__ = ["key"]

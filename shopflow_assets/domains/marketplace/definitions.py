@@ -19,7 +19,6 @@ from shopflow_assets.domains.marketplace.assets import (
 from shopflow_assets.domains.marketplace.automation import (
     olist_bronze_silver,
     olist_daily_schedule,
-    olist_failure_notification,
     olist_kafka_sensor,
     olist_pipeline,
     olist_success_notification,
@@ -31,7 +30,7 @@ defs = dg.Definitions(
     asset_checks=[olist_gold_checks],
     jobs=[olist_pipeline, olist_bronze_silver],
     schedules=[olist_daily_schedule],
-    sensors=[olist_kafka_sensor, olist_failure_notification, olist_success_notification],
+    sensors=[olist_kafka_sensor, olist_success_notification],
     # Its own key: Definitions.merge refuses two different resource objects under one key ("dbt").
     resources={"olist_dbt": dbt_resource()},
 )

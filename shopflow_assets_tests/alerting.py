@@ -1,0 +1,125 @@
+"""Real endpoints for alert tests: a local SMTP server (aiosmtpd), a local webhook, and a way to run the
+alert sensors on a real Dagster instance without a daemon."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import dagster as dg
+
+from shopflow_assets.domains.operations.automation import check_failure_alert_sensor, run_failure_alert_sensor
+from shopflow_assets.resources.alerts import AlertResource
+
+
+@dataclass
+class Mailbox:
+    host: str
+    port: int
+    messages: list[email.message.Message] = field(default_factory=list)
+
+    def bodies(self) -> list[str]:
+        return [
+            message.get_payload() if not message.is_multipart() else message.as_string()
+            for message in self.messages
+        ]
+
+
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    """An SMTP server on a free loopback port that keeps every message it receives."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox("127.0.0.1", 0)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            mailbox.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            return "250 OK"
+
+    with socket.socket() as probe:  # aiosmtpd needs a concrete port to check that it is up
+        probe.bind(("127.0.0.1", 0))
+        mailbox.port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Webhook:
+    url: str
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+
+
+@contextmanager
+def webhook_server(path: str = "/hooks/T0KEN-secret") -> Iterator[Webhook]:
+    """An HTTP server on a free loopback port recording every JSON POST; the path plays the secret token."""
+    hook = Webhook("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.raw.append(body)
+            hook.posts.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_port}{path}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def alert_resource(
+    mailbox: Mailbox | None = None, hook: Webhook | None = None, **extra: Any
+) -> AlertResource:
+    return AlertResource(
+        webhook_url=hook.url if hook else None,
+        smtp_host=mailbox.host if mailbox else None,
+        smtp_port=mailbox.port if mailbox else 25,
+        email_to="oncall@example.com" if mailbox else None,
+        **extra,
+    )
+
+
+def evaluate_failure_sensor(instance: dg.DagsterInstance, run: dg.DagsterRun, alerts: AlertResource) -> None:
+    """Run `run_failure_alert_sensor` on a failed run, as the daemon would."""
+    failure = next(
+        record.get_dagster_event()
+        for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name=run_failure_alert_sensor.name,
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": alerts},
+    ).for_run_failure()
+    run_failure_alert_sensor(context)
+
+
+def evaluate_check_sensor(instance: dg.DagsterInstance, alerts: AlertResource, cursor: str | None) -> str:
+    """One tick of `check_failure_alert_sensor`; returns the new cursor (pass "0" to see every check)."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"alerts": alerts})
+    check_failure_alert_sensor(context)
+    return context.cursor
