@@ -52,11 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--days", type=_positive, default=1, help="consecutive days (default 1)")
     app.add_argument("--orders-per-day", type=_positive, default=10_000, help="orders a day (default 10,000)")
     app.add_argument("--seed", type=int, default=42)
-    app.add_argument("--schema", default="public", help="PostgreSQL schema of the app tables (default public)")
+    app.add_argument(
+        "--schema", default="public", help="PostgreSQL schema of the app tables (default public)"
+    )
     app.add_argument("--reset", action="store_true", help="drop and recreate the app tables first")
     app.set_defaults(func=_generate)
 
-    group = subparsers.add_parser("rainforest", help="checks of the medallion reports (used by the Airflow DAG)")
+    group = subparsers.add_parser(
+        "rainforest", help="checks of the medallion reports (used by the Airflow DAG)"
+    )
     checks = group.add_subparsers(dest="rainforest_command", required=True)
     landed = checks.add_parser("landed", help="exit 0 when the app database holds orders of the day")
     landed.add_argument("--date", type=_date, required=True)
@@ -91,7 +95,7 @@ def _generate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 schema=schema,
                 reset=args.reset,
-                reader_role=settings.postgres_reader_user if schema != "public" else None,
+                reader_role=settings.postgres_reader_user,
             )
     except RainforestError as exc:
         raise SystemExit(f"shopflow generate rainforest: {exc}") from None

@@ -177,11 +177,10 @@ def _copy(conn, schema: str, table: str, frame: pd.DataFrame) -> int:
     buffer = io.BytesIO()
     pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    with conn.cursor() as cur:
-        with cur.copy(
-            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(_ident(schema, table), columns)
-        ) as copy:
-            copy.write(buffer.getbuffer())
+    with conn.cursor() as cur, cur.copy(
+        sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(_ident(schema, table), columns)
+    ) as copy:
+        copy.write(buffer.getbuffer())
     return len(frame)
 
 
@@ -331,10 +330,14 @@ def _update_dimensions(conn, schema: str, rng: np.random.Generator, day: dt.date
         )
         buyers = rng.choice(np.arange(1, sizes.buyers + 1), max(1, sizes.buyers // 200), replace=False)
         cur.execute(
-            sql.SQL("UPDATE {} SET country = %(country)s, updated_ts = %(at)s WHERE buyer_id = ANY(%(ids)s)").format(
-                _ident(schema, "buyer")
-            ),
-            {"country": str(rng.choice(COUNTRIES)), "at": start + dt.timedelta(minutes=7), "ids": buyers.tolist()},
+            sql.SQL(
+                "UPDATE {} SET country = %(country)s, updated_ts = %(at)s WHERE buyer_id = ANY(%(ids)s)"
+            ).format(_ident(schema, "buyer")),
+            {
+                "country": str(rng.choice(COUNTRIES)),
+                "at": start + dt.timedelta(minutes=7),
+                "ids": buyers.tolist(),
+            },
         )
 
 
@@ -404,7 +407,10 @@ def _day_facts(
         {
             "buyer_id": np.concatenate([np.tile(orders["buyer_id"].to_numpy(), 3), np.full(anonymous, -1)]),
             "session_id": np.concatenate(
-                [np.tile(np.char.add("s", order_ids.astype(str)), 3), np.char.add("anon", rng.integers(1, 10**9, anonymous).astype(str))]
+                [
+                    np.tile(np.char.add("s", order_ids.astype(str)), 3),
+                    np.char.add("anon", rng.integers(1, 10**9, anonymous).astype(str)),
+                ]
             ),
             "product_id": np.concatenate(
                 [np.tile(first_products, 3), rng.integers(1, sizes.products + 1, anonymous)]
@@ -413,7 +419,12 @@ def _day_facts(
                 [np.repeat(np.array(EVENT_TYPES), n), rng.choice(EVENT_TYPES[:2], anonymous)]
             ),
             "event_ts": np.concatenate(
-                [before.to_numpy(), before.to_numpy(), order_ts.to_numpy(), _times(rng, day, anonymous).to_numpy()]
+                [
+                    before.to_numpy(),
+                    before.to_numpy(),
+                    order_ts.to_numpy(),
+                    _times(rng, day, anonymous).to_numpy(),
+                ]
             ),
             "order_id": np.concatenate([np.full(2 * n, -1), order_ids, np.full(anonymous, -1)]),
         }

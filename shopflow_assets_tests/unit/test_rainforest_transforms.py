@@ -38,28 +38,85 @@ def source(spark):
     """Two buyers and one seller (users 1, 2 buyers; user 3 seller whose seller_id is 1 like buyer 1)."""
     day0 = ts(D1, 0, 1)
     users = [
-        {"user_id": u, "username": f"u{u}", "email": f"u{u}@x", "is_active": True, "created_ts": day0, "updated_ts": day0}
+        {
+            "user_id": u,
+            "username": f"u{u}",
+            "email": f"u{u}@x",
+            "is_active": True,
+            "created_ts": day0,
+            "updated_ts": day0,
+        }
         for u in (1, 2, 3)
     ]
     buyers = [
-        {"buyer_id": 1, "user_id": 1, "first_name": "Ana", "last_name": "A", "country": "US", "created_ts": day0, "updated_ts": day0},
-        {"buyer_id": 2, "user_id": 2, "first_name": "Ben", "last_name": "B", "country": "GB", "created_ts": day0, "updated_ts": day0},
+        {
+            "buyer_id": 1,
+            "user_id": 1,
+            "first_name": "Ana",
+            "last_name": "A",
+            "country": "US",
+            "created_ts": day0,
+            "updated_ts": day0,
+        },
+        {
+            "buyer_id": 2,
+            "user_id": 2,
+            "first_name": "Ben",
+            "last_name": "B",
+            "country": "GB",
+            "created_ts": day0,
+            "updated_ts": day0,
+        },
         # buyer 2 moved on day 2: the newest version wins
-        {"buyer_id": 2, "user_id": 2, "first_name": "Ben", "last_name": "B", "country": "FR", "created_ts": day0, "updated_ts": ts(D2, 1)},
+        {
+            "buyer_id": 2,
+            "user_id": 2,
+            "first_name": "Ben",
+            "last_name": "B",
+            "country": "FR",
+            "created_ts": day0,
+            "updated_ts": ts(D2, 1),
+        },
     ]
     sellers = [
-        {"seller_id": 1, "user_id": 3, "store_name": "Shop", "country": "DE", "rating": Decimal("4.5"), "created_ts": day0, "updated_ts": day0}
+        {
+            "seller_id": 1,
+            "user_id": 3,
+            "store_name": "Shop",
+            "country": "DE",
+            "rating": Decimal("4.5"),
+            "created_ts": day0,
+            "updated_ts": day0,
+        }
     ]
     categories = [
         {"category_id": c, "name": n, "created_ts": day0, "updated_ts": day0}
         for c, n in ((1, "books"), (2, "toys"))
     ]
     products = [
-        {"product_id": 10, "name": "P10", "brand_id": 1, "manufacturer_id": 1, "base_price": Decimal("10.00"), "created_ts": day0, "updated_ts": day0},
-        {"product_id": 20, "name": "P20", "brand_id": 1, "manufacturer_id": 1, "base_price": Decimal("20.00"), "created_ts": day0, "updated_ts": day0},
+        {
+            "product_id": 10,
+            "name": "P10",
+            "brand_id": 1,
+            "manufacturer_id": 1,
+            "base_price": Decimal("10.00"),
+            "created_ts": day0,
+            "updated_ts": day0,
+        },
+        {
+            "product_id": 20,
+            "name": "P20",
+            "brand_id": 1,
+            "manufacturer_id": 1,
+            "base_price": Decimal("20.00"),
+            "created_ts": day0,
+            "updated_ts": day0,
+        },
     ]
     brand = [{"brand_id": 1, "name": "B1", "country": "US", "created_ts": day0, "updated_ts": day0}]
-    manufacturer = [{"manufacturer_id": 1, "name": "M1", "country": "US", "created_ts": day0, "updated_ts": day0}]
+    manufacturer = [
+        {"manufacturer_id": 1, "name": "M1", "country": "US", "created_ts": day0, "updated_ts": day0}
+    ]
     # product 10 is in two categories, product 20 in one
     bridge = [
         {"product_id": 10, "category_id": 1, "created_ts": day0, "updated_ts": day0},
@@ -68,7 +125,14 @@ def source(spark):
     ]
 
     def order(oid, buyer, at, status, updated=None):
-        return {"order_id": oid, "buyer_id": buyer, "order_ts": at, "status": status, "created_ts": at, "updated_ts": updated or at}
+        return {
+            "order_id": oid,
+            "buyer_id": buyer,
+            "order_ts": at,
+            "status": status,
+            "created_ts": at,
+            "updated_ts": updated or at,
+        }
 
     orders = [
         order(1, 1, ts(D1, 10), "placed"),
@@ -79,19 +143,48 @@ def source(spark):
     ]
 
     def item(iid, oid, product, qty, price, at):
-        return {"order_item_id": iid, "order_id": oid, "product_id": product, "seller_id": 1, "quantity": qty,
-                "base_price": Decimal(price), "actual_price": Decimal(price), "created_ts": at, "updated_ts": at}
+        return {
+            "order_item_id": iid,
+            "order_id": oid,
+            "product_id": product,
+            "seller_id": 1,
+            "quantity": qty,
+            "base_price": Decimal(price),
+            "actual_price": Decimal(price),
+            "created_ts": at,
+            "updated_ts": at,
+        }
 
     items = [
-        item(1, 1, 10, 2, "5.00", ts(D1, 10)),   # 10.00 in books and toys
-        item(2, 1, 20, 1, "7.50", ts(D1, 10)),   # 7.50 in toys
-        item(3, 2, 10, 1, "3.25", ts(D1, 23)),   # 3.25 in books and toys
+        item(1, 1, 10, 2, "5.00", ts(D1, 10)),  # 10.00 in books and toys
+        item(2, 1, 20, 1, "7.50", ts(D1, 10)),  # 7.50 in toys
+        item(3, 2, 10, 1, "3.25", ts(D1, 23)),  # 3.25 in books and toys
         item(4, 3, 20, 1, "999.00", ts(D1, 12)),  # cancelled order: excluded
-        item(5, 4, 20, 3, "1.00", ts(D2, 1)),    # day 2
+        item(5, 4, 20, 3, "1.00", ts(D2, 1)),  # day 2
     ]
     clicks = [
-        {"event_id": 1, "buyer_id": 1, "session_id": "s1", "product_id": 10, "event_type": "view", "event_ts": ts(D1, 9), "order_id": None, "created_ts": ts(D1, 9), "updated_ts": ts(D1, 9)},
-        {"event_id": 2, "buyer_id": 1, "session_id": "s1", "product_id": 10, "event_type": "checkout", "event_ts": ts(D1, 10), "order_id": 1, "created_ts": ts(D1, 10), "updated_ts": ts(D1, 10)},
+        {
+            "event_id": 1,
+            "buyer_id": 1,
+            "session_id": "s1",
+            "product_id": 10,
+            "event_type": "view",
+            "event_ts": ts(D1, 9),
+            "order_id": None,
+            "created_ts": ts(D1, 9),
+            "updated_ts": ts(D1, 9),
+        },
+        {
+            "event_id": 2,
+            "buyer_id": 1,
+            "session_id": "s1",
+            "product_id": 10,
+            "event_type": "checkout",
+            "event_ts": ts(D1, 10),
+            "order_id": 1,
+            "created_ts": ts(D1, 10),
+            "updated_ts": ts(D1, 10),
+        },
     ]
     return {
         "appuser": frame(spark, users), "buyer": frame(spark, buyers), "seller": frame(spark, sellers),
@@ -180,9 +273,19 @@ def test_exact_median_odd_and_even_counts(spark):
 
 def test_duplicate_and_mean_checks_name_the_rows(spark, gold):
     items = gold["wide_items"]
-    doubled = items.unionByName(items.where("order_item_id = 2").withColumn("order_item_id", items.order_item_id + 100))
+    doubled = items.unionByName(
+        items.where("order_item_id = 2").withColumn("order_item_id", items.order_item_id + 100)
+    )
     offenders = T.duplicate_keys(doubled, ["order_id", "product_id", "seller_id"], "order_item_id").collect()
-    assert [(r.order_id, r.product_id, r.copies, r.order_item_ids) for r in offenders] == [(1, 20, 2, [2, 102])]
+    assert [(r.order_id, r.product_id, r.copies, r.order_item_ids) for r in offenders] == [
+        (1, 20, 2, [2, 102])
+    ]
     assert T.duplicate_keys(items, ["order_item_id"]).count() == 0
-    high = frame(spark, [{"order_date": D1, "mean_revenue": Decimal("100000.00")}, {"order_date": D2, "mean_revenue": Decimal("99999.99")}])
+    high = frame(
+        spark,
+        [
+            {"order_date": D1, "mean_revenue": Decimal("100000.00")},
+            {"order_date": D2, "mean_revenue": Decimal("99999.99")},
+        ],
+    )
     assert [r.order_date for r in T.mean_revenue_too_high(high).collect()] == [D1]

@@ -251,7 +251,9 @@ def wide_orders(orders: DataFrame, items: DataFrame, clicks: DataFrame, buyers: 
         F.sum("item_revenue").alias("order_revenue"),
     )
     clicks_per_order = (
-        clicks.where(F.col("order_id").isNotNull()).groupBy("order_id").agg(F.count("*").alias("click_events"))
+        clicks.where(F.col("order_id").isNotNull())
+        .groupBy("order_id")
+        .agg(F.count("*").alias("click_events"))
     )
     buyer_cols = buyers.select(
         "buyer_id",
@@ -287,11 +289,14 @@ def wide_orders(orders: DataFrame, items: DataFrame, clicks: DataFrame, buyers: 
 def exact_median(frame: DataFrame, groups: list[str], value: str, alias: str) -> DataFrame:
     """The exact median of `value` per group: the middle value, or the mean of the two middle ones."""
     window = Window.partitionBy(*groups).orderBy(value)
-    ranked = frame.select(*groups, value).withColumn("_rank", F.row_number().over(window)).withColumn(
-        "_count", F.count("*").over(Window.partitionBy(*groups))
+    ranked = (
+        frame.select(*groups, value)
+        .withColumn("_rank", F.row_number().over(window))
+        .withColumn("_count", F.count("*").over(Window.partitionBy(*groups)))
     )
     middle = ranked.where(
-        (F.col("_rank") == F.floor((F.col("_count") + 1) / 2)) | (F.col("_rank") == F.ceil((F.col("_count") + 1) / 2))
+        (F.col("_rank") == F.floor((F.col("_count") + 1) / 2))
+        | (F.col("_rank") == F.ceil((F.col("_count") + 1) / 2))
     )
     return middle.groupBy(*groups).agg(F.avg(value).cast(MEAN).alias(alias))
 
