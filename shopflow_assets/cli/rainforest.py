@@ -83,7 +83,9 @@ def _generate(args: argparse.Namespace) -> int:
         schema = checked_identifier(args.schema, "schema")
     except InvalidIdentifierError as exc:
         raise SystemExit(f"shopflow generate rainforest: {exc}") from None
-    owner = PostgresResource.from_settings(settings, role="owner", database="rainforest")
+    owner = PostgresResource.from_settings(
+        settings, role="owner", database="rainforest"
+    ).process_config_and_initialize()
     started = time.perf_counter()
     try:
         with owner.connect() as conn:
@@ -115,7 +117,9 @@ def _landed(args: argparse.Namespace) -> int:
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.settings import get_settings
 
-    reader = PostgresResource.from_settings(get_settings(), role="reader", database="rainforest")
+    reader = PostgresResource.from_settings(
+        get_settings(), role="reader", database="rainforest"
+    ).process_config_and_initialize()
     with reader.connect() as conn:
         orders = source_orders_on(conn, args.date)
     console.print(f"rainforest.orders on {args.date}: {orders:,}")
