@@ -177,9 +177,12 @@ def _copy(conn, schema: str, table: str, frame: pd.DataFrame) -> int:
     buffer = io.BytesIO()
     pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    with conn.cursor() as cur, cur.copy(
-        sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(_ident(schema, table), columns)
-    ) as copy:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(_ident(schema, table), columns)
+        ) as copy,
+    ):
         copy.write(buffer.getbuffer())
     return len(frame)
 
