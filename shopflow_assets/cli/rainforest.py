@@ -29,6 +29,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _schema(text: str) -> str:
+    from shopflow_assets.resources.extract import InvalidIdentifierError, checked_identifier
+
+    try:
+        return checked_identifier(text, "schema")
+    except InvalidIdentifierError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -53,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--orders-per-day", type=_positive, default=10_000, help="orders a day (default 10,000)")
     app.add_argument("--seed", type=int, default=42)
     app.add_argument(
-        "--schema", default="public", help="PostgreSQL schema of the app tables (default public)"
+        "--schema",
+        type=_schema,
+        default="public",
+        help="PostgreSQL schema of the app tables (default public)",
     )
     app.add_argument("--reset", action="store_true", help="drop and recreate the app tables first")
     app.set_defaults(func=_generate)
@@ -74,15 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.rainforest import RainforestError, generate_rainforest
-    from shopflow_assets.resources.extract import InvalidIdentifierError, checked_identifier
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.settings import get_settings
 
     settings = get_settings()
-    try:
-        schema = checked_identifier(args.schema, "schema")
-    except InvalidIdentifierError as exc:
-        raise SystemExit(f"shopflow generate rainforest: {exc}") from None
+    schema = args.schema
     owner = PostgresResource.from_settings(
         settings, role="owner", database="rainforest"
     ).process_config_and_initialize()
@@ -127,11 +135,15 @@ def _landed(args: argparse.Namespace) -> int:
 
 
 def _published(args: argparse.Namespace) -> int:
-    from shopflow_assets.domains.rainforest.publish import published_rows
+    from shopflow_assets.domains.rainforest.publish import REPORTS, SCHEMA, published_rows
     from shopflow_assets.resources.warehouse import connect_warehouse
+    from shopflow_assets.settings import get_settings
 
-    with connect_warehouse(read_only=True) as con:
-        rows = published_rows(con, args.date)
+    if not get_settings().warehouse_path.exists():
+        rows = dict.fromkeys((f"{SCHEMA}.{view}" for view in REPORTS), 0)
+    else:
+        with connect_warehouse(read_only=True) as con:
+            rows = published_rows(con, args.date)
     for view, count in rows.items():
         console.print(f"{view} on {args.date}: {count:,} rows")
     return 0 if all(rows.values()) else 1

@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from shopflow_assets.resources.extract import checked_identifier
+
 ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled")
 ORDER_STATUS_WEIGHTS = (0.24, 0.30, 0.40, 0.06)
 EVENT_TYPES = ("view", "impression", "checkout")
@@ -459,6 +461,7 @@ def generate_rainforest(
     """
     if days < 1:
         raise RainforestError(f"--days must be at least 1, got {days}")
+    checked_identifier(schema, "schema")
     sizes = Sizes.for_orders(orders_per_day)
     report = GenerationReport(schema=schema)
     create_schema(conn, schema, reader_role, reset)
