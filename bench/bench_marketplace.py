@@ -15,48 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
+from harness import Figure, PeakMemory, record
 
-def tree_rss_bytes(root: int) -> int:
-    """RSS of a process and all its descendants, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
-
-
-class PeakMemory(threading.Thread):
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak, self._halt = 0, threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(os.getpid()))
-            self._halt.wait(0.2)
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join()
-        return self.peak
+TARGET_SECONDS = 60
 
 
 def main() -> None:
@@ -138,11 +103,16 @@ def main() -> None:
         f"{sum(c.dead_letters for c in bronze.values())} dead letters, batch rows {batch}"
     )
     print("silver:", {name: counts["newest_versions"] for name, counts in silver.items()})
-    print(
-        f"bronze -> silver -> gold wall time: {total:.1f} s (target < 300 s) "
-        f"{'OK' if total < 300 else 'OVER TARGET'}"
+    record(
+        "marketplace",
+        [
+            Figure("bronze -> silver -> gold wall time", total, "s", TARGET_SECONDS),
+            Figure("peak RSS (python + Spark JVM + dbt)", peak / 2**30, "GiB"),
+        ],
+        scale=args.scale,
+        orders=manifest.rows.get("olist_orders_dataset.csv"),
+        steps_seconds=timings,
     )
-    print(f"peak RSS (python + Spark JVM + dbt): {peak / 2**30:.2f} GiB")
     print(f"lake namespace: {lake.uri('lakehouse', lake.namespace)}; work dir {work}")
 
 

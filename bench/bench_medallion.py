@@ -7,25 +7,23 @@ Needs the services (`shopflow services up`). Generates the day into a schema of 
 target is about, in one process with one Spark session: extraction (read-only role) -> bronze -> silver
 -> gold -> the blocking checks -> publication of the two report views into a warehouse file of its own.
 Peak memory = the highest summed RSS of this process and its children (the Spark JVM), sampled every
-0.2 s. Target: <= 90 s. Figures go to stdout and bench/out/medallion.json (with the load average,
-since the machine may be shared).
+0.2 s. Target: <= 90 s. Figures are printed against the target and kept in bench/out/medallion.json
+(with the load average, since the machine may be shared) by the shared bench harness.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from bench_marketplace import PeakMemory  # same directory: the shared process-tree RSS sampler
+from harness import Figure, PeakMemory, record
 
 TARGET_SECONDS = 90
-OUT = Path(__file__).resolve().parent / "out" / "medallion.json"
 
 
 def main() -> None:
@@ -114,29 +112,21 @@ def main() -> None:
             s3.client.delete_object(Bucket="lakehouse", Key=object_key)
 
     load = os.getloadavg()
-    result = {
-        "orders": args.orders,
-        "source_rows_extracted": sum(rows.values()),
-        "order_items": rows["order_items"],
-        "click_events": rows["clickstream"],
-        "gold_rows": gold,
-        "published_rows": published,
-        "seconds_source_to_interface": round(total, 2),
-        "steps_seconds": steps,
-        "target_seconds": TARGET_SECONDS,
-        "within_target": total <= TARGET_SECONDS,
-        "peak_rss_mb": round(peak / 2**20),
-        "load_average_1_5_15": [round(x, 2) for x in load],
-        "cpus": os.cpu_count(),
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    verdict = "within" if total <= TARGET_SECONDS else "OVER"
-    print(
-        f"source -> interface: {total:.1f} s for {args.orders:,} orders ({verdict} the {TARGET_SECONDS} s target), "
-        f"peak RSS {result['peak_rss_mb']:,} MB, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} "
-        f"on {os.cpu_count()} CPUs -> {OUT}"
+    record(
+        "medallion",
+        [
+            Figure("source -> interface wall time (1 day)", total, "s", TARGET_SECONDS),
+            *[Figure(f"step {name}", seconds, "s") for name, seconds in steps.items()],
+            Figure("peak RSS (python + Spark JVM)", peak / 2**30, "GiB"),
+        ],
+        orders=args.orders,
+        source_rows_extracted=sum(rows.values()),
+        order_items=rows["order_items"],
+        click_events=rows["clickstream"],
+        gold_rows=gold,
+        published_rows=published,
+        generate_seconds=round(generate_s, 1),
+        load_average_1_5_15=[round(x, 2) for x in load],
     )
 
 

@@ -15,42 +15,12 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-TARGET_SECONDS = 90
+from harness import Figure, PeakMemory, record
 
-
-def _tree_rss_bytes(root: int) -> int:
-    """RSS of a process and all its descendants, from /proc (Linux)."""
-    total, stack = 0, [root]
-    page = os.sysconf("SC_PAGE_SIZE")
-    while stack:
-        pid = stack.pop()
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return total
-
-
-class PeakMemory(threading.Thread):
-    def __init__(self, interval: float = 0.2):
-        super().__init__(daemon=True)
-        self.interval, self.peak, self._halt = interval, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(os.getpid()))
-            self._halt.wait(self.interval)
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join()
-        return self.peak
+TARGET_SECONDS = 30
 
 
 def _step_durations(result) -> dict[str, float]:
@@ -122,14 +92,24 @@ def main() -> int:
     print(
         f"  generated {manifest.orders:,} orders ({len(manifest.dirty_rows):,} dirty rows) in {generate_seconds:.1f}s"
     )
-    print(
-        f"  run {'succeeded' if result.success else 'FAILED'}: wall {wall:.1f}s (target < {TARGET_SECONDS}s)"
-    )
-    print(f"  peak RSS (python + Spark JVM + dbt): {peak / 2**30:.2f} GiB")
-    for step, seconds in _step_durations(result).items():
+    print(f"  run {'succeeded' if result.success else 'FAILED'}")
+    steps = _step_durations(result)
+    for step, seconds in steps.items():
         print(f"    {step:<40} {seconds:6.1f}s")
     exact = int(round(revenue * 100)) == manifest.expected_revenue_cents if revenue is not None else False
     print(f"  fact_orders: {rows:,} rows, revenue {revenue} ({'= generator' if exact else 'MISMATCH'})")
+    record(
+        "shop_batch",
+        [
+            Figure("partition raw -> gold wall time", wall, "s", TARGET_SECONDS),
+            Figure("peak RSS (python + Spark JVM + dbt)", peak / 2**30, "GiB"),
+        ],
+        orders=manifest.orders,
+        env=args.env,
+        succeeded=bool(result.success),
+        revenue_equals_generator=exact,
+        steps_seconds=steps,
+    )
     if args.keep:
         print(f"  kept {bench_dir}")
     else:
