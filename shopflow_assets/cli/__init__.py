@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "shopflow_assets.cli.erp",
     "shopflow_assets.cli.dashboard",
     "shopflow_assets.cli.olist",
+    "shopflow_assets.cli.rainforest",
 )
 
 
