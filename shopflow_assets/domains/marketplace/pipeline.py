@@ -42,7 +42,9 @@ from shopflow_assets.domains.marketplace.transforms import (
     typed_with_reasons,
     unique_customers,
 )
-from shopflow_assets.resources.streaming import SparkStreamingResource, dead_letter_frame, kafka_stream
+from shopflow_assets.resources.streaming.parse import dead_letter_frame
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource
+from shopflow_assets.resources.streaming.source import kafka_stream
 
 Uri = Callable[..., str]  # the lake path scheme: uri(bucket, key, engine)
 CHECKPOINT_GROUP = "marketplace"

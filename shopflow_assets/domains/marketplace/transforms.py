@@ -28,7 +28,7 @@ from shopflow_assets.contracts.marketplace import (
     ORDERS,
     TableContract,
 )
-from shopflow_assets.resources.streaming import (
+from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,
