@@ -8,6 +8,7 @@ domain-specific IO managers; the shared resources (spark, lake, warehouse, kafka
 import dagster as dg
 
 from shopflow_assets.domains.clickstream import definitions as clickstream
+from shopflow_assets.domains.erp import definitions as erp
 from shopflow_assets.domains.events import definitions as events
 from shopflow_assets.domains.marketplace import definitions as marketplace
 from shopflow_assets.domains.operations import definitions as operations
@@ -15,7 +16,7 @@ from shopflow_assets.domains.shop import definitions as shop
 from shopflow_assets.resources import build_resources
 
 # Modules, not their `defs` objects, are imported: Dagster allows one Definitions at module scope.
-DOMAINS = (shop, clickstream, events, marketplace, operations)
+DOMAINS = (shop, clickstream, events, marketplace, erp, operations)
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     # On a cluster whose workers already hold spark/pom.xml's jars (the shopflow-spark image has them in
     # /opt/shopflow/spark-jars): executors load them from there instead of receiving 0.7 GB per app.
     spark_cluster_jars_dir: str | None = Field(None, validation_alias="SPARK_CLUSTER_JARS_DIR")
+    # Spark's event logs, read by a history server (e.g. file:/path or s3a://bucket/prefix); unset: none.
+    spark_event_log_dir: str | None = Field(None, validation_alias="SPARK_EVENT_LOG_DIR")
+    # The native standalone cluster of `shopflow spark cluster up` (compose runs the same layout).
+    spark_standalone_port: int = Field(7077, validation_alias="SPARK_STANDALONE_PORT")
+    spark_master_webui_port: int = Field(8081, validation_alias="SPARK_MASTER_WEBUI_PORT")
+    spark_history_port: int = Field(18080, validation_alias="SPARK_HISTORY_PORT")
+    spark_worker_cores: int = Field(1, validation_alias="SPARK_WORKER_CORES")
+    spark_worker_memory: str = Field("1g", validation_alias="SPARK_WORKER_MEMORY")
 
     # --- warehouse ------------------------------------------------------------------------------
     duckdb_path: Path | None = Field(None, validation_alias="SHOPFLOW_DUCKDB_PATH")

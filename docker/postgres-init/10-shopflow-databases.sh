@@ -9,6 +9,7 @@ psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres \
 SELECT format('CREATE ROLE %I LOGIN', :'reader') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'reader')\gexec
 ALTER ROLE :"reader" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'reader_password';
 ALTER ROLE :"reader" SET default_transaction_read_only = on;
+GRANT pg_read_all_stats TO :"reader";
 SELECT format('CREATE DATABASE %I OWNER %I', d, :'owner') FROM unnest(array['totesys', 'rainforest', 'warehouse']) d
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d)\gexec
 SQL

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "shopflow_assets.cli.spark",
     "shopflow_assets.cli.alerts",
     "shopflow_assets.cli.olist",
+    "shopflow_assets.cli.erp",
 )
 
 

@@ -1,4 +1,5 @@
-"""`shopflow spark jars|conf`: pre-fetch Spark's JVM jars (CI, images) and show the session settings."""
+"""`shopflow spark jars|conf|connect-server|cluster`: Spark's JVM jars, session settings, a Connect server, and a
+native standalone cluster (master, workers, history server)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=15002, help="port (default 15002)")
     server.set_defaults(func=cmd_connect_server)
+
+    cluster = commands.add_parser(
+        "cluster", help="a native Spark standalone cluster on 127.0.0.1: master, workers, history server"
+    )
+    actions = cluster.add_subparsers(dest="cluster_command", required=True)
+    up = actions.add_parser("up", help="start the master, N workers and the history server")
+    up.add_argument(
+        "--workers", type=int, default=2, choices=range(1, 9), metavar="N", help="workers, 1-8 (default 2)"
+    )
+    up.set_defaults(func=cmd_cluster_up)
+    down = actions.add_parser("down", help="stop the cluster")
+    down.add_argument("--workers", type=int, default=8, help="stop workers 1..N (default 8)")
+    down.set_defaults(func=cmd_cluster_down)
+    env = actions.add_parser("env", help="print the variables that send a driver's jobs to the cluster")
+    env.set_defaults(func=cmd_cluster_env)
 
 
 def cmd_jars(args: argparse.Namespace) -> int:
@@ -52,3 +68,36 @@ def cmd_connect_server(args: argparse.Namespace) -> int:
     command = connect_server_command(settings, args.port, args.host, ensure_spark_jars(settings))
     print(f"Spark Connect server on sc://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     os.execv(command[0], command)  # the server replaces this process: signals reach the JVM directly
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> int:
+    from shopflow_assets.devstack import spark_cluster, stack
+    from shopflow_assets.devstack.base import Reporter
+
+    settings = get_settings()
+    statuses = stack.start_services(spark_cluster.cluster_services(args.workers), settings, Reporter())
+    for status in statuses:
+        print(f"{status.name:<16} {status.state:<9} {status.address}")
+    print(f"master UI http://127.0.0.1:{settings.spark_master_webui_port}; run jobs on it with:")
+    return cmd_cluster_env(args)
+
+
+def cmd_cluster_down(args: argparse.Namespace) -> int:
+    from shopflow_assets.devstack import spark_cluster, stack
+    from shopflow_assets.devstack.base import Reporter
+
+    outcomes = stack.stop_services(spark_cluster.cluster_services(args.workers), get_settings(), Reporter())
+    for name, outcome in outcomes.items():
+        if outcome != "not running":
+            print(f"{name:<16} {outcome}")
+    return 0
+
+
+def cmd_cluster_env(args: argparse.Namespace) -> int:
+    from shopflow_assets.devstack.spark_cluster import driver_env
+    from shopflow_assets.resources.spark_jars import jars_folder
+
+    settings = get_settings()
+    for name, value in driver_env(settings, jars_folder(settings)).items():
+        print(f"export {name}={value}")
+    return 0

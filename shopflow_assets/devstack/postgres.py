@@ -86,6 +86,9 @@ def render_bootstrap_sql(
             f"ALTER ROLE {quote_ident(reader)} WITH LOGIN NOCREATEDB NOCREATEROLE "
             f"PASSWORD {quote_literal(reader_password or '')};",
             f"ALTER ROLE {quote_ident(reader)} SET default_transaction_read_only = on;",
+            # Lets an incremental extraction see when other sessions' open transactions began, so its
+            # window never passes a row that is written but not yet committed (docs/erp.md).
+            f"GRANT pg_read_all_stats TO {quote_ident(reader)};",
         ]
     for name in (database, *extra_databases):
         lines.append(

@@ -131,13 +131,19 @@ def up(
     names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
 ) -> list[ServiceStatus]:
     """Start the services that are not running (all by default); fast and harmless when they are."""
+    return start_services(select(names), settings, reporter)
+
+
+def start_services(
+    services: list[NativeService], settings: Settings | None = None, reporter: Reporter | None = None
+) -> list[ServiceStatus]:
+    """`up` for any list of services, in order (also those outside SERVICES, e.g. a Spark cluster)."""
     reporter = reporter or Reporter()
     settings, generated = ensure_credentials(settings or get_settings())
     if generated:
         reporter.say("settings", f"generated {', '.join(generated)} into {generated_env_path(settings)}")
     settings.services_dir.mkdir(parents=True, exist_ok=True)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    services = select(names)
     # Two `up`s at once (two terminals, parallel test sessions) take turns instead of racing for ports.
     with file_lock(_stack_lock(settings)):
         return _up_locked(services, settings, reporter)
@@ -180,19 +186,26 @@ def _up_locked(services: list[NativeService], settings: Settings, reporter: Repo
     for service in services:
         service.after_start(settings, reporter)
         service.check(settings)
-    return status([service.name for service in services], settings)
+    return [service_status(service, settings) for service in services]
 
 
 def down(
     names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
 ) -> dict[str, str]:
     """Stop the services (all by default) and any leftover process of theirs. Returns name -> outcome."""
+    return stop_services(select(names), settings, reporter)
+
+
+def stop_services(
+    services: list[NativeService], settings: Settings | None = None, reporter: Reporter | None = None
+) -> dict[str, str]:
+    """`down` for any list of services, in reverse order."""
     reporter = reporter or Reporter()
     settings = settings or get_settings()
     if not settings.services_dir.exists():
-        return {service.name: "not running" for service in select(names)}
+        return {service.name: "not running" for service in services}
     with file_lock(_stack_lock(settings)):
-        return _down_locked(select(names), settings, reporter)
+        return _down_locked(services, settings, reporter)
 
 
 def _down_locked(services: list[NativeService], settings: Settings, reporter: Reporter) -> dict[str, str]:

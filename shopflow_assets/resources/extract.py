@@ -215,6 +215,10 @@ def _to_batch(rows: list[tuple], arrow_schema: pa.Schema, schema: str, table: st
     arrays = []
     for index, field in enumerate(arrow_schema):
         values = [row[index] for row in rows]
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            # As UTC wall-clock time: with PYARROW_IGNORE_TIMEZONE=1 (set by pandera on import) pyarrow drops
+            # the offset of an aware datetime, which shifts values read in a non-UTC session time zone.
+            values = [None if value is None else value.astimezone(dt.UTC) for value in values]
         if pa.types.is_string(field.type):
             values = [None if value is None else str(value) for value in values]
         try:

@@ -109,7 +109,9 @@ class PostgresResource(dg.ConfigurableResource):
             "postgres_db": database or self.database or settings.postgres_db,
         }
         if self.password is not None:
-            update["postgres_password"] = SecretStr(self.password)
+            # Outside a Dagster run (CLI, benchmarks, tests) an EnvVar field is not resolved yet.
+            password = self.password.get_value() if isinstance(self.password, dg.EnvVar) else self.password
+            update["postgres_password"] = SecretStr(password)
         elif self.user and self.user != settings.postgres_user:
             # Another role without a configured password: never fall back to the owner's.
             update["postgres_password"] = settings.postgres_reader_password

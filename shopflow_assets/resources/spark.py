@@ -101,6 +101,9 @@ def spark_conf(
             # spark.jars ships them to each executor. Not in local mode: there every session would
             # copy all of them (0.7 GB, mostly the AWS SDK bundle) into a temporary directory.
             conf["spark.jars"] = ",".join(classpath)
+    if settings.spark_event_log_dir:
+        conf["spark.eventLog.enabled"] = "true"
+        conf["spark.eventLog.dir"] = settings.spark_event_log_dir
     conf.update(s3a_conf(settings))
     conf.update(extra_conf or {})
     return conf

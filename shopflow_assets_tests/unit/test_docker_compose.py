@@ -32,7 +32,10 @@ def test_every_part_of_the_stack_is_a_service(compose):
         "minio-init",
         "postgres",
         "spark-master",
-        "spark-worker",
+        "spark-worker-1",
+        "spark-worker-2",
+        "spark-history",
+        "spark-connect",
         "dagster-webserver",
         "dagster-daemon",
     }
@@ -40,7 +43,15 @@ def test_every_part_of_the_stack_is_a_service(compose):
 
 
 def test_long_running_services_have_healthchecks(compose):
-    for name in ("kafka", "minio", "postgres", "spark-master", "dagster-webserver"):
+    for name in (
+        "kafka",
+        "minio",
+        "postgres",
+        "spark-master",
+        "spark-history",
+        "spark-connect",
+        "dagster-webserver",
+    ):
         assert "healthcheck" in compose["services"][name], f"{name} has no healthcheck"
 
 
@@ -79,3 +90,27 @@ def test_dependencies_point_at_defined_services(compose):
     for name, service in compose["services"].items():
         for dep in service.get("depends_on", {}):
             assert dep in services, f"{name} depends on unknown service {dep}"
+
+
+def test_the_spark_cluster_has_two_workers_a_history_server_and_a_connect_server(compose):
+    services = compose["services"]
+    for worker in ("spark-worker-1", "spark-worker-2"):
+        assert services[worker]["command"][-1] == "spark://spark-master:7077"
+    history_dir = "file:/opt/shopflow/spark-events"
+    assert history_dir in services["spark-history"]["environment"]["SPARK_HISTORY_OPTS"]
+    # Drivers write their event logs where the history server reads them.
+    assert _environment(services["dagster-daemon"])["SPARK_EVENT_LOG_DIR"] == history_dir
+    for name in ("spark-history", "dagster-daemon", "dagster-webserver", "spark-connect"):
+        assert any(v.startswith("spark-events:") for v in services[name]["volumes"]), name
+    assert services["spark-connect"]["command"][:3] == ["shopflow", "spark", "connect-server"]
+    assert _environment(services["spark-connect"])["SPARK_MASTER"] == "spark://spark-master:7077"
+
+
+def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compose):
+    postgres = compose["services"]["postgres"]
+    assert "./docker/postgres-init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
+    script = (PROJECT_ROOT / "docker" / "postgres-init" / "10-shopflow-databases.sh").read_text()
+    for database in ("totesys", "rainforest", "warehouse"):
+        assert database in script
+    assert "default_transaction_read_only = on" in script
+    assert "POSTGRES_READER_PASSWORD" in _environment(postgres)

@@ -73,3 +73,4 @@ def test_bootstrap_creates_a_read_only_reader_with_select_on_every_database():
         assert f'\\connect "{database}"' in sql
     assert sql.count('GRANT SELECT ON TABLES TO "shopflow_reader"') == 2
     assert "GRANT INSERT" not in sql and "GRANT ALL" not in sql
+    assert 'GRANT pg_read_all_stats TO "shopflow_reader";' in sql  # sees open transactions' start times
