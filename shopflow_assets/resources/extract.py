@@ -5,19 +5,23 @@ Every flow that reads an operational database (the ERP tables, the marketplace a
 - the window is `after < changed_column <= up_to` (tz-aware UTC); `ChangeWindow.for_day` is one UTC day;
 - values only ever travel as bound parameters; table, schema and column names are checked against a
   strict pattern AND quoted as identifiers, so neither a crafted name nor a crafted value runs SQL;
-- the transaction is read-only, and a server-side cursor streams the rows in batches (bounded memory);
+- the transaction is read-only; the rows stream out as `COPY (SELECT ...) TO STDOUT` CSV that pyarrow
+  parses block by block straight into Arrow (no Python object per value; memory bounded by the block);
 - Arrow types come from the catalog and are exact (numeric(p,s) -> decimal128(p,s), never float).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 IDENTIFIER_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
@@ -157,7 +161,7 @@ def extract_changes(
     if idle:
         conn.read_only = True
     try:
-        # A named (server-side) cursor needs a transaction.
+        # One transaction for the catalog, the session settings and the COPY.
         with conn.transaction():
             return _extract(conn, table, changed_column, window, columns, schema, batch_rows)
     finally:
@@ -202,29 +206,95 @@ def _extract(
         col=column,
     )
     params = {"after": window.after, "up_to": window.up_to}
-    batches: list[pa.RecordBatch] = []
-    with conn.cursor(name=f"extract_{table}") as cursor:
-        cursor.itersize = batch_rows
-        cursor.execute(query, params)
-        while rows := cursor.fetchmany(batch_rows):
-            batches.append(_to_batch(rows, arrow_schema, schema, table))
+    # COPY takes no server-side parameters: psycopg binds the values client-side as quoted literals
+    # of their type (never by string formatting), so a value still cannot become SQL.
+    copy_sql = sql.SQL("copy ({query}) to stdout (format csv)").format(query=query)
+    where = f"{schema}.{table} of database {conn.info.dbname!r}"
+    with _text_settings(conn), conn.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+        batches = _read_csv(_CopyStream(copy), arrow_schema, batch_rows, where)
     return pa.Table.from_batches(batches, schema=arrow_schema)
 
 
-def _to_batch(rows: list[tuple], arrow_schema: pa.Schema, schema: str, table: str) -> pa.RecordBatch:
-    arrays = []
-    for index, field in enumerate(arrow_schema):
-        values = [row[index] for row in rows]
-        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-            # As UTC wall-clock time: with PYARROW_IGNORE_TIMEZONE=1 (set by pandera on import) pyarrow drops
-            # the offset of an aware datetime, which shifts values read in a non-UTC session time zone.
-            values = [None if value is None else value.astimezone(dt.UTC) for value in values]
-        if pa.types.is_string(field.type):
-            values = [None if value is None else str(value) for value in values]
-        try:
-            arrays.append(pa.array(values, type=field.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise ExtractError(
-                f"{schema}.{table}.{field.name}: cannot convert to {field.type}: {exc}"
-            ) from exc
-    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+# The text PostgreSQL writes must not depend on the caller's session: ISO dates, UTC offsets, and
+# shortest-exact doubles (PostgreSQL >= 12 prints a float8 that reads back bit for bit).
+_TEXT_SETTINGS = {"DateStyle": "ISO, YMD", "TimeZone": "UTC", "extra_float_digits": "1"}
+
+
+@contextmanager
+def _text_settings(conn: Any) -> Iterator[None]:
+    """Fix the output settings for this transaction (set_config(..., true)), then put back the caller's:
+    inside a caller's transaction the savepoint's release would otherwise keep them until it ends."""
+    names = list(_TEXT_SETTINGS)
+    previous = conn.execute("select " + ", ".join("current_setting(%s)" for _ in names), names).fetchone()
+    _set_local(conn, _TEXT_SETTINGS)
+    yield
+    _set_local(conn, dict(zip(names, previous, strict=True)))
+
+
+def _set_local(conn: Any, settings: dict[str, str]) -> None:
+    conn.execute(
+        "select " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+        [part for pair in settings.items() for part in pair],
+    )
+
+
+class _CopyStream(io.RawIOBase):
+    """The bytes of a running COPY as a read-only file, chunk by chunk (what pyarrow's reader pulls)."""
+
+    def __init__(self, copy: Any) -> None:
+        self._copy = copy
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._copy.read()
+            if not chunk:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def at_end(self) -> bool:
+        """True when the COPY sent no bytes at all (read before anything else)."""
+        if not self._pending:
+            self._pending = memoryview(self._copy.read())
+        return not self._pending
+
+
+def _read_csv(
+    stream: _CopyStream, arrow_schema: pa.Schema, batch_rows: int, where: str
+) -> list[pa.RecordBatch]:
+    """PostgreSQL's CSV, parsed by pyarrow straight into the exact types, block by block.
+
+    In PostgreSQL's CSV a NULL is an unquoted empty field and an empty string is `""`, so quoted fields
+    are never NULL; a one-column row holding NULL is an empty line, so empty lines are rows.
+    """
+    if stream.at_end():
+        return []
+    reader = pa_csv.open_csv(
+        io.BufferedReader(stream, buffer_size=1 << 20),
+        read_options=pa_csv.ReadOptions(
+            column_names=arrow_schema.names,
+            # pyarrow cuts blocks by bytes: about batch_rows rows of ~128 bytes, within 64 KiB..16 MiB.
+            block_size=min(max(batch_rows * 128, 1 << 16), 1 << 24),
+            use_threads=False,
+        ),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=arrow_schema,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    try:
+        return list(reader)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise ExtractError(f"{where}: cannot convert to the catalog's types: {exc}") from exc

@@ -183,3 +183,98 @@ def test_source_columns_report_types_for_drift_checks(table, reader):
             source_columns(conn, "no_such_table")
     assert list(columns)[:3] == ["id", "label", "amount"]
     assert columns["amount"] == "numeric(12,2)" and columns["last_updated"] == "timestamp with time zone"
+
+
+TRICKY_TEXTS = [
+    'comma, "quotes" and\nnew\r\nlines',
+    "back\\slash \\N \\x41",
+    "",
+    "naïve 東京 🚀",
+    '"',
+    "NULL",
+]
+
+
+@pytest.fixture
+def tricky_table(settings):
+    """Values a text transfer could get wrong, one row per text, with the other types alongside."""
+    name = f"extract_tricky_{uuid.uuid4().hex[:10]}"
+    owner = PostgresResource.from_settings(settings, role="owner", database="totesys")
+    with owner.connect(autocommit=True) as conn:
+        conn.execute(
+            f"create table {name} (id int, label text, code varchar(8), amount numeric(38,10), "
+            "ratio double precision, at timestamptz, local_at timestamp, on_day date, flag boolean, "
+            "doc jsonb, changed timestamptz not null)"
+        )
+        rows = [
+            (
+                index,
+                text,
+                text[:8],
+                Decimal("1234567890123456789012345678.0123456789") * (-1 if index % 2 else 1),
+                [0.1, 1e-300, -2.5e300, 1 / 3, 2**53 + 1.0, -0.0][index],
+                dt.datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=5))),
+                dt.datetime(2026, 3, 1, 0, 0, 0, 1),
+                dt.date(2026, 2, 28),
+                [True, False, None][index % 3],
+                '{"a": [1, "x,y"]}',
+                T0 + dt.timedelta(seconds=index),
+            )
+            for index, text in enumerate(TRICKY_TEXTS)
+        ]
+        with conn.cursor() as cur:
+            cur.executemany(f"insert into {name} values ({', '.join(['%s'] * 11)})", rows)
+            cur.execute(
+                f"insert into {name} (id, changed) values (%s, %s)", (99, T0 + dt.timedelta(minutes=1))
+            )
+    yield name, rows
+    with owner.connect(autocommit=True) as conn:
+        conn.execute(f"drop table if exists {name}")
+
+
+def test_values_a_text_transfer_could_get_wrong_arrive_exactly(tricky_table, reader):
+    name, rows = tricky_table
+    with reader.connect() as conn:
+        # A caller's own session settings must not change what arrives, and must survive the call.
+        conn.execute("set datestyle = 'SQL, DMY'")
+        conn.execute("set timezone = 'America/Sao_Paulo'")
+        conn.execute("set extra_float_digits = -3")
+        got = extract_changes(
+            conn,
+            name,
+            changed_column="changed",
+            window=ChangeWindow(after=None, up_to=T0 + dt.timedelta(hours=1)),
+            batch_rows=1,
+        )
+        assert conn.execute("show timezone").fetchone() == ("America/Sao_Paulo",)
+        assert conn.execute("show datestyle").fetchone() == ("SQL, DMY",)
+    assert got.schema.field("amount").type == pa.decimal128(38, 10)
+    assert got.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    values = got.to_pylist()
+    assert len(values) == len(rows) + 1
+    for row, value in zip(rows, values, strict=False):
+        assert value["label"] == row[1] and value["code"] == row[2]
+        assert value["amount"] == row[3]
+        assert value["ratio"] == row[4] and str(value["ratio"]) == str(row[4])  # bit-exact, -0.0 too
+        assert value["at"] == row[5] and value["at"].microsecond == 999_999
+        assert value["at"].utcoffset() == dt.timedelta(0)
+        assert value["local_at"] == row[6] and value["on_day"] == row[7]
+        assert value["flag"] is row[8]
+    assert values[2]["label"] == "" and values[2]["code"] == ""  # an empty string is not NULL
+    assert values[0]["doc"] == '{"a": [1, "x,y"]}'  # other types arrive as PostgreSQL's own text
+    assert values[-1]["id"] == 99
+    assert all(values[-1][column] is None for column in ("label", "amount", "ratio", "at", "flag", "doc"))
+
+
+def test_a_single_null_column_keeps_every_row(tricky_table, reader):
+    # In CSV a row with one NULL column is an empty line: it must stay a row.
+    name, rows = tricky_table
+    with reader.connect() as conn:
+        got = extract_changes(
+            conn,
+            name,
+            changed_column="changed",
+            columns=["flag"],
+            window=ChangeWindow(after=None, up_to=T0 + dt.timedelta(hours=1)),
+        )
+    assert got.column("flag").to_pylist() == [row[8] for row in rows] + [None]

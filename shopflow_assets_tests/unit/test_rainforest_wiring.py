@@ -77,3 +77,24 @@ def test_generator_sizes_and_distinct_sellers_per_product():
     offered = {tuple(seller_ids_for(products, Sizes.for_orders(10).sellers, k)) for k in range(3)}
     assert len(offered) == 3  # the 1st, 2nd and 3rd seller of a product are different sellers
     assert all(len({a, b, c}) == 3 for a, b, c in zip(*offered, strict=True))
+
+
+def test_parallel_writes_merge_their_row_counts_and_raise_a_failure_after_the_others_end():
+    import threading
+
+    from shopflow_assets.domains.rainforest.pipeline import _in_parallel
+
+    assert _in_parallel([lambda: {"a": 1}, lambda: {"b": 2, "c": 3}]) == {"a": 1, "b": 2, "c": 3}
+    finished = threading.Event()
+
+    def fails():
+        raise RuntimeError("write of bronze_orders failed")
+
+    def slow():
+        finished.wait(0.2)
+        finished.set()
+        return {"slow": 1}
+
+    with pytest.raises(RuntimeError, match="bronze_orders"):
+        _in_parallel([fails, slow])
+    assert finished.is_set()  # no write is left running behind the error

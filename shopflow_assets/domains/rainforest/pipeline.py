@@ -13,7 +13,8 @@ Layout (under the lakehouse bucket, optionally below a namespace for tests):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -77,6 +78,31 @@ def _read(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
+# Writes of different tables run side by side: a small table's write is mostly fixed cost (planning,
+# Delta log reads and the commit's round trips to the object store), which overlaps well even on 2 cores.
+CONCURRENT_WRITES = 2
+
+
+def _in_parallel(jobs: Iterable[Callable[[], dict[str, int]]]) -> dict[str, int]:
+    """Run the jobs (each gives rows per table it wrote) on one SparkSession from a few threads.
+    Every job runs to its end; the first failure is then raised."""
+    with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES, thread_name_prefix="rainforest") as pool:
+        futures = [pool.submit(job) for job in jobs]
+    rows: dict[str, int] = {}
+    for future in futures:
+        rows.update(future.result())
+    return rows
+
+
+def _write_counted(frame: DataFrame, write: Callable[[DataFrame], None]) -> tuple[DataFrame, int]:
+    """Compute `frame` once (cached), count it, write it: the count is the written rows without reading
+    the table back, and the cached frame can feed the next step. The caller unpersists it."""
+    frame = frame.persist()
+    rows = frame.count()
+    write(frame)
+    return frame, rows
+
+
 # --- source -> bronze ---------------------------------------------------------------------------------
 def extract_bronze(
     spark: SparkSession,
@@ -97,6 +123,8 @@ def extract_bronze(
     window = days_window(first, last)
     load_ts = dt.datetime.now(dt.UTC)
     rows = {}
+    # One table at a time: written side by side, the large tables' Arrow data (shipped inside Spark
+    # tasks) competed for the driver heap and the run got slower, not faster.
     for table in tables:
         extracted = extract_changes(conn, table, changed_column=CHANGED_COLUMN, window=window, schema=schema)
         frame = T.with_load_metadata(spark.createDataFrame(extracted), load_ts)
@@ -141,24 +169,43 @@ def build_silver(spark: SparkSession, lake: RainforestLake, first: dt.date, last
         "product_x_category": T.product_x_category(bronze("product_category")),
         "seller_x_product": T.seller_x_product(bronze("seller_product")),
     }
-    rows: dict[str, int] = {}
-    for name, frame in dims.items():
-        frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-            lake.path("silver", name)
+
+    def write_dim(name: str) -> dict[str, int]:
+        frame, rows = _write_counted(
+            dims[name],
+            lambda frame: (
+                frame.write.format("delta")
+                .mode("overwrite")
+                .option("overwriteSchema", "true")
+                .save(lake.path("silver", name))
+            ),
         )
-        rows[name] = _read(spark, lake.path("silver", name)).count()
+        frame.unpersist()
+        return {name: rows}
 
-    def write_fact(name: str, frame: DataFrame) -> DataFrame:
+    def write_fact(name: str, frame: DataFrame) -> tuple[DataFrame, int]:
         column = SILVER_FACTS[name]
-        _replace_days(frame, lake.path("silver", name), column, first, last, partition=True)
-        written = silver_days(spark, lake, name, first, last)
-        rows[name] = written.count()
-        return written
+        path = lake.path("silver", name)
+        return _write_counted(frame, lambda frame: _replace_days(frame, path, column, first, last, True))
 
-    orders = write_fact("fact_orders", T.fact_orders(since_first("orders"), first, last))
-    write_fact("fact_order_items", T.fact_order_items(since_first("order_items"), orders))
-    write_fact("fact_clickstream", T.fact_clickstream(since_first("clickstream"), first, last))
-    return rows
+    def orders_and_items() -> dict[str, int]:
+        # The items of the orders just computed: the cached orders, not a second read of the table.
+        orders, order_rows = write_fact("fact_orders", T.fact_orders(since_first("orders"), first, last))
+        items = T.fact_order_items(since_first("order_items"), orders)
+        items, item_rows = write_fact("fact_order_items", items)
+        items.unpersist()
+        orders.unpersist()
+        return {"fact_orders": order_rows, "fact_order_items": item_rows}
+
+    def clicks() -> dict[str, int]:
+        frame, rows = write_fact(
+            "fact_clickstream", T.fact_clickstream(since_first("clickstream"), first, last)
+        )
+        frame.unpersist()
+        return {"fact_clickstream": rows}
+
+    rows = _in_parallel([orders_and_items, clicks, *(lambda name=name: write_dim(name) for name in dims)])
+    return {name: rows[name] for name in (*dims, *SILVER_FACTS)}
 
 
 def silver_days(
@@ -191,21 +238,33 @@ def build_gold(spark: SparkSession, lake: RainforestLake, first: dt.date, last: 
         silver("dim_seller"),
     )
     wide = T.wide_orders(orders, items, clicks, buyers)
-    rows: dict[str, int] = {}
-    for name, frame in (("wide_orders", wide), ("wide_order_items", wide_items)):
-        _replace_days(frame, lake.path("gold", name), "order_date", first, last, partition=True)
-        rows[name] = gold_days(spark, lake, name, first, last).count()
-    metrics = {
-        "daily_category_metrics": T.daily_category_metrics(
-            gold_days(spark, lake, "wide_order_items", first, last)
-        ),
-        "daily_order_metrics": T.daily_order_metrics(gold_days(spark, lake, "wide_orders", first, last)),
-    }
-    for name, frame in metrics.items():
+
+    def write_wide(name: str, frame: DataFrame, metrics_name: str, metrics) -> dict[str, int]:
+        # The day's metrics come from the cached wide rows just written, not from a re-read of gold.
+        frame, rows = _write_counted(
+            frame,
+            lambda frame: _replace_days(frame, lake.path("gold", name), "order_date", first, last, True),
+        )
         # Small tables (a row per day and category): one file per write, no directory per day.
-        _replace_days(frame.coalesce(1), lake.path("gold", name), "order_date", first, last, partition=False)
-        rows[name] = gold_days(spark, lake, name, first, last).count()
-    return rows
+        metric_frame, metric_rows = _write_counted(
+            metrics(frame).coalesce(1),
+            lambda metric: _replace_days(
+                metric, lake.path("gold", metrics_name), "order_date", first, last, False
+            ),
+        )
+        metric_frame.unpersist()
+        frame.unpersist()
+        return {name: rows, metrics_name: metric_rows}
+
+    rows = _in_parallel(
+        [
+            lambda: write_wide("wide_orders", wide, "daily_order_metrics", T.daily_order_metrics),
+            lambda: write_wide(
+                "wide_order_items", wide_items, "daily_category_metrics", T.daily_category_metrics
+            ),
+        ]
+    )
+    return {name: rows[name] for name in GOLD_TABLES}
 
 
 def gold_days(
