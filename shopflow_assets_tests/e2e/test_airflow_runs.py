@@ -22,8 +22,9 @@ import urllib.request
 import pytest
 
 from shopflow_assets.datagen.shop import generate_shop_day
+from shopflow_assets.devstack.minio_iam import purge_with_root
 from shopflow_assets.resources.lake import build_lake
-from shopflow_assets.settings import PROJECT_ROOT, Settings
+from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
 from shopflow_assets_tests.alerting import webhook_server
 from shopflow_assets_tests.unit.airflow_venv import AIRFLOW_PYTHON, DAGS_DIR
 
@@ -43,10 +44,13 @@ def _free_port() -> int:
 
 
 def _forget(lake, day: dt.date) -> None:
-    """Remove the day's raw, staging and quarantine objects, so each run starts from an empty lake."""
-    for bucket, prefix in (("raw-data", f"{day:%Y/%m/%d}/"), ("staging", "shop/"), ("quarantine", "shop/")):
+    """Remove the day's raw, staging and quarantine objects, so each run starts from an empty lake.
+
+    Raw objects need MinIO's root key: the pipeline's own key may not delete from raw-data."""
+    purge_with_root(get_settings(), "raw-data", f"{day:%Y/%m/%d}/")
+    for bucket, prefix in (("staging", "shop/"), ("quarantine", "shop/")):
         for key in lake.list_keys(bucket, prefix):
-            if bucket == "raw-data" or f"date={day.isoformat()}/" in key:
+            if f"date={day.isoformat()}/" in key:
                 lake.client.delete_object(Bucket=bucket, Key=key)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from psycopg import sql
 
 from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp
+from shopflow_assets.devstack.minio_iam import purge_with_root
 from shopflow_assets.domains.erp import runner
 from shopflow_assets.resources.lake import Lake, build_lake
 from shopflow_assets.resources.postgres import PostgresResource
@@ -125,9 +126,10 @@ def erp_stack(settings: Settings, sizes: ErpSizes = SMALL, seed: int = 3) -> Ite
         with owner.connect(database=settings.postgres_db, autocommit=True) as admin:
             for name in (source_db, warehouse_db):
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        for bucket in (runner.RAW_BUCKET, runner.PROCESSED_BUCKET):
-            for key in stack.lake.list_keys(bucket, f"_tests/{tag}/"):
-                stack.lake.client.delete_object(Bucket=bucket, Key=key)
+        # Raw objects need MinIO's root key: the pipeline's own key may not delete from raw-data.
+        purge_with_root(settings, runner.RAW_BUCKET, f"_tests/{tag}/")
+        for key in stack.lake.list_keys(runner.PROCESSED_BUCKET, f"_tests/{tag}/"):
+            stack.lake.client.delete_object(Bucket=runner.PROCESSED_BUCKET, Key=key)
 
 
 def rows(conn: Any, query: str, *params: Any) -> list[tuple]:
