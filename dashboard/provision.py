@@ -210,6 +210,8 @@ def render_bundle(
         if uri is None:
             skipped.append(f"database '{name}' ({db['_file']}): a variable of its uri is not set")
             continue
+        if db.get("password_env"):
+            uri = _with_password_placeholder(uri)
         database_uuids[name] = stable_uuid("database", name)
         files[f"databases/{_slug(name)}.yaml"] = {
             "database_name": name,
@@ -321,6 +323,19 @@ def named_query(path: Path, name: str) -> str:
         line for line in queries[name].splitlines() if line.strip() and not line.lstrip().startswith("--")
     ]
     return "\n".join(lines).strip().rstrip(";").strip()
+
+
+# What Superset writes in place of a password in the URIs it exports. Superset's import keeps the password
+# handed over separately only when the URI carries this mask; a URI without one clears it.
+PASSWORD_MASK = "X" * 10
+
+
+def _with_password_placeholder(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    user, at, host = rest.partition("@")
+    if not sep or not at or ":" in user:
+        return uri
+    return f"{scheme}://{user}:{PASSWORD_MASK}@{host}"
 
 
 def _slug(text: str) -> str:

@@ -107,6 +107,9 @@ def test_dashboard_reads_the_warehouse_volume_read_only_and_takes_its_secrets_fr
     for secret in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
         assert env[secret].startswith("${") and ":?" in env[secret], secret
     assert "/health" in " ".join(dashboard["healthcheck"]["test"])
+    # PostgreSQL (ERP reports) through the read-only login only: the owner's password is not there.
+    assert env["POSTGRES_READER_PASSWORD"].startswith("${") and ":?" in env["POSTGRES_READER_PASSWORD"]
+    assert "POSTGRES_PASSWORD" not in env and "POSTGRES_USER" not in env
 
 
 def test_the_spark_cluster_has_two_workers_a_history_server_and_a_connect_server(compose):
