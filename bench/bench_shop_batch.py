@@ -60,9 +60,11 @@ def main() -> int:
     manifest = generate_shop_day(day, settings.shop_landing_root / day.isoformat(), orders=args.orders)
     generate_seconds = time.monotonic() - started
     if args.env == "docker":  # the raw layer is immutable: clear this bench day's objects first
+        from shopflow_assets.devstack.minio_iam import purge_with_root
         from shopflow_assets.resources.lake import build_lake
 
         lake = build_lake(settings)
+        purge_with_root(settings, "raw-data", f"{day:%Y/%m/%d}/")  # the pipeline key may not delete raw
         for bucket, prefix in (
             ("raw-data", f"{day:%Y/%m/%d}/"),
             ("staging", "shop/"),
@@ -72,7 +74,7 @@ def main() -> int:
                 if bucket == "raw-data" or f"date={day}/" in key:
                     lake.client.delete_object(Bucket=bucket, Key=key)
 
-    from shopflow_assets.domains.shop.runner import run_days
+    from shopflow_assets.domains.shop.automation import run_days
 
     load_before = os.getloadavg()[0]
     memory = PeakMemory()

@@ -74,7 +74,7 @@ def main() -> None:
             timed("DuckDB delta_scan of the same table", results),
             connect_warehouse(Settings(_env_file=None, SHOPFLOW_HOME=workdir)) as duck,
         ):
-            duck_row = duck.execute(f"select count(*), sum(amount) from delta_scan('{path}')").fetchone()
+            duck_row = duck.execute(f"select count(*), sum(amount) from delta_scan('{path}')").fetchone()  # nosec B608 # the bench's own temporary path
     assert (row[0], row[1]) == duck_row, (row, duck_row)
     stop_spark_session()
     shutil.rmtree(workdir, ignore_errors=True)

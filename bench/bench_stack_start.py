@@ -53,7 +53,7 @@ def per_service(timings: list[tuple[str, str, float]]) -> dict[str, float]:
 
 def main() -> int:
     console = Console()
-    home = Path(tempfile.mkdtemp(prefix="shopflow-bench-", dir="/tmp"))
+    home = Path(tempfile.mkdtemp(prefix="shopflow-bench-", dir="/tmp"))  # nosec B108 # mkdtemp makes a private, unique directory
     kafka, controller, s3, s3_console, postgres = free_ports(5)
     os.environ.update(
         {

@@ -29,8 +29,11 @@ stop_services() { uv_cmd run shopflow services down || true; }
 phase "install uv" install_uv
 phase "python environment" uv_cmd sync --frozen
 lint() { uv_cmd run ruff check . && uv_cmd run ruff format --check .; }
+# bandit: no medium or high finding unless explained in place with `# nosec <id> <reason>`
+security_lint() { uv_cmd run bandit -q -r shopflow_assets bench airflow/dags --severity-level medium; }
 
 phase "lint (ruff)" lint
+phase "security lint (bandit)" security_lint
 phase "airflow environment" bash airflow/install.sh
 phase "dashboard environment" bash dashboard/install.sh
 phase "spark jars" uv_cmd run shopflow spark jars

@@ -12,11 +12,12 @@ from shopflow_assets.domains.erp import definitions as erp
 from shopflow_assets.domains.events import definitions as events
 from shopflow_assets.domains.marketplace import definitions as marketplace
 from shopflow_assets.domains.operations import definitions as operations
+from shopflow_assets.domains.rainforest import definitions as rainforest
 from shopflow_assets.domains.shop import definitions as shop
 from shopflow_assets.resources import build_resources
 
 # Modules, not their `defs` objects, are imported: Dagster allows one Definitions at module scope.
-DOMAINS = (shop, clickstream, events, marketplace, erp, operations)
+DOMAINS = (shop, clickstream, events, marketplace, erp, rainforest, operations)
 
 defs = dg.Definitions.merge(
     *(domain.defs for domain in DOMAINS),

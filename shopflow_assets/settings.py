@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
 
     env: Literal["local", "docker"] = Field("local", validation_alias="SHOPFLOW_ENV")
+    # Whether the schedules and sensors a user expects to run (02:00 shop schedule, S3 and Kafka sensors,
+    # alert sensors) start RUNNING. Unset: on for the service stack (docker), off for laptops (local).
+    automation: Literal["on", "off"] | None = Field(None, validation_alias="SHOPFLOW_AUTOMATION")
 
     # Runtime state of this checkout: service data, logs, pids, the local lake and warehouse.
     home: Path = Field(default_factory=_home_default, validation_alias="SHOPFLOW_HOME")
@@ -62,10 +65,13 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = Field(None, validation_alias="AWS_ACCESS_KEY_ID")
     aws_secret_access_key: SecretStr | None = Field(None, validation_alias="AWS_SECRET_ACCESS_KEY")
     aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    # MinIO's root (admin) credentials: used only to set the store up (buckets, versioning, the pipeline
+    # user whose key the AWS_* variables hold); nothing in the pipeline runs with them.
+    minio_root_user: str | None = Field(None, validation_alias="MINIO_ROOT_USER")
+    minio_root_password: SecretStr | None = Field(None, validation_alias="MINIO_ROOT_PASSWORD")
     minio_console_address: str = Field("127.0.0.1:9001", validation_alias="MINIO_CONSOLE_ADDRESS")
     # Lake (object store) calls retry transient failures this many times in all, with exponential backoff.
     lake_retry_attempts: int = Field(4, ge=1, validation_alias="LAKE_RETRY_ATTEMPTS")
-    lake_retry_base_delay: float = Field(0.5, ge=0, validation_alias="LAKE_RETRY_BASE_DELAY_SECONDS")
 
     # --- Kafka --------------------------------------------------------------------------------
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
@@ -158,6 +164,10 @@ class Settings(BaseSettings):
         return self.cache_dir / "jars"
 
     @property
+    def automation_on(self) -> bool:
+        return self.automation == "on" if self.automation else self.env == "docker"
+
+    @property
     def uses_s3(self) -> bool:
         return self.env == "docker"
 
@@ -167,10 +177,16 @@ class Settings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
+        """A libpq conninfo string; make_conninfo quotes values (a password with a space or quote)."""
+        from psycopg.conninfo import make_conninfo
+
         password = self.postgres_password.get_secret_value() if self.postgres_password else ""
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
-            f"user={self.postgres_user} password={password}"
+        return make_conninfo(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=password or None,
         )
 
     @property

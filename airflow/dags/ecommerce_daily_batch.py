@@ -1,4 +1,4 @@
-"""Airflow DAG `ecommerce_daily_batch` (seed 000): a thin wrapper around the Dagster job of the same name.
+"""Airflow DAG `ecommerce_daily_batch`: a thin wrapper around the Dagster job of the same name.
 
 S3 sensor -> ingest -> transform -> data quality, every day at 02:00 UTC, for the day that just ended.
 Each task runs a command in the ShopFlow project (its own uv environment), so Airflow never imports
@@ -26,6 +26,8 @@ from airflow.timetables.trigger import CronTriggerTimetable
 # The ShopFlow checkout (this file is <project>/airflow/dags/...), overridable for other layouts.
 PROJECT_DIR = os.environ.get("SHOPFLOW_PROJECT_DIR", str(Path(__file__).resolve().parents[2]))
 DAGSTER_MODULE = "shopflow_assets.definitions"
+# 2 retries 5 minutes apart in production; the DAG tests set 0 so that a red run is red at once.
+RETRIES = int(os.environ.get("SHOPFLOW_AIRFLOW_RETRIES", "2"))
 JOB_NAME = "ecommerce_daily_batch"
 RAW_ASSETS = "shop/raw_users,shop/raw_products,shop/raw_orders"
 
@@ -34,14 +36,16 @@ BUSINESS_DAY = "{{ macros.ds_add(ds, -1) }}"
 
 # Runs inside the project's environment; DAGSTER_HOME defaults to the one `shopflow demo` uses, so runs
 # started from Airflow show in the Dagster UI next to the others.
+# Commands run from DAGSTER_HOME, not the checkout: the dagster CLI loads `.env` from its working
+# directory OVER the environment, which would silently replace what Airflow (or compose) sets.
 _PREFIX = (
-    f'cd "{PROJECT_DIR}" && export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
-    '&& mkdir -p "$DAGSTER_HOME" && '
+    f'export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
+    '&& mkdir -p "$DAGSTER_HOME" && cd "$DAGSTER_HOME" && '
 )
 
 
 def project_command(command: str) -> str:
-    return _PREFIX + "uv run --frozen " + command
+    return _PREFIX + f'uv run --frozen --project "{PROJECT_DIR}" ' + command
 
 
 with DAG(
@@ -51,7 +55,7 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 2, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={"retries": RETRIES, "retry_delay": pendulum.duration(minutes=5)},
     tags=["shopflow", "shop", "dagster"],
 ) as dag:
     wait_for_raw_files = BashSensor(

@@ -1,4 +1,4 @@
-"""Airflow DAG `olist_pipeline` (seed 004): a thin wrapper around the Dagster assets of the Olist lakehouse.
+"""Airflow DAG `olist_pipeline`: a thin wrapper around the Dagster assets of the Olist lakehouse.
 
 check_freshness -> bronze_to_silver -> dbt_run -> dbt_test -> quality_checks -> notify_success /
 notify_failure, every day at 06:00 UTC, 2 retries. Each task runs a command in the ShopFlow project (its
@@ -25,6 +25,8 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 PROJECT_DIR = os.environ.get("SHOPFLOW_PROJECT_DIR", str(Path(__file__).resolve().parents[2]))
 DAGSTER_MODULE = "shopflow_assets.definitions"
+# 2 retries 5 minutes apart in production; the DAG tests set 0 so that a red run is red at once.
+RETRIES = int(os.environ.get("SHOPFLOW_AIRFLOW_RETRIES", "2"))
 TABLES_STREAMED = ("orders", "order_items", "customers", "products", "sellers")
 TABLES_BATCH = ("order_payments", "order_reviews", "geolocation", "category_translation")
 TABLES_SILVER = (
@@ -60,14 +62,16 @@ DBT_MODELS = ",".join(
     )
 )
 
+# Commands run from DAGSTER_HOME, not the checkout: the dagster CLI loads `.env` from its working
+# directory OVER the environment, which would silently replace what Airflow (or compose) sets.
 _PREFIX = (
-    f'cd "{PROJECT_DIR}" && export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
-    '&& mkdir -p "$DAGSTER_HOME" && '
+    f'export DAGSTER_HOME="${{DAGSTER_HOME:-${{SHOPFLOW_HOME:-{PROJECT_DIR}/.shopflow}}/dagster}}" '
+    '&& mkdir -p "$DAGSTER_HOME" && cd "$DAGSTER_HOME" && '
 )
 
 
 def project_command(command: str) -> str:
-    return _PREFIX + "uv run --frozen " + command
+    return _PREFIX + f'uv run --frozen --project "{PROJECT_DIR}" ' + command
 
 
 def materialize(selection: str) -> str:
@@ -83,7 +87,7 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 2, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={"retries": RETRIES, "retry_delay": pendulum.duration(minutes=5)},
     tags=["shopflow", "olist", "marketplace", "dagster"],
 ) as dag:
     check_freshness = BashOperator(
@@ -93,11 +97,11 @@ with DAG(
     dbt_run = BashOperator(task_id="dbt_run", bash_command=materialize(DBT_MODELS))
     dbt_test = BashOperator(
         task_id="dbt_test",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.gold test"),
+        bash_command=project_command("shopflow olist dbt test"),
     )
     quality_checks = BashOperator(
         task_id="quality_checks",
-        bash_command=project_command("python -m shopflow_assets.domains.marketplace.checks"),
+        bash_command=project_command("shopflow olist quality"),
     )
     notify_success = BashOperator(
         task_id="notify_success", bash_command=project_command(NOTIFY + "success"), trigger_rule="all_success"

@@ -1,5 +1,5 @@
 {#
-  RFM segment of seed 004, first matching rule wins:
+  RFM segment (docs/requirements.md), first matching rule wins:
     Champions            recency <= 30 and frequency >= 3 and monetary >= 500
     Loyal Customers      frequency >= 3
     Potential Loyalists  recency <= 30 and frequency < 3

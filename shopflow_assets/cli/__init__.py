@@ -4,6 +4,7 @@ this module only assembles them."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import sys
 
@@ -15,13 +16,46 @@ COMMAND_MODULES = (
     "shopflow_assets.cli.stream",
     "shopflow_assets.cli.spark",
     "shopflow_assets.cli.alerts",
+    "shopflow_assets.cli.lake",
     "shopflow_assets.cli.erp",
     "shopflow_assets.cli.dashboard",
+    "shopflow_assets.cli.olist",
+    "shopflow_assets.cli.rainforest",
 )
 
 
+class UsageError(Exception):
+    """A mistake on the command line (a bad value, an impossible combination, a missing folder): `main`
+    prints it as one line saying what to change and exits 2, argparse's own usage-error code."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) raised as UsageError, exit 2 in `main`."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def parse_date(text: str) -> dt.date:
+    """An argparse `type` for YYYY-MM-DD dates."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def date_range(start: dt.date, end: dt.date | None, start_flag: str = "--date", end_flag: str = "--end"):
+    """(start, end) with end defaulting to start; end before start is a usage error."""
+    end = end or start
+    if end < start:
+        raise UsageError(
+            f"{end_flag} {end} is before {start_flag} {start}: give an end on or after the start"
+        )
+    return start, end
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shopflow", description="ShopFlow e-commerce lakehouse")
+    parser = _Parser(prog="shopflow", description="ShopFlow e-commerce lakehouse")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
         try:
@@ -35,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"shopflow: {exc}" if not str(exc).startswith("shopflow") else str(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -9,18 +9,17 @@ from pathlib import Path
 
 from rich.console import Console
 
+from shopflow_assets.cli import UsageError
+from shopflow_assets.cli import parse_date as _date
+
 console = Console(stderr=True)
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a fraction within [0, 1], got {text}")
     return value
@@ -70,7 +69,7 @@ def _generate_shop(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.shop import default_out_dir, generate_shop_day, shop_sizes
 
     if args.days < 1:
-        raise SystemExit("--days must be at least 1")
+        raise UsageError(f"--days must be at least 1, got {args.days}")
     started = time.perf_counter()
     total_rows = 0
     with Progress(
@@ -124,7 +123,10 @@ def _rate(text: str) -> float | str | None:
         return None
     if text == "gaps":
         return text
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rate must be a number, 'max' or 'gaps', got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"--rate must be positive or 'max', got {text}")
     return value
@@ -166,6 +168,12 @@ def _add_common_produce_flags(
         "--confirm-each", action="store_true", help="count a delivery report for every message"
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--oversized",
+        choices=("skip", "fail"),
+        default="skip",
+        help="a record larger than Kafka accepts: skip and count it (default) or stop with an error",
+    )
 
 
 def register_produce(subparsers: argparse._SubParsersAction) -> None:
@@ -229,7 +237,7 @@ def _ratios(args: argparse.Namespace):
     try:
         ratios.validate()
     except ValueError as exc:
-        raise SystemExit(f"shopflow produce: {exc}") from exc
+        raise UsageError(f"shopflow produce: {exc}") from exc
     return ratios
 
 
@@ -289,16 +297,23 @@ def _produce_actions(args: argparse.Namespace) -> int:
 def _produce_olist(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.events import OLIST_TOPICS, OlistOptions, OlistStream
     from shopflow_assets.datagen.olist import default_out_dir
+    from shopflow_assets.datagen.olist_files import STREAMED_FILES, OlistSourceError, check_olist_folder
     from shopflow_assets.datagen.producer import ensure_topics
 
     tables = tuple(name.strip() for name in args.tables.split(",") if name.strip())
     unknown = set(tables) - set(OLIST_TOPICS)
-    if unknown:
-        raise SystemExit(
-            f"shopflow produce olist: unknown tables {sorted(unknown)}; choose from {list(OLIST_TOPICS)}"
+    if unknown or not tables:
+        raise UsageError(
+            f"shopflow produce olist: unknown tables {sorted(unknown)}; --tables takes a comma-separated "
+            f"subset of {','.join(OLIST_TOPICS)}"
         )
+    source = args.source or default_out_dir()
+    try:
+        check_olist_folder(source, [STREAMED_FILES[table] for table in tables])
+    except OlistSourceError as exc:
+        raise UsageError(f"shopflow produce olist --source: {exc}") from None
     options = OlistOptions(
-        source=args.source or default_out_dir(),
+        source=source,
         seed=args.seed,
         tables=tables,
         topic_suffix=args.topic_suffix,
@@ -308,6 +323,9 @@ def _produce_olist(args: argparse.Namespace) -> int:
     with console.status(f"reading Olist rows from {options.source} ..."):
         # small chunks when paced: a chunk's ingestion time is taken when it is built
         stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 20)
+    for table, blanks in stream.blank_rows.items():
+        if blanks:
+            console.print(f"{table}: skipped {blanks:,} blank rows")
     ensure_topics({options.topic(table): args.partitions for table in tables})
     manifest_updates = [
         {"order_id": row["order_id"], "order_status": row["order_status"]} for row in stream.updates
@@ -338,6 +356,7 @@ def _run(
         confirm_each=args.confirm_each,
         progress=not args.no_progress,
         expected_total=expected_total,
+        oversized=args.oversized,
     )
     manifest.updates = updates or []
     table = Table(title=f"produce {stream_name} ({manifest.pace})")
@@ -360,6 +379,12 @@ def _run(
     )
     if manifest.delivery_errors:
         console.print(f"[red]delivery errors: {manifest.delivery_errors}")
+    if manifest.oversized or manifest.oversized_records:
+        console.print(f"[yellow]records too large for Kafka: {manifest.oversized:,} skipped")
+        for record in manifest.oversized_records:
+            console.print(
+                f"  {record['topic']} key {record['key']!r}: {record['bytes']:,} bytes ({record['reason']})"
+            )
     if args.manifest:
         manifest.write(args.manifest)
         console.print(f"manifest: {args.manifest}")

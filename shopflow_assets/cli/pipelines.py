@@ -6,13 +6,11 @@ import argparse
 import datetime as dt
 import os
 import time
+from pathlib import Path
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from shopflow_assets.cli import UsageError, date_range
+from shopflow_assets.cli import parse_date as _date
+from shopflow_assets.settings import Settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,17 +66,25 @@ def _dbt_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def dagster_home(settings: Settings | None = None) -> Path:
+    """DAGSTER_HOME, else $SHOPFLOW_HOME/dagster: runs recorded there show in `dagster dev` started with it."""
+    settings = settings or get_settings()
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
 def _shop_landed(args: argparse.Namespace) -> int:
     from shopflow_assets.contracts.shop import SHOP_DATASETS
-    from shopflow_assets.domains.shop.assets import landing_file
-    from shopflow_assets.domains.shop.partitions import raw_object_key
+    from shopflow_assets.domains.shop.transforms import raw_object_key
     from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.resources.source_files import SourceFilesResource
 
     lake = build_lake()
     missing = [
         dataset
         for dataset in SHOP_DATASETS
-        if not landing_file(args.date, dataset).is_file()
+        if not SourceFilesResource().shop_landing_file(args.date, dataset).is_file()
         and not lake.exists("raw-data", raw_object_key(args.date, dataset))
     ]
     if missing:
@@ -97,17 +103,17 @@ def _shop_quality(args: argparse.Namespace) -> int:
         (count,) = conn.execute(
             "SELECT COUNT(*) FROM fact_orders WHERE order_date = ?", [args.date]
         ).fetchone()
-    print(f"SELECT COUNT(*) FROM fact_orders WHERE order_date = '{args.date}' -> {count}")
+    print(f"SELECT COUNT(*) FROM fact_orders WHERE order_date = '{args.date}' -> {count}")  # nosec B608 # printed for the user, never executed
     return 0 if count > 0 else 1
 
 
 def _run_shop(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
-    days = days_between(args.date, args.end or args.date)
+    days = days_between(*date_range(args.date, args.end))
     with dg.DagsterInstance.get() as instance:
         for day, result in zip(
             days, run_days(days, instance, raise_on_error=False, log_level=args.log_level), strict=True
@@ -122,18 +128,18 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopflow_assets.datagen.shop import generate_shop_day
-    from shopflow_assets.domains.shop.runner import dagster_home, days_between, run_days
+    from shopflow_assets.domains.shop.automation import days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings
 
     settings = get_settings()
     if args.days < 1:
-        raise RuntimeError("--days must be at least 1")
+        raise UsageError(f"--days must be at least 1, got {args.days}")
     end = args.end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     days = days_between(end - dt.timedelta(days=args.days - 1), end)
     start_of_partitions = dt.date.fromisoformat(settings.shop_start_date)
     if days[0] < start_of_partitions:
-        raise RuntimeError(
+        raise UsageError(
             f"{days[0]} is before the first shop partition {start_of_partitions}: set SHOPFLOW_SHOP_START_DATE"
         )
     os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
@@ -179,13 +185,14 @@ def _demo(args: argparse.Namespace) -> int:
         if not settings.uses_s3
         else f"s3://raw-data, s3://staging, s3://quarantine at {settings.s3_endpoint_url}"
     )
+    revenue_sql = "select order_date, count(*), sum(total_amount) from fact_orders group by 1 order by 1"  # nosec B608 # printed for the user, never executed
     print(
         f"""
 Where to look:
   Dagster UI (lineage, metadata, checks, these runs):
       DAGSTER_HOME={os.environ["DAGSTER_HOME"]} uv run dagster dev -w workspace.yaml   # http://127.0.0.1:3000
   SQL on the warehouse ({settings.warehouse_path}):
-      uv run python -c "import duckdb; print(duckdb.connect('{settings.warehouse_path}', read_only=True).sql('select order_date, count(*), sum(total_amount) from fact_orders group by 1 order by 1'))"
+      uv run python -c "import duckdb; print(duckdb.connect('{settings.warehouse_path}', read_only=True).sql('{revenue_sql}'))"
       gold models: shop_daily_revenue, shop_revenue_by_country, shop_revenue_by_category, shop_top_products
   Lake: {lake}
   Quarantined rows with their rule: quarantine/shop/quarantine/date=YYYY-MM-DD/part-0.parquet"""

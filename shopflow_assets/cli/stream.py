@@ -14,6 +14,9 @@ import threading
 from dataclasses import asdict, replace
 from typing import Any
 
+from shopflow_assets.cli import UsageError
+from shopflow_assets.identifiers import UnsafeNameError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     stream = subparsers.add_parser(
@@ -88,6 +91,10 @@ def _run(args: argparse.Namespace) -> int:
     from shopflow_assets.resources.streaming import SparkStreamingResource, stop_on_signals
     from shopflow_assets.settings import get_settings
 
+    try:
+        config = page_views_config(args) if args.flow == "page-views" else actions_config(args)
+    except UnsafeNameError as exc:
+        raise UsageError(f"shopflow stream {args.flow} --prefix: {exc}") from None
     settings = get_settings()
     require_kafka(settings)
     lake = build_lake(settings)
@@ -110,14 +117,19 @@ def _run(args: argparse.Namespace) -> int:
 
     mode = "bounded (availableNow)" if args.once else f"continuous, every {args.trigger_interval}"
     if args.flow == "page-views":
-        config = page_views_config(args)
         print(f"page views from {config.topic}: {mode}; Ctrl-C stops between batches", file=sys.stderr)
         summary = run_page_views(
             spark, runner, lake, settings, config, bounded=args.once, stop_event=stop, on_progress=on_progress
         )
         result = {**summary.as_metadata(), "accounted": summary.accounted}
+        if summary.too_late(config.max_late_share):
+            result["accounted"] = False  # every click is counted, but this many late ones is a failure
+            print(
+                f"page views: {summary.dropped_late} of {summary.records_in} records dropped as late "
+                f"({summary.late_share:.1%} > {config.max_late_share:.0%}); is the watermark ahead of the clock?",
+                file=sys.stderr,
+            )
     else:
-        config = actions_config(args)
         print(f"user actions from {config.topic}: {mode}; Ctrl-C stops between batches", file=sys.stderr)
         summary = run_user_actions(
             spark, runner, lake, settings, config, bounded=args.once, stop_event=stop, on_progress=on_progress

@@ -1,4 +1,4 @@
-"""Contract of the click stream (seed 000): the `clicks_topic` JSON and the `fact_page_views` table.
+"""Contract of the click stream: the `clicks_topic` JSON and the `fact_page_views` table.
 
 One place for the topic, the fields a click must carry, the dead-letter reasons, and the shape of
 `fact_page_views`, so the parser, the Delta MERGE, the warehouse mirror, the checks and the tests
@@ -22,6 +22,12 @@ REQUIRED_CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp")
 REASON_NOT_JSON = "not_json"
 REASON_NOT_OBJECT = "not_a_json_object"
 REASON_BAD_TIMESTAMP = "bad_timestamp"
+# An event time beyond now + this skew cannot be real: left in, it would move the watermark into the
+# future and every later, honest click would be dropped as late.
+REASON_FUTURE_TIMESTAMP = "future_timestamp"
+DEFAULT_MAX_FUTURE_SKEW = "5 minutes"
+# A run that drops more than this share of its records as late is reported as failed.
+DEFAULT_MAX_LATE_SHARE = 0.05
 
 WINDOW_DURATION = "1 minute"
 DEFAULT_WATERMARK = "2 minutes"  # how late an event may arrive and still update its window

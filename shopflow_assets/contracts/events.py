@@ -1,10 +1,10 @@
-"""Contract of the user action events (seed 002): the `user_actions` JSON and its flattened Parquet output.
+"""Contract of the user action events: the `user_actions` JSON and its flattened Parquet output.
 
 Input, nested JSON:
     {"timestamp", "event_name", "user_identifiers": {"platform", "id"}, "product_information": {"name", "SKU"}}
-Output columns (seed 002): event_datetime, event_date, event_name, user_id, platform, product_name, SKU.
+Output columns: event_datetime, event_date, event_name, user_id, platform, product_name, SKU.
 
-Rules (data-contracts.md): a missing field becomes null; a record goes to the dead-letter destination
+Rules (docs/requirements.md): a missing field becomes null; a record goes to the dead-letter destination
 when it is not JSON, is not a JSON object, lacks a timestamp, has a timestamp that is not an ISO-8601
 string, or has a field of the wrong type (a number where a string is expected, a string where an object
 is expected...). Every dead letter keeps its reason, topic, partition, offset and raw value.

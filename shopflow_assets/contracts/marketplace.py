@@ -1,4 +1,4 @@
-"""Contracts of the Olist marketplace lakehouse (seed 004): what each bronze, silver and gold table holds.
+"""Contracts of the Olist marketplace lakehouse: what each bronze, silver and gold table holds.
 
 One place for the names, keys, column types and business rules, so the bronze parser, the silver
 validation, the Pandera checks and the tests all read the same definitions.
@@ -26,7 +26,7 @@ ORDER_STATUSES = (
 )
 PAYMENT_TYPES = ("credit_card", "boleto", "voucher", "debit_card", "not_defined")
 RFM_SEGMENTS = ("Champions", "Loyal Customers", "Potential Loyalists", "At Risk", "Hibernating", "Others")
-# Silver amounts outside [0, MAX_AMOUNT] are quarantined (the seed's silver suite bounds amounts so).
+# Silver amounts outside [0, MAX_AMOUNT] are quarantined (the silver quality gate bounds amounts so).
 MAX_AMOUNT = 100_000
 
 INGESTION_TS = "_ingestion_timestamp"

@@ -1,6 +1,6 @@
-"""Contracts of the shop daily batch (seed 000): raw CSV layouts, cleaning rules, cleaned and modelled tables.
+"""Contracts of the shop daily batch: raw CSV layouts, cleaning rules, cleaned and modelled tables.
 
-The cleaning rules are the ones in `data-contracts.md`; the rule names are shared with the generator's
+The cleaning rules are the ones in docs/requirements.md; the rule names are shared with the generator's
 manifest (`shopflow_assets.datagen.shop`) so quarantine can be checked row by row against it.
 """
 
@@ -15,7 +15,7 @@ from shopflow_assets.io_managers.contract import DatasetContract, register_contr
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("user_id", "signup_date", "country"),
     "products": ("product_id", "category", "price"),
-    # `order_ts` is ours: the seed gives orders no timestamp (see docs/shop-batch.md).
+    # `order_ts` is ours: the source layout gives orders no timestamp (see docs/shop-batch.md).
     "orders": ("order_id", "user_id", "product_id", "quantity", "total_amount", "order_ts"),
 }
 # File name the generator writes for each dataset, and the primary key of each.
@@ -32,6 +32,8 @@ NEGATIVE_TOTAL_AMOUNT = "negative_total_amount"
 UNKNOWN_USER = "unknown_user"
 UNKNOWN_PRODUCT = "unknown_product"
 DUPLICATE_KEY = "duplicate_key"
+# a number or time the warehouse types cannot hold (or Infinity): it would fail the whole day's load
+OUT_OF_RANGE = "out_of_range"
 QUARANTINE_RULES = (
     MISSING_VALUE,
     BAD_TYPE,
@@ -41,6 +43,7 @@ QUARANTINE_RULES = (
     UNKNOWN_USER,
     UNKNOWN_PRODUCT,
     DUPLICATE_KEY,
+    OUT_OF_RANGE,
 )
 
 _ID = pa.Column(str, nullable=False)
@@ -49,6 +52,9 @@ _DATE = pa.Column(
     "datetime64[ns]", pa.Check(lambda s: (s == s.dt.normalize()).all(), name="is_date"), coerce=True
 )
 _MONEY = "DECIMAL(12,2)"
+MONEY_LIMIT = 10_000_000_000  # DECIMAL(12,2) holds less than this
+# times outside this window are typos (9999-01-01) and do not fit pandas' nanosecond timestamps
+EARLIEST_TIME, LATEST_TIME = "1970-01-01", "2100-01-01"
 
 
 def _unique_id() -> pa.Column:

@@ -1,5 +1,5 @@
-"""Streams of pre-serialized Kafka messages: click events (seed 000), user actions (seed 002) and Olist rows
-(seed 004), with duplicates, late and malformed messages planted at exact, recorded positions.
+"""Streams of pre-serialized Kafka messages: click events, user actions and Olist rows,
+with duplicates, late and malformed messages planted at exact, recorded positions.
 
 A stream is an iterator of `MessageChunk`s. Clicks and actions are built a chunk at a time with Arrow
 string kernels (no Python loop per event): the JSON text of every event is assembled column-wise, which
@@ -182,7 +182,7 @@ def _assemble(
     )
 
 
-# --- clicks (seed 000) ------------------------------------------------------------------------------
+# --- clicks ------------------------------------------------------------------------------
 CLICK_ACTIONS = (
     ("view_item", 0.70),
     ("add_to_cart", 0.12),
@@ -272,7 +272,7 @@ def click_stream(options: ClickOptions) -> Iterator[MessageChunk]:
         chunk_no += 1
 
 
-# --- user actions (seed 002) ------------------------------------------------------------------------
+# --- user actions ------------------------------------------------------------------------
 ACTION_EVENTS = (("view", 0.55), ("click", 0.28), ("add_to_cart", 0.1), ("purchase", 0.05), ("search", 0.02))
 PLATFORMS = (("web", 0.52), ("mobile", 0.48))
 PRODUCT_ADJECTIVES = (
@@ -420,7 +420,7 @@ def action_stream(options: ActionOptions) -> Iterator[MessageChunk]:
         chunk_no += 1
 
 
-# --- Olist rows (seed 004) ------------------------------------------------------------------------
+# --- Olist rows ------------------------------------------------------------------------
 OLIST_TOPICS = {
     "customers": "raw_customers",
     "sellers": "raw_sellers",
@@ -471,42 +471,44 @@ def olist_json_row(row: dict) -> dict:
     for column, text in row.items():
         if text == "" or text is None:
             out[column] = None
-        elif column in OLIST_INTS:
-            out[column] = int(float(text))
-        elif column in OLIST_FLOATS:
-            out[column] = float(text)
+        elif column in OLIST_INTS or column in OLIST_FLOATS:
+            out[column] = _json_number(text, integer=column in OLIST_INTS)
         else:
             out[column] = text
     return out
 
 
-class OlistSourceError(RuntimeError):
-    """An Olist CSV folder lacks a file a flow needs."""
+def _json_number(text: str, integer: bool):
+    """The number a CSV field holds, or the text itself when it is not a finite number: the producer
+    forwards any row; deciding that "abc" or "inf" is not a price is silver's job (it quarantines it)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(value):
+        return text
+    if integer:
+        return int(value) if value.is_integer() and abs(value) < 2**63 else text
+    return value
 
 
-def read_olist_tables(source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS)) -> dict[str, list[dict]]:
-    """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings."""
-    import pandas as pd
+def read_olist_tables(
+    source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS), blank_rows: dict[str, int] | None = None
+) -> dict[str, list[dict]]:
+    """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings.
+    Blank rows are skipped; their count per table goes into `blank_rows` when given. The folder is
+    checked first: a missing file raises OlistSourceError naming the files expected and missing."""
+    from shopflow_assets.datagen.olist_files import STREAMED_FILES, check_olist_folder, read_olist_csv
 
-    from shopflow_assets.datagen.olist import CUSTOMERS, ORDER_ITEMS, ORDERS, PRODUCTS, SELLERS
-
-    files = {
-        "customers": CUSTOMERS,
-        "sellers": SELLERS,
-        "products": PRODUCTS,
-        "orders": ORDERS,
-        "order_items": ORDER_ITEMS,
-    }
+    check_olist_folder(Path(source), [STREAMED_FILES[table] for table in tables])
     out = {}
     for table in tables:
-        path = Path(source) / files[table]
-        if not path.exists():
-            raise OlistSourceError(
-                f"Olist file {path} not found: run `shopflow generate olist` or point --source at the Kaggle folder"
-            )
-        out[table] = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").to_dict(
-            "records"
-        )
+        csv_file = read_olist_csv(Path(source) / STREAMED_FILES[table])
+        out[table] = csv_file.rows
+        if blank_rows is not None:
+            blank_rows[table] = csv_file.blank_rows
     return out
 
 
@@ -533,7 +535,8 @@ def olist_send_order(tables: dict[str, list[dict]]) -> list[tuple[str, int]]:
     for order in by_time:
         row = orders[order]
         emit("customers", customer_index.get(row["customer_id"]))
-        item_rows = items_by_order.get(row["order_id"], [])
+        # pop: orders sharing an id (even a blank one) walk their items once, so this stays linear
+        item_rows = items_by_order.pop(row["order_id"], [])
         for item in item_rows:
             emit("sellers", seller_index.get(tables["order_items"][item]["seller_id"]))
             emit("products", product_index.get(tables["order_items"][item]["product_id"]))
@@ -618,7 +621,8 @@ class OlistStream:
         options.ratios.validate()
         self.options = options
         self.chunk_size = chunk_size
-        data = read_olist_tables(options.source, options.tables)
+        self.blank_rows: dict[str, int] = {}
+        data = read_olist_tables(options.source, options.tables, self.blank_rows)
         sequence = olist_send_order(data)
         self.updates = (
             order_updates(data["orders"], options.update_rate, options.seed) if "orders" in data else []

@@ -1,5 +1,5 @@
-"""Olist-shaped marketplace data (seed 004): the nine Kaggle CSV files, referentially consistent, with the
-real column names (misspellings included), formats, quirks and distributions (see data-contracts.md).
+"""Olist-shaped marketplace data: the nine Kaggle CSV files, referentially consistent, with the
+real column names (misspellings included), formats, quirks and distributions (docs/datagen.md).
 
 Scale 1 is the real size: 99,441 orders, ~112k items, 32,951 products, 3,095 sellers, ~1M geolocation
 rows. The manifest records the counts, the quirks of each file and every orphaned foreign key planted on

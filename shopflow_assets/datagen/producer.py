@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from confluent_kafka import KafkaException
 
 from shopflow_assets.datagen.events import BAD, DUPLICATE, ORIGINAL, BadMessage, MessageChunk
 
@@ -31,6 +32,20 @@ THROUGHPUT_CONFIG = {
     "queue.buffering.max.kbytes": 2_097_151,
 }
 FLUSH_TIMEOUT_S = 60.0
+OVERSIZED_POLICIES = ("skip", "fail")
+_OVERSIZED_SAMPLE = 20  # oversized records listed by topic and key in the manifest (all are counted)
+
+
+class OversizedMessageError(RuntimeError):
+    """A record is larger than Kafka accepts (client `message.max.bytes` or the broker's limit)."""
+
+
+def oversized_error_message(topic: str, key: bytes | str | None, size: int, reason: str) -> str:
+    key_text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    return (
+        f"record too large for Kafka: topic {topic!r}, key {key_text!r}, {size:,} bytes ({reason}); "
+        "shrink the record, raise message.max.bytes on the producer and the topic, or skip such records"
+    )
 
 
 @dataclass
@@ -79,6 +94,8 @@ class ProduceManifest:
     interrupted: bool = False
     topics: dict[str, TopicCounts] = field(default_factory=dict)
     delivery_errors: dict[str, int] = field(default_factory=dict)
+    oversized: int = 0  # records refused as too large and skipped (policy "skip")
+    oversized_records: list[dict] = field(default_factory=list)  # the first ones: topic, key, bytes, reason
     bad_messages: list[BadMessage] = field(default_factory=list)
     late_ids: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
@@ -155,6 +172,7 @@ class _DeliveryCounter:
         self.delivered = 0
         self.failed = 0
         self.errors: Counter[str] = Counter()
+        self.too_large: list[dict] = []  # refused by the broker (its limit is below the client's)
 
     def __call__(self, err, msg) -> None:
         if err is None:
@@ -162,6 +180,11 @@ class _DeliveryCounter:
         else:
             self.failed += 1
             self.errors[err.name()] += 1
+            if err.name() == "MSG_SIZE_TOO_LARGE" and len(self.too_large) < _OVERSIZED_SAMPLE:
+                key = msg.key().decode(errors="replace") if msg.key() else None
+                self.too_large.append(
+                    {"topic": msg.topic(), "key": key, "bytes": len(msg.value() or b""), "reason": "broker"}
+                )
 
 
 class _StopOnCtrlC:
@@ -200,10 +223,18 @@ def send(
     progress: bool = True,
     config_overrides: dict | None = None,
     expected_total: int | None = None,
+    oversized: str = "skip",
 ) -> ProduceManifest:
     """Send messages from `chunks` until `count` messages, `duration` seconds, the end of the stream or
     Ctrl-C, whichever comes first; flush; return the manifest (counts per topic and kind, deliveries).
-    `expected_total` only sizes the progress bar when there is no count."""
+    `expected_total` only sizes the progress bar when there is no count.
+
+    A record larger than the producer's `message.max.bytes` is, by the `oversized` policy, skipped and
+    counted (`manifest.oversized`, first ones by topic and key) or fails the run with
+    OversizedMessageError naming topic, key and size. One the broker refuses as too large is a failed
+    delivery, listed the same way."""
+    if oversized not in OVERSIZED_POLICIES:
+        raise ValueError(f"oversized must be one of {OVERSIZED_POLICIES}, got {oversized!r}")
     from confluent_kafka import Producer
 
     from shopflow_assets.resources.kafka import require_kafka
@@ -214,6 +245,7 @@ def send(
     producer = Producer({**producer_config(confirm_each, **(config_overrides or {})), "on_delivery": counter})
     manifest = ProduceManifest(stream=stream, pace=pace.describe())
     loop = _Loop(producer, pace, duration, _ProgressBar(stream, count or expected_total, progress))
+    loop.oversized_policy = oversized
     if pace.flat_out:
         chunks = _prefetch(chunks)
     with loop.bar, _StopOnCtrlC() as stop:
@@ -230,7 +262,9 @@ def send(
         loop.bar.update(loop.produced, time.perf_counter() - loop.started, force=True)
     left = _flush(producer)
     elapsed = time.perf_counter() - loop.started
-    manifest.produced = loop.produced
+    manifest.oversized = len(loop.oversized)
+    manifest.oversized_records = loop.oversized[:_OVERSIZED_SAMPLE] + counter.too_large
+    manifest.produced = loop.produced - manifest.oversized
     manifest.failed = counter.failed
     manifest.delivered = counter.delivered if confirm_each else manifest.produced - counter.failed - left
     manifest.not_confirmed = manifest.produced - manifest.delivered - manifest.failed
@@ -290,6 +324,8 @@ class _Loop:
         self.bar = bar
         self.stop: _StopOnCtrlC | None = None
         self.produced = 0
+        self.oversized_policy = "skip"
+        self.oversized: list[dict] = []
         self.duration = duration
         self.restart_clock()
 
@@ -320,7 +356,9 @@ class _Loop:
                     try:
                         produce(topic, value, key)
                     except BufferError:
-                        _produce_blocking(producer, topic, value, key)
+                        self._produce_blocking(topic, value, key)
+                    except KafkaException as exc:
+                        self._refused(topic, value, key, exc)
                 poll(0)
                 self.bar.update(self.produced + min(limit, start + 4096), time.perf_counter() - self.started)
             self.produced += limit
@@ -333,9 +371,28 @@ class _Loop:
             self._wait_until(due)
             if self.should_stop():
                 return i
-            _produce_blocking(producer, topics[i], values[i], keys[i])
+            self._produce_blocking(topics[i], values[i], keys[i])
             self.produced += 1
         return limit
+
+    def _produce_blocking(self, topic, value, key) -> None:
+        try:
+            _produce_blocking(self.producer, topic, value, key)
+        except KafkaException as exc:
+            self._refused(topic, value, key, exc)
+
+    def _refused(self, topic, value, key, exc: KafkaException) -> None:
+        """produce() refused a record: too large is skipped and counted, or fails clearly; else re-raised."""
+        from confluent_kafka import KafkaError
+
+        if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+            raise exc
+        if self.oversized_policy == "fail":
+            raise OversizedMessageError(
+                oversized_error_message(topic, key, len(value), "over the producer's message.max.bytes")
+            ) from None
+        key_text = key.decode(errors="replace") if isinstance(key, bytes) else key
+        self.oversized.append({"topic": topic, "key": key_text, "bytes": len(value), "reason": "producer"})
 
     def _wait_until(self, due: float) -> None:
         while not (self.stop is not None and self.stop.requested):

@@ -1,4 +1,4 @@
-"""Daily shop snapshots (seed 000): `Users.csv`, `Products.csv`, `Orders.csv` plus a ground-truth manifest.
+"""Daily shop snapshots: `Users.csv`, `Products.csv`, `Orders.csv` plus a ground-truth manifest.
 
 What a day looks like (scale 1): 10,000 orders; a user base of 2,000 on 2020-01-01 growing 0.1% a day
 and a catalogue of 200 products growing 0.05% a day (so ~5,000 users and ~330 products in 2024).

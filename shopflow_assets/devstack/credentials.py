@@ -3,6 +3,11 @@
 Anything set in the environment or `.env` wins; only what is missing is generated, into
 `<SHOPFLOW_HOME>/generated.env` (mode 600), and kept on later starts because MinIO's data directory and
 the PostgreSQL role are bound to them.
+
+MinIO has two identities: its root (MINIO_ROOT_USER / MINIO_ROOT_PASSWORD), used only to set the store
+up, and the least-privilege pipeline user (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) that every flow
+uses. A stack generated before the split ran everything as root with the AWS_* values: those become the
+root (MinIO's data knows them) and a new pipeline key is generated.
 """
 
 from __future__ import annotations
@@ -24,8 +29,17 @@ CREDENTIAL_FIELDS = {
     "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
     "POSTGRES_PASSWORD": "postgres_password",
     "POSTGRES_READER_PASSWORD": "postgres_reader_password",
+    "MINIO_ROOT_USER": "minio_root_user",
+    "MINIO_ROOT_PASSWORD": "minio_root_password",
 }
-_SECRET_FIELDS = {"aws_secret_access_key", "postgres_password", "postgres_reader_password"}
+_SECRET_FIELDS = {
+    "aws_secret_access_key",
+    "postgres_password",
+    "postgres_reader_password",
+    "minio_root_password",
+}
+# before the root/pipeline split, the generated AWS_* pair was MinIO's root
+_ROOT_FROM_OLD_PAIR = {"MINIO_ROOT_USER": "AWS_ACCESS_KEY_ID", "MINIO_ROOT_PASSWORD": "AWS_SECRET_ACCESS_KEY"}
 
 
 def generated_env_path(settings: Settings) -> Path:
@@ -36,6 +50,8 @@ def new_credential(var: str) -> str:
     # Hex only: these values end up in DSNs, JDBC URLs and Hadoop configs, where quoting rules differ.
     if var == "AWS_ACCESS_KEY_ID":
         return "shopflow" + secrets.token_hex(6)
+    if var == "MINIO_ROOT_USER":
+        return "root" + secrets.token_hex(6)
     return secrets.token_hex(20)
 
 
@@ -72,6 +88,13 @@ def render_env_file(values: dict[str, str]) -> str:
 def complete_credentials(existing: dict[str, str], missing: list[str]) -> dict[str, str]:
     """`existing` plus a new value for each missing variable it does not already hold."""
     values = dict(existing)
+    if all(
+        root in missing and not values.get(root) and values.get(old)
+        for root, old in _ROOT_FROM_OLD_PAIR.items()
+    ):
+        for root, old in _ROOT_FROM_OLD_PAIR.items():
+            values[root] = values.pop(old)
+        missing = list(dict.fromkeys([*missing, *_ROOT_FROM_OLD_PAIR.values()]))
     for var in missing:
         if not values.get(var):
             values[var] = new_credential(var)
@@ -98,12 +121,16 @@ def ensure_credentials(settings: Settings) -> tuple[Settings, list[str]]:
     with file_lock(path.with_name(f".{path.name}.lock")):
         existing = parse_env_file(path.read_text()) if path.exists() else {}
         values = complete_credentials(existing, missing)
-        generated = [var for var in missing if not existing.get(var)]
+        generated = [var for var in CREDENTIAL_FIELDS if values.get(var) != existing.get(var)]
         if generated:
             write_private(path, render_env_file(values))
     reload_settings()
     update = {}
-    for var in missing:
-        field_name = CREDENTIAL_FIELDS[var]
+    for var, field_name in CREDENTIAL_FIELDS.items():
+        current = getattr(settings, field_name)
+        current = current.get_secret_value() if isinstance(current, SecretStr) else current
+        # a value from the environment or .env wins; one that came from generated.env follows the file
+        if var not in missing and not (var in generated and current == existing.get(var)):
+            continue
         update[field_name] = SecretStr(values[var]) if field_name in _SECRET_FIELDS else values[var]
     return settings.model_copy(update=update), generated

@@ -28,20 +28,24 @@ def binary_path(settings: Settings) -> Path:
 def validate_root_credentials(user: str, password: str) -> None:
     # MinIO's own limits; checked here so the error names the variables instead of a crash in the log.
     if len(user) < 3:
-        raise DevstackError("AWS_ACCESS_KEY_ID is MinIO's root user and needs at least 3 characters")
+        raise DevstackError("MINIO_ROOT_USER is MinIO's root user and needs at least 3 characters")
     if len(password) < 8:
-        raise DevstackError("AWS_SECRET_ACCESS_KEY is MinIO's root password and needs at least 8 characters")
+        raise DevstackError("MINIO_ROOT_PASSWORD is MinIO's root password and needs at least 8 characters")
 
 
-def s3_client(settings: Settings):
+def s3_client(settings: Settings, *, root: bool = False):
+    """A boto3 S3 client with the pipeline user's key, or with MinIO's root key (set-up only)."""
     import boto3
     from botocore.config import Config
 
+    user, password = (
+        ("minio_root_user", "minio_root_password") if root else ("aws_access_key_id", "aws_secret_access_key")
+    )
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.secret("aws_access_key_id"),
-        aws_secret_access_key=settings.secret("aws_secret_access_key"),
+        aws_access_key_id=settings.secret(user),
+        aws_secret_access_key=settings.secret(password),
         region_name=settings.aws_region,
         config=Config(
             s3={"addressing_style": "path"},
@@ -53,8 +57,8 @@ def s3_client(settings: Settings):
 
 
 def ensure_buckets(settings: Settings, buckets: tuple[str, ...] = BUCKETS) -> list[str]:
-    """Create the missing buckets; returns the ones created (empty when all existed)."""
-    client = s3_client(settings)
+    """Create the missing buckets (with the root key); returns the ones created (empty when all existed)."""
+    client = s3_client(settings, root=True)
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     created = []
     for bucket in buckets:
@@ -115,9 +119,7 @@ class MinioService(NativeService):
     def prepare(self, settings: Settings, reporter: Reporter) -> None:
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         self.ensure_binary(settings, reporter)
-        validate_root_credentials(
-            settings.secret("aws_access_key_id"), settings.secret("aws_secret_access_key")
-        )
+        validate_root_credentials(settings.secret("minio_root_user"), settings.secret("minio_root_password"))
         self.storage_dir(settings).mkdir(parents=True, exist_ok=True)
 
     def launch_spec(self, settings: Settings) -> LaunchSpec:
@@ -134,8 +136,8 @@ class MinioService(NativeService):
                 f"{console_host}:{console_port}",
             ],
             env={
-                "MINIO_ROOT_USER": settings.secret("aws_access_key_id"),
-                "MINIO_ROOT_PASSWORD": settings.secret("aws_secret_access_key"),
+                "MINIO_ROOT_USER": settings.secret("minio_root_user"),
+                "MINIO_ROOT_PASSWORD": settings.secret("minio_root_password"),
                 "MINIO_REGION": settings.aws_region,
                 # Its config and temporary files stay in the stack, not in ~/.minio.
                 "HOME": str(self.data_dir(settings)),
@@ -163,6 +165,11 @@ class MinioService(NativeService):
         raise ServiceUnavailableError(self.title, f"{host}:{port}", hint)
 
     def after_start(self, settings: Settings, reporter: Reporter) -> None:
+        from shopflow_assets.devstack.minio_iam import enable_raw_versioning, ensure_pipeline_user
+
         with reporter.phase(self.name, "buckets") as _:
             created = ensure_buckets(settings)
+            enable_raw_versioning(s3_client(settings, root=True))
+        with reporter.phase(self.name, "pipeline user"):
+            ensure_pipeline_user(settings)
         reporter.say(self.name, f"created buckets: {', '.join(created)}" if created else "all buckets exist")

@@ -16,6 +16,7 @@ from pathlib import Path
 from shopflow_assets.devstack.base import DevstackError, NativeService, Reporter
 from shopflow_assets.devstack.health import ServiceUnavailableError, port_open
 from shopflow_assets.devstack.process import LaunchSpec, run_as_kwargs
+from shopflow_assets.redact import redact, scram_sha256_verifier
 from shopflow_assets.settings import SOURCE_DATABASES, WAREHOUSE_DATABASE, Settings
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
@@ -71,22 +72,26 @@ def render_bootstrap_sql(
 ) -> str:
     """psql script creating the roles and databases if missing, and (re)setting the passwords.
 
-    Passwords are always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`. The
+    Passwords are always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`. They
+    are sent as SCRAM verifiers and the session logs no statement: a failing ALTER ROLE would otherwise
+    print a password into the server log. The
     reader role can log in, read every table the owner creates in `public` of each database, and
     nothing else: its sessions are read-only by default and it owns nothing. In `reporting_databases`
     (the warehouse, read by the dashboards) it may read every schema the owner creates, not only `public`.
     """
     lines = [
-        f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(user)}) "
+        "SET log_statement = 'none';",
+        "SET log_min_error_statement = 'panic';",
+        f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(user)}) "  # nosec B608 # values quoted with quote_literal
         f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(user)})\\gexec",
-        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(password)};",
+        f"ALTER ROLE {quote_ident(user)} WITH LOGIN CREATEDB PASSWORD {quote_literal(scram_sha256_verifier(password))};",
     ]
     if reader:
         lines += [
-            f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(reader)}) "
+            f"SELECT format('CREATE ROLE %I LOGIN', {quote_literal(reader)}) "  # nosec B608 # values quoted with quote_literal
             f"WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(reader)})\\gexec",
             f"ALTER ROLE {quote_ident(reader)} WITH LOGIN NOCREATEDB NOCREATEROLE "
-            f"PASSWORD {quote_literal(reader_password or '')};",
+            f"PASSWORD {quote_literal(scram_sha256_verifier(reader_password) if reader_password else '')};",
             f"ALTER ROLE {quote_ident(reader)} SET default_transaction_read_only = on;",
             # Lets an incremental extraction see when other sessions' open transactions began, so its
             # window never passes a row that is written but not yet committed (docs/erp.md).
@@ -94,7 +99,7 @@ def render_bootstrap_sql(
         ]
     for name in (database, *extra_databases):
         lines.append(
-            f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(name)}, {quote_literal(user)}) "
+            f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(name)}, {quote_literal(user)}) "  # nosec B608 # values quoted with quote_literal
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote_literal(name)})\\gexec"
         )
     if reader:
@@ -283,13 +288,18 @@ class PostgresService(NativeService):
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
             **run_as_kwargs(self._run_user()),
         )
+        # defence in depth: the script never holds the clear password, but nothing printed may either
+        secrets = [
+            secret.get_secret_value()
+            for secret in (settings.postgres_password, settings.postgres_reader_password)
+            if secret is not None
+        ]
+        stdout, stderr = redact(result.stdout, secrets), redact(result.stderr, secrets)
         with self.log_file(settings).open("a") as log:
-            log.write(f"\n=== {what}\n{result.stdout}{result.stderr}")
+            log.write(f"\n=== {what}\n{stdout}{stderr}")
         if result.returncode != 0:
-            raise DevstackError(
-                f"PostgreSQL {what} failed (exit {result.returncode}): {result.stderr.strip()}"
-            )
-        return result.stdout
+            raise DevstackError(f"PostgreSQL {what} failed (exit {result.returncode}): {stderr.strip()}")
+        return stdout
 
     def launch_spec(self, settings: Settings) -> LaunchSpec:
         return LaunchSpec(

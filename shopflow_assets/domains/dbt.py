@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,8 +84,18 @@ def partition_vars_arg(start: dt.datetime | dt.date, end: dt.datetime | dt.date)
     return ["--vars", json.dumps(partition_vars(start, end))]
 
 
+def dbt_executable() -> str:
+    """The `dbt` installed next to the running interpreter (the venv's bin/), else whatever PATH finds.
+
+    A process manager, an IDE or a container CMD often starts `.venv/bin/python` with a PATH that lacks
+    the venv; dagster-dbt would then fail to find `dbt` while loading the code location.
+    """
+    beside = Path(sys.executable).parent / ("dbt.exe" if os.name == "nt" else "dbt")
+    return str(beside) if beside.is_file() else "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT)
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
 
 
 def prepare_dbt(settings: Settings | None = None) -> Path:

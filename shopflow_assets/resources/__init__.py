@@ -15,11 +15,21 @@ from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.postgres import PostgresResource
+from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.resources.warehouse import WarehouseResource
 from shopflow_assets.settings import Settings, export_env_files, get_settings
 
-RESOURCE_KEYS = ("spark", "lake", "warehouse", "kafka", "postgres", "postgres_reader", "alerts")
+RESOURCE_KEYS = (
+    "spark",
+    "lake",
+    "warehouse",
+    "kafka",
+    "postgres",
+    "postgres_reader",
+    "alerts",
+    "source_files",
+)
 
 
 def secret_env(var: str) -> dg.EnvVar | None:
@@ -40,6 +50,19 @@ def build_alerts(settings: Settings) -> AlertResource:
     )
 
 
+def build_lake_resource(settings: Settings) -> LakeResource:
+    if not settings.uses_s3:
+        return LakeResource(backend="local", local_dir=str(settings.local_lake_dir))
+    return LakeResource(
+        backend="s3",
+        s3_endpoint_url=settings.s3_endpoint_url,
+        aws_region=settings.aws_region,
+        aws_access_key_id=secret_env("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=secret_env("AWS_SECRET_ACCESS_KEY"),
+        retry_attempts=settings.lake_retry_attempts,
+    )
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resource dict for settings.env: "local" (lake = directory) or "docker" (lake = S3).
 
@@ -50,12 +73,15 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     return {
         "spark": SparkResource(),
-        "lake": LakeResource(backend="s3" if settings.uses_s3 else "local"),
+        "lake": build_lake_resource(settings),
         "warehouse": WarehouseResource(),
-        "kafka": KafkaResource(),
+        "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
         "postgres": PostgresResource.from_settings(settings, role="owner"),
         "postgres_reader": PostgresResource.from_settings(settings, role="reader"),
         "alerts": build_alerts(settings),
+        "source_files": SourceFilesResource(
+            shop_landing_dir=str(settings.shop_landing_root), olist_csv_dir=str(settings.olist_csv_root)
+        ),
     }
 
 
@@ -66,6 +92,7 @@ __all__ = [
     "KafkaResource",
     "LakeResource",
     "PostgresResource",
+    "SourceFilesResource",
     "SparkResource",
     "WarehouseResource",
     "build_resources",

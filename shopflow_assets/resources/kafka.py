@@ -74,13 +74,29 @@ class KafkaTopicError(RuntimeError):
 
 
 class KafkaResource(dg.ConfigurableResource):
-    """Dagster's handle on Kafka. Constructing it connects to nothing."""
+    """Dagster's handle on Kafka. Constructing it connects to nothing.
+
+    `bootstrap_servers` None follows KAFKA_BOOTSTRAP_SERVERS when used; build_resources() sets it.
+    """
+
+    bootstrap_servers: str | None = None
+
+    def settings(self) -> Settings:
+        """The settings in force, with this resource's broker address."""
+        settings = get_settings()
+        if self.bootstrap_servers is None or self.bootstrap_servers == settings.kafka_bootstrap_servers:
+            return settings
+        return settings.model_copy(update={"kafka_bootstrap_servers": self.bootstrap_servers})
+
+    @property
+    def servers(self) -> str:
+        return self.settings().kafka_bootstrap_servers
 
     def config(self, role: Role, **overrides: Any) -> dict[str, Any]:
-        return kafka_client_config(get_settings(), role, **overrides)
+        return kafka_client_config(self.settings(), role, **overrides)
 
     def require_reachable(self, timeout: float = 2.0) -> None:
-        require_kafka(get_settings(), timeout)
+        require_kafka(self.settings(), timeout)
 
     def producer(self, **overrides: Any) -> Any:
         from confluent_kafka import Producer
@@ -101,7 +117,7 @@ class KafkaResource(dg.ConfigurableResource):
         return AdminClient(self.config("admin", **overrides))
 
     def end_offsets(self, topic: str, timeout: float = 10.0) -> dict[int, int]:
-        return end_offsets(get_settings(), topic, timeout)
+        return end_offsets(self.settings(), topic, timeout)
 
     def spark_options(self) -> dict[str, str]:
-        return spark_kafka_options(get_settings())
+        return spark_kafka_options(self.settings())

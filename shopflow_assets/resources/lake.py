@@ -9,8 +9,9 @@ One path scheme for every engine:
 | "native" | s3://bucket/key     | /<lake dir>/bucket/key             |
 
 Raw data is immutable, so `put_if_absent` never overwrites: the same bytes again are a no-op (reruns are
-idempotent), different bytes raise `LakeConflictError`. Transient store failures are retried with
-exponential backoff, then fail with `LakeUnavailableError` naming the store, bucket/key and attempts.
+idempotent), different bytes raise `LakeConflictError`. Transient S3 failures are retried by botocore's
+standard retry mode (exponential backoff with jitter), then fail with `LakeUnavailableError` naming the
+store, bucket/key and attempts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cached_property
@@ -76,21 +76,11 @@ def lake_uri(root: Path | None, bucket: str, key: str = "", engine: Engine = "na
     return f"file://{path}" if engine == "spark" else path
 
 
-def backoff_delays(attempts: int, base_delay: float, max_delay: float = 10.0) -> list[float]:
-    """Waits between `attempts` tries: base, 2*base, 4*base, ... capped at max_delay."""
-    return [min(base_delay * 2**i, max_delay) for i in range(max(attempts - 1, 0))]
-
-
 class Lake(ABC):
     """put / put-if-absent / get / exists / list under a prefix, and the path scheme, for one store."""
 
     root: Path | None  # local lake directory, or None for S3
-
-    def __init__(self, retry_attempts: int = 4, retry_base_delay: float = 0.5):
-        if retry_attempts < 1:
-            raise ValueError("retry_attempts must be at least 1")
-        self.retry_attempts = retry_attempts
-        self.retry_base_delay = retry_base_delay
+    retry_attempts: int = 1  # tries in all, made by the client library (a local directory tries once)
 
     # --- the path scheme --------------------------------------------------------------------
     def uri(self, bucket: str, key: str = "", engine: Engine = "native") -> str:
@@ -106,7 +96,7 @@ class Lake(ABC):
     def put_bytes(self, bucket: str, key: str, data: bytes) -> str:
         """Write (or replace) an object; returns its native URI."""
         validate_location(bucket, key)
-        self._retrying("put", bucket, key, lambda: self._put(bucket, key, data))
+        self._guarded("put", bucket, key, lambda: self._put(bucket, key, data))
         return self.uri(bucket, key)
 
     def put_file(self, bucket: str, key: str, path: str | Path) -> str:
@@ -118,7 +108,7 @@ class Lake(ABC):
         Different bytes under the key raise LakeConflictError: raw data is never overwritten.
         """
         validate_location(bucket, key)
-        created = self._retrying("put-if-absent", bucket, key, lambda: self._put_if_absent(bucket, key, data))
+        created = self._guarded("put-if-absent", bucket, key, lambda: self._put_if_absent(bucket, key, data))
         if created:
             return True
         existing = self.get_bytes(bucket, key)
@@ -135,17 +125,17 @@ class Lake(ABC):
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         validate_location(bucket, key)
-        return self._retrying("get", bucket, key, lambda: self._get(bucket, key))
+        return self._guarded("get", bucket, key, lambda: self._get(bucket, key))
 
     def exists(self, bucket: str, key: str) -> bool:
         validate_location(bucket, key)
-        return self._retrying("exists", bucket, key, lambda: self._exists(bucket, key))
+        return self._guarded("exists", bucket, key, lambda: self._exists(bucket, key))
 
     def list_keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Every key under `prefix` in the bucket, sorted."""
         if bucket not in BUCKETS:
             validate_location(bucket, prefix or "-")
-        return sorted(self._retrying("list", bucket, prefix, lambda: self._list(bucket, prefix)))
+        return sorted(self._guarded("list", bucket, prefix, lambda: self._list(bucket, prefix)))
 
     # --- backend hooks ----------------------------------------------------------------------
     @abstractmethod
@@ -170,30 +160,25 @@ class Lake(ABC):
     def _is_transient(self, exc: BaseException) -> bool:
         return False
 
-    def _retrying(self, operation: str, bucket: str, key: str, action: Callable[[], T]) -> T:
-        delays = backoff_delays(self.retry_attempts, self.retry_base_delay)
-        for attempt in range(1, self.retry_attempts + 1):
-            try:
-                return action()
-            except LakeError:
-                raise
-            except Exception as exc:
-                if not self._is_transient(exc):
-                    raise LakeError(f"{self.describe()}: {operation} {bucket}/{key} failed: {exc}") from exc
-                if attempt == self.retry_attempts:
-                    raise LakeUnavailableError(
-                        f"{self.describe()}: {operation} {bucket}/{key} failed after {attempt} attempts "
-                        f"(backoff {', '.join(f'{d:g}s' for d in delays) or 'none'}): {exc}"
-                    ) from exc
-                time.sleep(delays[attempt - 1])
-        raise AssertionError("unreachable")
+    def _guarded(self, operation: str, bucket: str, key: str, action: Callable[[], T]) -> T:
+        """Run one store operation; a failure becomes a LakeError naming the store, the key and the reason."""
+        try:
+            return action()
+        except LakeError:
+            raise
+        except Exception as exc:
+            if self._is_transient(exc):
+                raise LakeUnavailableError(
+                    f"{self.describe()}: {operation} {bucket}/{key} failed after {self.retry_attempts} "
+                    f"attempts (botocore standard retry mode): {exc}"
+                ) from exc
+            raise LakeError(f"{self.describe()}: {operation} {bucket}/{key} failed: {exc}") from exc
 
 
 class LocalLake(Lake):
     """The lake as a directory: `<root>/<bucket>/<key>`; bucket directories are created as needed."""
 
-    def __init__(self, root: str | Path, **retry: Any):
-        super().__init__(**retry)
+    def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
 
     def describe(self) -> str:
@@ -275,9 +260,11 @@ class S3Lake(Lake):
         secret_access_key: str,
         region: str = "us-east-1",
         connect_timeout: float = 3.0,
-        **retry: Any,
+        retry_attempts: int = 4,
     ):
-        super().__init__(**retry)
+        if retry_attempts < 1:
+            raise ValueError("retry_attempts must be at least 1")
+        self.retry_attempts = retry_attempts
         self.endpoint_url = endpoint_url
         self._access_key_id = access_key_id
         self._secret_access_key = secret_access_key
@@ -285,13 +272,13 @@ class S3Lake(Lake):
         self.connect_timeout = connect_timeout
 
     @classmethod
-    def from_settings(cls, settings: Settings, **retry: Any) -> S3Lake:
+    def from_settings(cls, settings: Settings) -> S3Lake:
         return cls(
             endpoint_url=settings.s3_endpoint_url,
             access_key_id=settings.secret("aws_access_key_id"),
             secret_access_key=settings.secret("aws_secret_access_key"),
             region=settings.aws_region,
-            **retry,
+            retry_attempts=settings.lake_retry_attempts,
         )
 
     def describe(self) -> str:
@@ -310,8 +297,8 @@ class S3Lake(Lake):
             region_name=self.region,
             config=Config(
                 s3={"addressing_style": "path"},
-                # Our own retry loop does the backoff and names what failed; botocore tries once.
-                retries={"max_attempts": 1, "mode": "standard"},
+                # botocore retries transient errors (connection, 5xx, throttling) with jittered backoff.
+                retries={"total_max_attempts": self.retry_attempts, "mode": "standard"},
                 connect_timeout=self.connect_timeout,
                 read_timeout=60,
             ),
@@ -389,23 +376,38 @@ def build_lake(settings: Settings | None = None, backend: Literal["local", "s3"]
     backend = backend or ("s3" if settings.uses_s3 else "local")
     if backend not in ("local", "s3"):
         raise LakeError(f"unknown lake backend {backend!r}: use 'local' (a directory) or 's3'")
-    retry = {
-        "retry_attempts": settings.lake_retry_attempts,
-        "retry_base_delay": settings.lake_retry_base_delay,
-    }
     if backend == "s3":
-        return S3Lake.from_settings(settings, **retry)
-    return LocalLake(settings.local_lake_dir, **retry)
+        return S3Lake.from_settings(settings)
+    return LocalLake(settings.local_lake_dir)
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Dagster's handle on the lake; `backend` ("local" or "s3") None follows settings.env."""
+    """Dagster's handle on the lake. build_resources() sets every field for the environment (secrets as
+    EnvVar); a field left None follows the settings in force when used (`backend` None: settings.env)."""
 
     # A plain str: Dagster config has no Literal type; build_lake() rejects anything else.
     backend: str | None = None
+    local_dir: str | None = None
+    s3_endpoint_url: str | None = None
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    retry_attempts: int | None = None
 
     def get_lake(self) -> Lake:
-        return build_lake(get_settings(), self.backend)  # type: ignore[arg-type]
+        settings = get_settings()
+        backend = self.backend or ("s3" if settings.uses_s3 else "local")
+        if backend == "local" and self.local_dir:
+            return LocalLake(self.local_dir)
+        if backend == "s3" and self.aws_access_key_id and self.aws_secret_access_key:
+            return S3Lake(
+                endpoint_url=self.s3_endpoint_url or settings.s3_endpoint_url,
+                access_key_id=self.aws_access_key_id,
+                secret_access_key=self.aws_secret_access_key,
+                region=self.aws_region or settings.aws_region,
+                retry_attempts=self.retry_attempts or settings.lake_retry_attempts,
+            )
+        return build_lake(settings, backend)  # type: ignore[arg-type]
 
     def uri(self, bucket: str, key: str = "", engine: Engine = "native") -> str:
         return self.get_lake().uri(bucket, key, engine)

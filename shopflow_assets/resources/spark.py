@@ -131,7 +131,9 @@ def connect_server_command(
 ) -> list[str]:
     """`spark-submit` command line of a Spark Connect server with ShopFlow's settings (Delta, S3A, jars).
 
-    Clients then set SPARK_REMOTE=sc://<host>:<port>. The server ships in the pyspark wheel.
+    Clients then set SPARK_REMOTE=sc://<host>:<port>. The server ships in the pyspark wheel. Credentials
+    go into a properties file only its owner can read (settings.home/spark/connect-<port>.conf), never
+    on the command line, which every user of the machine can read in `ps`.
     """
     import pyspark
 
@@ -144,9 +146,35 @@ def connect_server_command(
         }
     )
     command = [str(spark_submit), "--master", conf.pop("spark.master"), "--class", CONNECT_SERVER_CLASS]
+    secret = {key: conf.pop(key) for key in [k for k in conf if is_secret_conf_key(k)]}
+    if secret:
+        command += ["--properties-file", str(write_private_properties(settings.home / "spark", port, secret))]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     return command
+
+
+def is_secret_conf_key(key: str) -> bool:
+    return key.endswith((".secret.key", ".access.key", ".session.token", "password"))
+
+
+def write_private_properties(folder: Path, port: int, conf: Mapping[str, str]) -> Path:
+    """A Java properties file readable by its owner only (created 0600, never widened)."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"connect-{port}.conf"
+
+    # Java properties escaping: backslash first, then the characters that end a key or start a comment
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
+
+    body = "".join(f"{key}={escape(value)}\n" for key, value in conf.items())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(body)
+    return path
 
 
 def get_spark_session(

@@ -32,10 +32,10 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
+from shopflow_assets.automation import sensor_status
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.settings import get_settings
 
 CHECKPOINT_BUCKET = "lakehouse"
 CHECKPOINT_PREFIX = "_checkpoints"
@@ -427,7 +427,7 @@ def run_bounded_from_asset(
         session,
         streaming.runner(session, the_lake.spark_uri),
         the_lake,
-        get_settings(),
+        kafka.settings(),
         run_config,
         bounded=True,
         on_progress=lambda name, p: context.log.info(
@@ -458,42 +458,19 @@ def lag_decision(
 
 
 END_OFFSETS_TAG = "shopflow/end_offsets"
-# Runs the sensor starts for the same end offsets before it stops and waits for a person or new data.
-MAX_FAILED_RUNS_PER_OFFSETS = 3
+# A failed run is retried by Dagster's run retries (the instance's `run_retries`), not by the sensor.
+RUN_RETRIES = {"dagster/max_retries": "2"}
 
 
 def run_request_for_offsets(
-    instance: dg.DagsterInstance,
-    job_name: str,
-    offsets: str,
-    *,
-    description: str,
-    run_config: dict[str, Any] | None = None,
-    tags: dict[str, str] | None = None,
-) -> dg.RunRequest | dg.SkipReason:
+    offsets: str, *, run_config: dict[str, Any] | None = None, tags: dict[str, str] | None = None
+) -> dg.RunRequest:
     """The run a Kafka sensor requests for new data identified by `offsets` (the topics' end offsets).
 
-    The run key is `offsets`: one run per new data point. A run key is used once, so after a failed run
-    the retry gets `<offsets>#retry<n>`, or the sensor would wait for new data before retrying (safe: the
-    checkpoints replay what was not committed). After MAX_FAILED_RUNS_PER_OFFSETS failed runs on the same
-    offsets it skips, naming the latest, so a persistent fault does not loop.
+    The run key is `offsets`: one run per new data point; the offsets are also a tag, to find its runs.
     """
-    failed = instance.get_runs(
-        filters=dg.RunsFilter(
-            job_name=job_name, statuses=[dg.DagsterRunStatus.FAILURE], tags={END_OFFSETS_TAG: offsets}
-        ),
-        limit=MAX_FAILED_RUNS_PER_OFFSETS,
-    )
-    if len(failed) >= MAX_FAILED_RUNS_PER_OFFSETS:
-        return dg.SkipReason(
-            f"{description}, but {len(failed)} runs of {job_name} failed on these offsets "
-            f"(latest {failed[0].run_id}): fix the cause and launch the job by hand; new data in the "
-            "topic also starts a new attempt"
-        )
     return dg.RunRequest(
-        run_key=offsets if not failed else f"{offsets}#retry{len(failed)}",
-        run_config=run_config or {},
-        tags={**(tags or {}), END_OFFSETS_TAG: offsets},
+        run_key=offsets, run_config=run_config or {}, tags={**(tags or {}), END_OFFSETS_TAG: offsets}
     )
 
 
@@ -509,14 +486,14 @@ def build_kafka_lag_sensor(
     """A sensor that requests a bounded run of `job_name` when the topic has records a checkpoint has not
     committed. It reads only the topic's end offsets (metadata, no consumer poll) and the checkpoints'
     `commits/` and `offsets/` logs in the lake; it skips while a run of the job is queued or running, as
-    two queries on one checkpoint would fail. Run keys and retries: `run_request_for_offsets`.
+    two queries on one checkpoint would fail. Run keys: `run_request_for_offsets`.
     """
 
     @dg.sensor(
         name=name,
         job_name=job_name,
         minimum_interval_seconds=minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        default_status=sensor_status(),
     )
     def _sensor(
         context: dg.SensorEvaluationContext,
@@ -555,10 +532,7 @@ def build_kafka_lag_sensor(
             )
         offsets = f"{the_topic}:" + ",".join(f"{p}={o}" for p, o in sorted(end.items()))
         return run_request_for_offsets(
-            context.instance,
-            job_name,
             offsets,
-            description=f"{the_topic}: lag {lag}",
             run_config=run_config() if run_config else {},
             tags={"shopflow/topic": the_topic, "shopflow/lag": str(lag)},
         )

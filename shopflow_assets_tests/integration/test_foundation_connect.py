@@ -13,6 +13,7 @@ import time
 import pytest
 
 from shopflow_assets.devstack.health import port_open
+from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.resources.spark import connect_server_command
 from shopflow_assets.resources.spark_jars import ensure_spark_jars
 from shopflow_assets.settings import get_settings
@@ -26,7 +27,10 @@ spark = get_spark_session()
 path = sys.argv[1]
 spark.range(1000).selectExpr("id", "id * 3 as tripled").write.format("delta").save(path)
 row = spark.read.format("delta").load(path).selectExpr("count(*) as n", "sum(tripled) as total").first()
-print(json.dumps({"session": type(spark).__module__, "n": row.n, "total": row.total,
+s3_path = sys.argv[2]  # the server's S3 credentials come from its private properties file, not argv
+spark.range(10).write.format("delta").save(s3_path)
+s3_rows = spark.read.format("delta").load(s3_path).count()
+print(json.dumps({"session": type(spark).__module__, "n": row.n, "total": row.total, "s3_rows": s3_rows,
                   "tz": spark.conf.get("spark.sql.session.timeZone")}))
 """
 
@@ -67,8 +71,9 @@ def connect_server(tmp_path):
 
 def test_client_with_spark_remote_writes_and_reads_delta_through_the_server(connect_server, tmp_path):
     path = tmp_path / "orders"
+    s3_prefix = f"_tests/connect-{os.getpid()}-{int(time.time())}"
     result = subprocess.run(
-        [sys.executable, "-c", CLIENT, f"file://{path}"],
+        [sys.executable, "-c", CLIENT, f"file://{path}", f"s3a://lakehouse/{s3_prefix}/numbers"],
         env={**os.environ, "SPARK_REMOTE": connect_server},
         capture_output=True,
         text=True,
@@ -76,5 +81,14 @@ def test_client_with_spark_remote_writes_and_reads_delta_through_the_server(conn
     )
     assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads(result.stdout.strip().splitlines()[-1])
-    assert payload == {"session": "pyspark.sql.connect.session", "n": 1000, "total": 1_498_500, "tz": "UTC"}
+    lake = s3_client(get_settings())
+    for item in lake.list_objects_v2(Bucket="lakehouse", Prefix=s3_prefix).get("Contents", []):
+        lake.delete_object(Bucket="lakehouse", Key=item["Key"])
+    assert payload == {
+        "session": "pyspark.sql.connect.session",
+        "n": 1000,
+        "total": 1_498_500,
+        "s3_rows": 10,
+        "tz": "UTC",
+    }
     assert (path / "_delta_log").is_dir()  # the server, not the client, wrote the table

@@ -354,7 +354,7 @@ def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind
         )
         assert request.tags["shopflow/lag"] == "3"
 
-        assert request.tags[END_OFFSETS_TAG] == request.run_key  # what a retry is counted by
+        assert request.tags[END_OFFSETS_TAG] == request.run_key  # finds the runs of these offsets
 
         lake = build_lake(settings)
         run_page_views(spark, SparkStreamingResource().runner(spark, lake.spark_uri), lake, settings, config)
@@ -380,7 +380,7 @@ def test_user_action_events_asset_materializes_with_accounting_metadata_and_chec
         resources={**build_resources(settings), STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
         run_config={
             "ops": {
-                "user_action_events": {
+                "events__user_action_events": {
                     "config": {
                         "topic": topic,
                         "key_prefix": f"_tests/{run_id}",
@@ -393,7 +393,7 @@ def test_user_action_events_asset_materializes_with_accounting_metadata_and_chec
     assert result.success
     metadata = {
         k: v.value
-        for k, v in result.asset_materializations_for_node("user_action_events")[0].metadata.items()
+        for k, v in result.asset_materializations_for_node("events__user_action_events")[0].metadata.items()
     }
     assert metadata["records_in"] == count
     assert metadata["written"] == count - bad

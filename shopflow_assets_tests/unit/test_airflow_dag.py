@@ -72,4 +72,6 @@ def test_each_task_triggers_or_checks_the_dagster_job(dag_description):
     assert '{"dagster/partition": "' + day + '"}' in tasks["transform"]["command"]
     assert f"shopflow shop quality --date {day}" in tasks["data_quality"]["command"]
     for task in tasks.values():
-        assert f'cd "{Path(PROJECT_ROOT)}"' in task["command"]
+        assert f'uv run --frozen --project "{Path(PROJECT_ROOT)}" ' in task["command"]
+        # Not from the checkout: the dagster CLI would load its .env over Airflow's environment.
+        assert 'cd "$DAGSTER_HOME"' in task["command"] and f'cd "{Path(PROJECT_ROOT)}"' not in task["command"]

@@ -1,4 +1,4 @@
-"""Message streams without a broker: JSON shapes of the seeds, determinism, exact ratios, and bad messages
+"""Message streams without a broker: JSON shapes of the sources, determinism, exact ratios, and bad messages
 that are exactly the ones the chunk records."""
 
 from __future__ import annotations

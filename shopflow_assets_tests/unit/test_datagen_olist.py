@@ -1,5 +1,5 @@
 """The Olist generator: exact file names and columns, quirks, key integrity, planted orphans, determinism and
-the real distributions of data-contracts.md (within tolerance)."""
+the real distributions of docs/datagen.md (within tolerance)."""
 
 from __future__ import annotations
 

@@ -103,9 +103,9 @@ def test_service_paths_live_in_shopflow_home(settings):
 
 def test_minio_root_credentials_are_validated():
     validate_root_credentials("shopflow", "12345678")
-    with pytest.raises(DevstackError, match="AWS_ACCESS_KEY_ID"):
+    with pytest.raises(DevstackError, match="MINIO_ROOT_USER"):
         validate_root_credentials("ab", "12345678")
-    with pytest.raises(DevstackError, match="AWS_SECRET_ACCESS_KEY"):
+    with pytest.raises(DevstackError, match="MINIO_ROOT_PASSWORD"):
         validate_root_credentials("abc", "short")
 
 
@@ -132,10 +132,12 @@ def test_sql_quoting_doubles_quotes():
     assert quote_ident('we"ird') == '"we""ird"'
 
 
-def test_bootstrap_sql_is_idempotent_and_quotes_the_password():
+def test_bootstrap_sql_is_idempotent_and_never_holds_the_password():
     sql = render_bootstrap_sql("shop flow", "pa'ss", "shop_db")
     assert "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shop flow')\\gexec" in sql
-    assert "ALTER ROLE \"shop flow\" WITH LOGIN CREATEDB PASSWORD 'pa''ss';" in sql
+    assert 'ALTER ROLE "shop flow" WITH LOGIN CREATEDB PASSWORD \'SCRAM-SHA-256$4096:' in sql
+    assert "pa'ss" not in sql and "pa''ss" not in sql
+    assert sql.startswith("SET log_statement = 'none';\nSET log_min_error_statement = 'panic';\n")
     assert "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'shop_db')\\gexec" in sql
 
 

@@ -64,7 +64,13 @@ def test_credentials_are_stable_across_calls_and_processes(tmp_path):
 def test_values_set_by_the_user_win_and_are_not_written(tmp_path, monkeypatch):
     monkeypatch.setenv("POSTGRES_PASSWORD", "from-the-environment")
     settings, generated = ensure_credentials(_fresh(tmp_path))
-    assert sorted(generated) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "POSTGRES_READER_PASSWORD"]
+    assert sorted(generated) == [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "MINIO_ROOT_PASSWORD",
+        "MINIO_ROOT_USER",
+        "POSTGRES_READER_PASSWORD",
+    ]
     assert settings.secret("postgres_password") == "from-the-environment"
     assert "POSTGRES_PASSWORD" not in parse_env_file(generated_env_path(settings).read_text())
 
@@ -75,6 +81,8 @@ def test_nothing_is_written_when_everything_is_set(tmp_path):
         AWS_ACCESS_KEY_ID="key",
         AWS_SECRET_ACCESS_KEY="secret-123",
         POSTGRES_PASSWORD="pw",
+        MINIO_ROOT_USER="root",
+        MINIO_ROOT_PASSWORD="root-secret",
         POSTGRES_READER_PASSWORD="rpw",
     )
     same, generated = ensure_credentials(settings)
@@ -98,3 +106,30 @@ def test_env_file_round_trip_and_completion():
     )
     assert completed["AWS_ACCESS_KEY_ID"] == "kept"
     assert completed["POSTGRES_PASSWORD"]
+
+
+def test_a_stack_from_before_the_pipeline_user_keeps_its_root_and_gets_a_pipeline_key(tmp_path):
+    """The old generated AWS_* pair was MinIO's root: it becomes MINIO_ROOT_*, AWS_* is new."""
+    old = {
+        "AWS_ACCESS_KEY_ID": "shopflowold",
+        "AWS_SECRET_ACCESS_KEY": "old-secret-1",
+        "POSTGRES_PASSWORD": "pw",
+    }
+    generated_env_path(_fresh(tmp_path)).parent.mkdir(parents=True, exist_ok=True)
+    generated_env_path(_fresh(tmp_path)).write_text(render_env_file(old))
+    settings, generated = ensure_credentials(_fresh(tmp_path))
+    assert sorted(generated) == sorted(
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "MINIO_ROOT_USER",
+            "MINIO_ROOT_PASSWORD",
+            "POSTGRES_READER_PASSWORD",
+        ]
+    )
+    assert settings.minio_root_user == "shopflowold"
+    assert settings.secret("minio_root_password") == "old-secret-1"
+    assert settings.aws_access_key_id.startswith("shopflow") and settings.aws_access_key_id != "shopflowold"
+    assert settings.secret("postgres_password") == "pw"
+    again, generated = ensure_credentials(_fresh(tmp_path))
+    assert generated == [] and again.aws_access_key_id == settings.aws_access_key_id

@@ -38,6 +38,10 @@ def test_every_part_of_the_stack_is_a_service(compose):
         "spark-connect",
         "dagster-webserver",
         "dagster-daemon",
+        "airflow-init",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
         "dashboard",
     }
     assert expected <= set(compose["services"])
@@ -52,6 +56,7 @@ def test_long_running_services_have_healthchecks(compose):
         "spark-history",
         "spark-connect",
         "dagster-webserver",
+        "airflow-api-server",
     ):
         assert "healthcheck" in compose["services"][name], f"{name} has no healthcheck"
 
@@ -91,6 +96,62 @@ def test_dependencies_point_at_defined_services(compose):
     for name, service in compose["services"].items():
         for dep in service.get("depends_on", {}):
             assert dep in services, f"{name} depends on unknown service {dep}"
+
+
+AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+
+
+def test_airflow_runs_on_its_own_image_with_its_metadata_in_its_own_postgres_database(compose):
+    services = compose["services"]
+    for name in AIRFLOW_SERVICES:
+        service = services[name]
+        assert (
+            service["image"] == "shopflow-airflow:local"
+            and service["build"]["dockerfile"] == "airflow/Dockerfile"
+        )
+        env = _environment(service)
+        connection = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert connection.startswith(
+            "postgresql+psycopg2://${AIRFLOW_DB_USER:-airflow}:${AIRFLOW_DB_PASSWORD:?"
+        )
+        assert connection.endswith("@postgres:5432/airflow")  # its own database, not ShopFlow's
+        for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
+            assert VAR_REF.fullmatch(env[key]), f"{name}.{key} must come from .env"
+        # The DAG tasks run ShopFlow commands: the same stack settings as the Dagster services.
+        assert env["SHOPFLOW_ENV"] == "docker" and env["DAGSTER_HOME"] == "/opt/dagster/home"
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/shopflow/airflow/dags"
+        assert "dagster-home:/opt/dagster/home" in service["volumes"]
+    commands = {name: services[name]["command"] for name in AIRFLOW_SERVICES}
+    assert commands == {
+        "airflow-init": ["airflow", "db", "migrate"],
+        "airflow-api-server": ["airflow", "api-server", "--port", "8080"],
+        "airflow-scheduler": ["airflow", "scheduler"],
+        "airflow-dag-processor": ["airflow", "dag-processor"],
+    }
+    assert services["airflow-api-server"]["depends_on"]["airflow-init"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert services["airflow-init"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_postgres_creates_airflows_database_and_role_on_first_start(compose):
+    postgres = compose["services"]["postgres"]
+    assert "./docker/postgres-init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
+    env = _environment(postgres)
+    assert VAR_REF.fullmatch(env["AIRFLOW_DB_PASSWORD"])
+    script = (PROJECT_ROOT / "docker" / "postgres-init" / "20-airflow-database.sh").read_text()
+    assert "CREATE DATABASE airflow OWNER %I" in script and ":'airflow_password'" in script
+
+
+def test_airflow_image_builds_on_the_shopflow_image_with_airflow_in_its_own_venv():
+    dockerfile = (PROJECT_ROOT / "airflow" / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM shopflow-dagster" in dockerfile
+    assert "bash airflow/install.sh" in dockerfile and "UV_NO_SYNC=1" in dockerfile
+
+
+def test_images_never_receive_local_credentials_or_state():
+    ignored = {line.rstrip("/") for line in (PROJECT_ROOT / ".dockerignore").read_text().split()}
+    assert {".env", ".shopflow", ".venv", "airflow/.venv"} <= ignored
 
 
 def test_dashboard_reads_the_warehouse_volume_read_only_and_takes_its_secrets_from_env(compose):
@@ -134,3 +195,24 @@ def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compo
         assert database in script
     assert "default_transaction_read_only = on" in script
     assert "POSTGRES_READER_PASSWORD" in _environment(postgres)
+
+
+def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):
+    """Root only in minio and minio-init; raw-data versioned; the user gets the policy the native stack uses."""
+    import json
+
+    from shopflow_assets.devstack.minio_iam import PIPELINE_POLICY, pipeline_policy
+
+    for name, service in compose["services"].items():
+        env = _environment(service)
+        if name not in ("minio", "minio-init"):
+            assert not any(key.startswith("MINIO_ROOT") for key in env), f"{name} sees MinIO's root key"
+    assert _environment(compose["services"]["minio"])["MINIO_ROOT_USER"].startswith("${MINIO_ROOT_USER")
+    script = " ".join(compose["services"]["minio-init"]["command"])
+    assert '"$$MINIO_ROOT_USER" "$$MINIO_ROOT_PASSWORD"' in script
+    assert "mc version enable lake/raw-data" in script
+    assert f"mc admin policy create lake {PIPELINE_POLICY} /etc/shopflow/pipeline-policy.json" in script
+    assert 'mc admin user add lake "$$AWS_ACCESS_KEY_ID"' in script
+    mount = compose["services"]["minio-init"]["volumes"][0]
+    host_path = PROJECT_ROOT / mount.split(":")[0]
+    assert json.loads(host_path.read_text()) == pipeline_policy()

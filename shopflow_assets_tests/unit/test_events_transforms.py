@@ -1,4 +1,4 @@
-"""User-action parsing (seed 002) and the batch-keyed Parquet write that makes replays idempotent."""
+"""User-action parsing and the batch-keyed Parquet write that makes replays idempotent."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shopflow_assets.domains.events.pipeline import write_user_action_batch
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.spark import get_spark_session
 
-SEED_EVENT = {
+SAMPLE_EVENT = {
     "timestamp": "2023-10-23T12:34:56Z",
     "event_name": "view",
     "user_identifiers": {"platform": "web", "id": "user_12345"},
@@ -33,7 +33,7 @@ def _records(spark, values: list[str]):
 
 
 def event(**changes) -> str:
-    record = json.loads(json.dumps(SEED_EVENT))
+    record = json.loads(json.dumps(SAMPLE_EVENT))
     for path, value in changes.items():
         *parents, leaf = path.split("__")
         target = record
@@ -47,7 +47,7 @@ def event(**changes) -> str:
 
 
 def test_the_seed_example_is_flattened_to_the_seed_output(spark):
-    row = valid_user_actions(parse_user_actions(_records(spark, [json.dumps(SEED_EVENT)]))).collect()[0]
+    row = valid_user_actions(parse_user_actions(_records(spark, [json.dumps(SAMPLE_EVENT)]))).collect()[0]
     assert row.asDict() == {
         "event_datetime": dt.datetime(2023, 10, 23, 12, 34, 56),
         "event_date": dt.date(2023, 10, 23),

@@ -36,3 +36,5 @@ def test_olist_dag_follows_the_seed_order_daily_at_six_with_two_retries(dag):
     assert "one_failed" in tasks["notify_failure"]["rule"].lower()
     assert "marketplace/silver_orders" in tasks["bronze_to_silver"]["command"]
     assert "marketplace/gold_daily_sales" in tasks["dbt_run"]["command"]
+    assert "shopflow olist dbt test" in tasks["dbt_test"]["command"]
+    assert "shopflow olist quality" in tasks["quality_checks"]["command"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from shopflow_assets.contracts.marketplace import BY_NAME, SILVER_ORDER
-from shopflow_assets.domains.marketplace.silver import SilverPaths, upsert_silver_batch
+from shopflow_assets.domains.marketplace.pipeline import SilverPaths, upsert_silver_batch
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.warehouse import ensure_extension_directory
 from shopflow_assets.settings import PROJECT_ROOT

@@ -13,13 +13,12 @@ from shopflow_assets.contracts.marketplace import (
     PRODUCTS,
     SELLERS,
 )
-from shopflow_assets.domains.marketplace.silver import (
+from shopflow_assets.domains.marketplace.pipeline import SilverPaths, upsert_silver_batch
+from shopflow_assets.domains.marketplace.transforms import (
     REASON,
-    SilverPaths,
     newest_per_key,
     split_valid,
     typed_with_reasons,
-    upsert_silver_batch,
 )
 from shopflow_assets.resources.spark import get_spark_session
 

@@ -208,3 +208,32 @@ def test_building_resources_starts_nothing():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_resources_carry_their_configuration_and_secrets_only_as_env_var_names(tmp_path, monkeypatch):
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    settings = make_settings(
+        tmp_path,
+        SHOPFLOW_ENV="docker",
+        KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:29092",
+        S3_ENDPOINT_URL="http://127.0.0.1:29000",
+        LAKE_RETRY_ATTEMPTS="6",
+        SHOPFLOW_OLIST_CSV_DIR=str(tmp_path / "olist"),
+        **CREDENTIALS,
+    )
+    resources = build_resources(settings)
+    assert resources["kafka"].bootstrap_servers == "127.0.0.1:29092"
+    lake = resources["lake"]
+    assert (lake.backend, lake.s3_endpoint_url, lake.retry_attempts) == ("s3", "http://127.0.0.1:29000", 6)
+    assert resources["source_files"].olist_csv_dir == str(tmp_path / "olist")
+    # What the Dagster UI shows of a resource: secrets by variable name, never by value.
+    shown = {
+        field: getattr(lake, field).__class__.__name__
+        for field in ("aws_access_key_id", "aws_secret_access_key")
+    }
+    assert shown == {"aws_access_key_id": "EnvVar", "aws_secret_access_key": "EnvVar"}
+    s3 = lake.get_lake()
+    assert isinstance(s3, S3Lake)
+    assert (s3.endpoint_url, s3.retry_attempts) == ("http://127.0.0.1:29000", 6)
+    assert resources["kafka"].config("admin")["bootstrap.servers"] == "127.0.0.1:29092"

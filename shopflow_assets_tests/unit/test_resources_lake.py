@@ -1,8 +1,6 @@
-"""The lake's local backend, its path scheme and its retry policy (no services)."""
+"""The lake's local backend, its path scheme, its error reporting and the S3 client's retry mode (no services)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -10,10 +8,8 @@ from shopflow_assets.resources.lake import (
     LakeConflictError,
     LakeError,
     LakeKeyNotFoundError,
-    LakeUnavailableError,
     LocalLake,
     S3Lake,
-    backoff_delays,
     build_lake,
 )
 from shopflow_assets.settings import Settings
@@ -21,7 +17,7 @@ from shopflow_assets.settings import Settings
 
 @pytest.fixture
 def lake(tmp_path):
-    return LocalLake(tmp_path / "lake", retry_attempts=3, retry_base_delay=0.01)
+    return LocalLake(tmp_path / "lake")
 
 
 def test_put_if_absent_writes_once_and_accepts_identical_bytes(lake):
@@ -134,22 +130,19 @@ def test_build_lake_follows_settings_env(tmp_path):
         build_lake(Settings(_env_file=None, SHOPFLOW_HOME=str(tmp_path), SHOPFLOW_ENV="docker"))
 
 
-def test_backoff_delays_double_and_cap():
-    assert backoff_delays(1, 0.5) == []
-    assert backoff_delays(4, 0.5) == [0.5, 1.0, 2.0]
-    assert backoff_delays(6, 1.0, max_delay=5.0) == [1.0, 2.0, 4.0, 5.0, 5.0]
+def test_s3_client_retries_with_botocore_standard_mode_and_the_configured_attempts():
+    lake = S3Lake("http://127.0.0.1:1", "key", "secret", retry_attempts=5)
+    retries = lake.client.meta.config.retries
+    assert retries == {"total_max_attempts": 5, "mode": "standard"}
 
 
 class FlakyLake(LocalLake):
-    """A local lake whose writes fail transiently a given number of times (failure injection)."""
+    """A local lake whose writes fail a given number of times (failure injection)."""
 
-    def __init__(self, root, failures: int, **retry):
-        super().__init__(root, **retry)
+    def __init__(self, root, failures: int):
+        super().__init__(root)
         self.failures = failures
         self.calls = 0
-
-    def _is_transient(self, exc):
-        return isinstance(exc, ConnectionResetError)
 
     def _put(self, bucket, key, data):
         self.calls += 1
@@ -158,26 +151,8 @@ class FlakyLake(LocalLake):
         super()._put(bucket, key, data)
 
 
-def test_transient_failures_are_retried_with_backoff(tmp_path):
-    lake = FlakyLake(tmp_path, failures=2, retry_attempts=3, retry_base_delay=0.05)
-    started = time.monotonic()
-    lake.put_bytes("staging", "x.csv", b"1")
-    assert lake.calls == 3
-    assert time.monotonic() - started >= 0.05 + 0.1
-    assert lake.get_bytes("staging", "x.csv") == b"1"
-
-
-def test_retries_exhausted_name_store_key_and_attempts(tmp_path):
-    lake = FlakyLake(tmp_path, failures=10, retry_attempts=3, retry_base_delay=0.01)
-    with pytest.raises(LakeUnavailableError) as excinfo:
-        lake.put_bytes("staging", "x.csv", b"1")
-    message = str(excinfo.value)
-    assert lake.calls == 3
-    assert "local lake at" in message and "staging/x.csv" in message and "after 3 attempts" in message
-
-
 def test_permanent_failures_are_not_retried(tmp_path):
-    lake = FlakyLake(tmp_path, failures=0, retry_attempts=5, retry_base_delay=0.01)
+    lake = FlakyLake(tmp_path, failures=0)
     (tmp_path / "staging").mkdir()
     (tmp_path / "staging" / "x.csv").mkdir()  # a directory where the object should go
     with pytest.raises(LakeError, match=r"put staging/x\.csv failed"):

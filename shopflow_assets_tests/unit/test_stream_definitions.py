@@ -16,11 +16,18 @@ def _merged() -> dg.Definitions:
 def test_both_domains_merge_with_the_shared_resources():
     repo = _merged().get_repository_def()
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
-    assert {"fact_page_views", "user_action_events", "kafka/clicks_topic", "kafka/user_actions"} <= keys
+    assert {
+        "clickstream/fact_page_views",
+        "events/user_action_events",
+        "clickstream/clicks_topic",
+        "events/user_actions",
+    } <= keys
     graph = repo.asset_graph
-    assert graph.get(dg.AssetKey("fact_page_views")).parent_keys == {dg.AssetKey(["kafka", "clicks_topic"])}
-    assert graph.get(dg.AssetKey("user_action_events")).parent_keys == {
-        dg.AssetKey(["kafka", "user_actions"])
+    assert graph.get(dg.AssetKey(["clickstream", "fact_page_views"])).parent_keys == {
+        dg.AssetKey(["clickstream", "clicks_topic"])
+    }
+    assert graph.get(dg.AssetKey(["events", "user_action_events"])).parent_keys == {
+        dg.AssetKey(["events", "user_actions"])
     }
 
 
@@ -29,8 +36,8 @@ def test_each_stream_has_a_bounded_job_a_kafka_sensor_and_a_blocking_accounting_
     assert repo.get_sensor_def("clicks_topic_sensor").job_name == "page_views_stream"
     assert repo.get_sensor_def("user_actions_sensor").job_name == "user_actions_stream"
     checks = {(key.asset_key.to_user_string(), key.name) for key in repo.asset_graph.asset_check_keys}
-    assert ("fact_page_views", "every_click_accounted_for") in checks
-    assert ("user_action_events", "every_action_accounted_for") in checks
+    assert ("clickstream/fact_page_views", "every_click_accounted_for") in checks
+    assert ("events/user_action_events", "every_action_accounted_for") in checks
     spec = next(
         s
         for s in clickstream_defs.assets[1].check_specs

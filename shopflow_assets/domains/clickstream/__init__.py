@@ -1,0 +1,1 @@
+"""The click stream domain; its assets live under the key prefix clickstream/."""

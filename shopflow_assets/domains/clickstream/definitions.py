@@ -1,41 +1,24 @@
-"""The click stream (seed 000) as one Definitions object: fact_page_views, its job and Kafka sensor.
+"""The click stream as one Definitions object: fact_page_views, its job and Kafka sensor.
 
-Resources from build_resources(): spark, lake, kafka, warehouse (through settings). Its own: the shared
-SparkStreamingResource under "streaming".
+Resources from build_resources(): spark, lake, kafka, warehouse. Its own: the shared SparkStreamingResource
+under "streaming".
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from shopflow_assets.contracts import clickstream as contract
-from shopflow_assets.domains.clickstream.assets import clicks_topic, fact_page_views
-from shopflow_assets.resources.streaming import (
-    STREAMING_RESOURCE,
-    STREAMING_RESOURCE_KEY,
-    build_kafka_lag_sensor,
-)
+from shopflow_assets.domains.clickstream.assets import PREFIX, clicks_topic, fact_page_views
+from shopflow_assets.domains.clickstream.automation import clicks_topic_sensor, page_views_job
+from shopflow_assets.domains.skeleton import domain_specs
+from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
 
-page_views_job = dg.define_asset_job(
-    "page_views_stream",
-    selection=dg.AssetSelection.assets(fact_page_views),
-    description="Bounded (availableNow) run of the page-view queries over what clicks_topic holds now.",
-    tags={"dagster/max_runtime": 3600},
-)
-
-clicks_topic_sensor = build_kafka_lag_sensor(
-    name="clicks_topic_sensor",
-    job_name="page_views_stream",
-    topic=lambda: contract.CLICKS_TOPIC,
-    checkpoint_keys=lambda streaming: {
-        "page_views": streaming.checkpoint_key(contract.PAGE_VIEWS_CHECKPOINT),
-        "dead_letter": streaming.checkpoint_key(contract.CLICKS_DEAD_LETTER_CHECKPOINT),
-    },
-)
-
-defs = dg.Definitions(
-    assets=[clicks_topic, fact_page_views],
-    jobs=[page_views_job],
-    sensors=[clicks_topic_sensor],
-    resources={STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
+defs = domain_specs(
+    dg.Definitions(
+        assets=[clicks_topic, fact_page_views],
+        jobs=[page_views_job],
+        sensors=[clicks_topic_sensor],
+        resources={STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
+    ),
+    group=PREFIX,
 )

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
+from shopflow_assets.identifiers import quote_identifier, safe_prefix, safe_table
 from shopflow_assets.resources.lake import Lake
 from shopflow_assets.resources.streaming import (
     QueryReport,
@@ -52,13 +53,15 @@ class PageViewsConfig:
     max_offsets_per_trigger: int | None = 500_000
     min_partitions: int | None = None
     mirror_to_warehouse: bool = True
+    max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
+    max_late_share: float = contract.DEFAULT_MAX_LATE_SHARE  # more dropped late than this fails the run
 
     def isolated(self, prefix: str | None, topic: str | None = None) -> PageViewsConfig:
         """The same flow under `prefix` (every output, checkpoint and the warehouse table) and/or another
         topic: how tests and benches run it without touching the real tables."""
         from dataclasses import replace
 
-        p = prefix.strip("/") if prefix else ""
+        p = safe_prefix(prefix, "prefix") if prefix else ""
         under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
         return replace(
             self,
@@ -67,7 +70,9 @@ class PageViewsConfig:
             dead_letter_key=under(self.dead_letter_key),
             checkpoint_name=under(self.checkpoint_name),
             dead_letter_checkpoint_name=under(self.dead_letter_checkpoint_name),
-            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_')}" if p else self.warehouse_table,
+            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_').replace('-', '_')}"
+            if p
+            else self.warehouse_table,
         )
 
 
@@ -142,8 +147,10 @@ def upsert_warehouse(settings: Settings, table: str, rows: list[Any], attempts: 
     for attempt in range(attempts):
         try:
             with connect_warehouse(settings) as con:
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({contract.FACT_PAGE_VIEWS_DUCKDB_DDL})")
-                con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM frame")
+                quoted = quote_identifier(safe_table(table, "warehouse table"))
+                ddl = f"CREATE TABLE IF NOT EXISTS {quoted} ({contract.FACT_PAGE_VIEWS_DUCKDB_DDL})"  # nosec B608 # validated, quoted
+                con.execute(ddl)
+                con.execute(f"INSERT OR REPLACE INTO {quoted} SELECT * FROM frame")  # nosec B608 # validated, quoted
             return
         except (WarehouseError, duckdb.IOException):
             if attempt == attempts - 1:
@@ -184,7 +191,7 @@ def start_page_view_queries(
             stats.windows[batch_id] = len(rows)
 
     def dead_letter(batch: DataFrame, batch_id: int) -> None:
-        letters = dead_letter_frame(parse_clicks(batch), batch_id).persist()
+        letters = dead_letter_frame(parse_clicks(batch, config.max_future_skew), batch_id).persist()
         try:
             count = letters.count()
             if count:
@@ -194,7 +201,9 @@ def start_page_view_queries(
         with stats.lock:
             stats.dead_lettered[batch_id] = count
 
-    windows = page_view_windows(valid_clicks(parse_clicks(records())), config.watermark)
+    windows = page_view_windows(
+        valid_clicks(parse_clicks(records(), config.max_future_skew)), config.watermark
+    )
     page_views = runner.start(
         windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name, bounded=bounded
     )
@@ -226,6 +235,14 @@ class PageViewRunSummary:
             self.counted + self.duplicates + self.dead_lettered + self.dropped_late
         )
 
+    @property
+    def late_share(self) -> float:
+        return self.dropped_late / self.records_in if self.records_in else 0.0
+
+    def too_late(self, max_share: float) -> bool:
+        """More of this run dropped as late than `max_share`: a watermark pushed ahead, a stalled job."""
+        return self.late_share > max_share
+
     def as_metadata(self) -> dict[str, Any]:
         return {
             "records_in": self.records_in,
@@ -233,6 +250,7 @@ class PageViewRunSummary:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "dropped_late": self.dropped_late,
+            "late_share": round(self.late_share, 4),
             "windows_upserted": self.windows_upserted,
             "batches": self.batches,
             "watermark": self.watermark or "",

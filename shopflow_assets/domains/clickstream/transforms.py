@@ -1,4 +1,4 @@
-"""Page views from click events (seed 000): pure DataFrame -> DataFrame functions, tested without Dagster.
+"""Page views from click events: pure DataFrame -> DataFrame functions, tested without Dagster.
 
 Each works on a batch DataFrame as well as on a stream (watermark and within-watermark dedup are
 no-ops / plain dedup on a batch), so unit tests run them on small local frames and the streaming query
@@ -22,7 +22,7 @@ from shopflow_assets.resources.streaming import (
 STRING_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
 
 
-def parse_clicks(records: DataFrame) -> DataFrame:
+def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW) -> DataFrame:
     """Kafka records (value, topic, partition, offset, kafka_timestamp) -> typed clicks plus a `reason`.
 
     `reason` is NULL for a valid click, else why it goes to the dead letters: not JSON, not an object,
@@ -46,6 +46,8 @@ def parse_clicks(records: DataFrame) -> DataFrame:
     for name in STRING_FIELDS:
         checks.append((present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
     checks.append((event_time.isNull(), contract.REASON_BAD_TIMESTAMP))
+    future = event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
+    checks.append((future, contract.REASON_FUTURE_TIMESTAMP))
 
     return parsed.select(
         json_string(v, "$.event_id").alias("event_id"),
@@ -60,6 +62,16 @@ def parse_clicks(records: DataFrame) -> DataFrame:
         "offset",
         "kafka_timestamp",
     )
+
+
+def _interval(text: str) -> str:
+    """'5 minutes' -> "'5' MINUTE" after checking the shape (it is pasted into a SQL expression)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d{1,6})\s*(second|minute|hour|day)s?\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"max_future_skew {text!r} is not '<n> seconds|minutes|hours|days'")
+    return f"'{match.group(1)}' {match.group(2).upper()}"
 
 
 def valid_clicks(parsed: DataFrame) -> DataFrame:

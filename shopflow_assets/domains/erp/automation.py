@@ -22,6 +22,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
 from shopflow_assets.domains.erp.contract import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
@@ -101,7 +102,7 @@ def pending_changes(reader, state) -> dict[str, str]:
     name="erp_change_sensor",
     job=erp_pipeline_job,
     minimum_interval_seconds=5,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
 )
 def erp_change_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, postgres_reader: PostgresResource
@@ -143,7 +144,7 @@ def _on_new_materializations(name: str, monitored: list[dg.AssetKey], job) -> dg
         monitored_assets=monitored,
         job=job,
         minimum_interval_seconds=5,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=sensor_status(),
     )
     def sensor(context: dg.MultiAssetSensorEvaluationContext):
         if job_busy(context.instance, job.name):
@@ -168,5 +169,5 @@ erp_load_schedule = dg.ScheduleDefinition(
     job=erp_load_job,
     cron_schedule="*/10 * * * *",
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=schedule_status(),
 )

@@ -1,0 +1,1 @@
+"""The user action events domain; its assets live under the key prefix events/."""

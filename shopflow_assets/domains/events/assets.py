@@ -1,24 +1,26 @@
-"""Dagster assets of the user action events (seed 002): Parquet by event_date, from a bounded streaming run."""
+"""Dagster assets of the user action events: Parquet by event_date, from a bounded streaming run.
+
+Group and owners are applied to the whole domain in definitions.py.
+"""
 
 import dagster as dg
 
 from shopflow_assets.contracts import events as contract
+from shopflow_assets.domains.events.checks import user_action_check_results, user_action_check_specs
 from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_actions
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.resources.streaming import SparkStreamingResource, run_bounded_from_asset
 
-GROUP = "events"
+PREFIX = "events"
+USER_ACTION_EVENTS_KEY = dg.AssetKey([PREFIX, contract.USER_ACTION_EVENTS])
 
 user_actions_topic = dg.AssetSpec(
-    key=dg.AssetKey(["kafka", contract.USER_ACTIONS_TOPIC]),
-    description="Kafka topic of nested user action events (seed 002).",
-    group_name=GROUP,
+    key=dg.AssetKey([PREFIX, contract.USER_ACTIONS_TOPIC]),
+    description="Kafka topic of nested user action events.",
     kinds={"kafka"},
 )
-
-ACCOUNTED_CHECK = "every_action_accounted_for"
 
 
 class UserActionsRunConfig(dg.Config):
@@ -29,8 +31,7 @@ class UserActionsRunConfig(dg.Config):
 
 
 @dg.asset(
-    name=contract.USER_ACTION_EVENTS,
-    group_name=GROUP,
+    key=USER_ACTION_EVENTS_KEY,
     deps=[user_actions_topic],
     kinds={"spark", "parquet", "s3"},
     description=(
@@ -39,7 +40,7 @@ class UserActionsRunConfig(dg.Config):
         "makes replays idempotent). Invalid records go to quarantine/dead_letter/user_actions with reason, "
         "topic, partition, offset and raw value."
     ),
-    check_specs=[dg.AssetCheckSpec(ACCOUNTED_CHECK, asset=contract.USER_ACTION_EVENTS, blocking=True)],
+    check_specs=user_action_check_specs(USER_ACTION_EVENTS_KEY),
 )
 def user_action_events(
     context: dg.AssetExecutionContext,
@@ -63,14 +64,5 @@ def user_action_events(
             "output": run.lake.uri("events", run_config.output_key),
             "dead_letters": run.lake.uri("quarantine", run_config.dead_letter_key),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=ACCOUNTED_CHECK,
-                passed=summary.accounted,
-                metadata={
-                    "records_in": summary.records_in,
-                    "written + dead_lettered": summary.written + summary.dead_lettered,
-                },
-            )
-        ],
+        check_results=user_action_check_results(summary),
     )

@@ -1,35 +1,20 @@
-"""The user action events (seed 002) as one Definitions object: the asset, its job and Kafka sensor."""
+"""The user action events as one Definitions object: the asset, its job and Kafka sensor."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from shopflow_assets.contracts import events as contract
-from shopflow_assets.domains.events.assets import user_action_events, user_actions_topic
-from shopflow_assets.resources.streaming import (
-    STREAMING_RESOURCE,
-    STREAMING_RESOURCE_KEY,
-    build_kafka_lag_sensor,
-)
+from shopflow_assets.domains.events.assets import PREFIX, user_action_events, user_actions_topic
+from shopflow_assets.domains.events.automation import user_actions_job, user_actions_sensor
+from shopflow_assets.domains.skeleton import domain_specs
+from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
 
-user_actions_job = dg.define_asset_job(
-    "user_actions_stream",
-    selection=dg.AssetSelection.assets(user_action_events),
-    description="Bounded (availableNow) run of the user-action query over what user_actions holds now.",
-)
-
-user_actions_sensor = build_kafka_lag_sensor(
-    name="user_actions_sensor",
-    job_name="user_actions_stream",
-    topic=lambda: contract.USER_ACTIONS_TOPIC,
-    checkpoint_keys=lambda streaming: {
-        "user_actions": streaming.checkpoint_key(contract.USER_ACTIONS_CHECKPOINT)
-    },
-)
-
-defs = dg.Definitions(
-    assets=[user_actions_topic, user_action_events],
-    jobs=[user_actions_job],
-    sensors=[user_actions_sensor],
-    resources={STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
+defs = domain_specs(
+    dg.Definitions(
+        assets=[user_actions_topic, user_action_events],
+        jobs=[user_actions_job],
+        sensors=[user_actions_sensor],
+        resources={STREAMING_RESOURCE_KEY: STREAMING_RESOURCE},
+    ),
+    group=PREFIX,
 )

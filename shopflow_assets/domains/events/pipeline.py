@@ -50,7 +50,9 @@ class UserActionsConfig:
         """The same flow under `prefix` (outputs and checkpoint) and/or another topic (tests, benches)."""
         from dataclasses import replace
 
-        p = prefix.strip("/") if prefix else ""
+        from shopflow_assets.identifiers import safe_prefix
+
+        p = safe_prefix(prefix, "prefix") if prefix else ""
         under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
         return replace(
             self,

@@ -1,4 +1,4 @@
-"""User action events (seed 002): parse, validate and flatten the nested JSON. Pure functions, no Dagster."""
+"""User action events: parse, validate and flatten the nested JSON. Pure functions, no Dagster."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ JSON_OPTIONS = {
 
 
 def parse_user_actions(records: DataFrame) -> DataFrame:
-    """Kafka records -> the seed-002 columns plus `reason` (NULL when valid) and the Kafka metadata.
+    """Kafka records -> the output columns plus `reason` (NULL when valid) and the Kafka metadata.
 
     Rules, first failing one wins: not JSON; not a JSON object; no timestamp (absent or null);
     a timestamp that is not a string or not an ISO-8601 date-time; an object field
@@ -132,5 +132,5 @@ def whole_record_reason(value: Column) -> Column:
 
 
 def valid_user_actions(parsed: DataFrame) -> DataFrame:
-    """The output rows (seed-002 columns only) of the valid records."""
+    """The output rows (output columns only) of the valid records."""
     return parsed.where(F.col("reason").isNull()).select(*contract.OUTPUT_COLUMNS)

@@ -10,42 +10,37 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
-from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import (
     BATCH_LOADED,
-    ORDER_STATUSES,
     SILVER_ORDER,
     STREAMED,
-    TableContract,
 )
 from shopflow_assets.domains.dbt import DBT_PROJECT, apply_dbt_env, ensure_dbt_manifest
+from shopflow_assets.domains.marketplace import bronze_key, key, silver_key
+from shopflow_assets.domains.marketplace.checks import (
+    bronze_check_result,
+    bronze_check_specs,
+    silver_check_results,
+    silver_check_specs,
+)
 from shopflow_assets.domains.marketplace.gold import OLIST_SELECT, olist_dbt_vars
 from shopflow_assets.domains.marketplace.pipeline import (
     MarketplaceLake,
     build_silver,
     ingest_bronze,
     load_batch_bronze,
+    read_delta,
 )
+from shopflow_assets.domains.marketplace.quarantine_ratio import quarantine_ratio_result
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.settings import get_settings
 
-GROUP = "marketplace"
+# Every step of the domain: two retries with back-off (a broker or store hiccup); the run itself is retried
+# by Dagster's run retries (automation.py), nothing else retries.
 RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
-
-
-def key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([GROUP, name])
-
-
-def bronze_key(table: TableContract) -> dg.AssetKey:
-    return key(f"bronze_{table.name}")
-
-
-def silver_key(table: TableContract) -> dg.AssetKey:
-    return key(f"silver_{table.name}")
 
 
 class MarketplaceRunConfig(dg.Config):
@@ -53,13 +48,14 @@ class MarketplaceRunConfig(dg.Config):
 
     namespace: str = ""  # tables under <bucket>/<namespace>/...
     topic_suffix: str = ""  # topics raw_*_<suffix>
+    max_quarantine_share: float = 0.2  # a silver run quarantining more of its input fails there
 
 
 def marketplace_lake(lake: LakeResource, config: MarketplaceRunConfig) -> MarketplaceLake:
     return MarketplaceLake(lake.get_lake().uri, config.namespace)
 
 
-@dg.asset(key=key("olist_topic_offsets"), group_name=GROUP, kinds={"kafka"}, retry_policy=RETRY)
+@dg.asset(key=key("olist_topic_offsets"), kinds={"kafka"}, retry_policy=RETRY)
 def olist_topic_offsets(config: MarketplaceRunConfig, kafka: KafkaResource) -> dg.MaterializeResult:
     """Freshness gate: the five raw_* topics exist and hold messages (end offsets as metadata)."""
     suffix = f"_{config.topic_suffix}" if config.topic_suffix else ""
@@ -72,56 +68,30 @@ def olist_topic_offsets(config: MarketplaceRunConfig, kafka: KafkaResource) -> d
     )
 
 
-def _bronze_checks(table: TableContract) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            "schema_and_ids_complete",
-            asset=bronze_key(table),
-            blocking=True,
-            description="every contract column present; no null primary key",
-        )
-    ]
-
-
-def _bronze_check(spark, path: str, table: TableContract) -> dg.AssetCheckResult:
-    frame = spark.read.format("delta").load(path)
-    missing_columns = [c for c in table.columns if c not in frame.columns]
-    null_ids = (
-        frame.where(" OR ".join(f"`{k}` IS NULL" for k in table.keys)).count()
-        if table.keys and not missing_columns
-        else 0
-    )
-    return dg.AssetCheckResult(
-        asset_key=bronze_key(table),
-        check_name="schema_and_ids_complete",
-        passed=not missing_columns and null_ids == 0,
-        metadata={"missing_columns": missing_columns, "null_ids": null_ids},
-    )
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             bronze_key(t),
             deps=[key("olist_topic_offsets")],
-            group_name=GROUP,
             kinds={"spark", "delta"},
             description=f"{t.topic} as sent (strings), appended by a bounded checkpointed stream",
         )
         for t in STREAMED
     ],
-    check_specs=[spec for t in STREAMED for spec in _bronze_checks(t)],
+    check_specs=[spec for t in STREAMED for spec in bronze_check_specs(t)],
     retry_policy=RETRY,
 )
 def olist_bronze_streams(
-    context: dg.AssetExecutionContext, config: MarketplaceRunConfig, spark: SparkResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: MarketplaceRunConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+    kafka: KafkaResource,
 ):
     """Bounded (`availableNow`) Kafka -> bronze for the five topics; bad messages to the dead letters."""
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
-    counts = ingest_bronze(
-        session, mlake, get_settings().kafka_bootstrap_servers, topic_suffix=config.topic_suffix
-    )
+    counts = ingest_bronze(session, mlake, kafka.servers, topic_suffix=config.topic_suffix)
     for table in STREAMED:
         c = counts[table.name]
         yield dg.MaterializeResult(
@@ -136,11 +106,11 @@ def olist_bronze_streams(
                 "dead_letter_path": mlake.dead_letters(table),
             },
         )
-        yield _bronze_check(session, mlake.paths.bronze(table.name), table)
+        yield bronze_check_result(session, mlake.paths.bronze(table.name), table)
 
 
 class OlistCsvConfig(MarketplaceRunConfig):
-    """Folder of the Olist CSVs (default: settings.olist_csv_root, SHOPFLOW_OLIST_CSV_DIR)."""
+    """Folder of the Olist CSVs (default: the source_files resource's olist_csv_dir)."""
 
     csv_dir: str = ""
 
@@ -149,29 +119,32 @@ class OlistCsvConfig(MarketplaceRunConfig):
     specs=[
         dg.AssetSpec(
             bronze_key(t),
-            group_name=GROUP,
             kinds={"spark", "delta"},
             description=f"{t.csv_name}.csv as sent (strings), replaced on each load",
         )
         for t in BATCH_LOADED
     ],
-    check_specs=[spec for t in BATCH_LOADED for spec in _bronze_checks(t)],
+    check_specs=[spec for t in BATCH_LOADED for spec in bronze_check_specs(t)],
     retry_policy=RETRY,
 )
 def olist_bronze_batch(
-    context: dg.AssetExecutionContext, config: OlistCsvConfig, spark: SparkResource, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: OlistCsvConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+    source_files: SourceFilesResource,
 ):
     """Payments, reviews, geolocation and the category translation from their CSVs (not streamed)."""
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
-    csv_dir = Path(config.csv_dir) if config.csv_dir else get_settings().olist_csv_root
+    csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
     rows = load_batch_bronze(session, mlake, csv_dir)
     for table in BATCH_LOADED:
         yield dg.MaterializeResult(
             asset_key=bronze_key(table),
             metadata={"rows": rows[table.name], "source": str(csv_dir / f"{table.csv_name}.csv")},
         )
-        yield _bronze_check(session, mlake.paths.bronze(table.name), table)
+        yield bronze_check_result(session, mlake.paths.bronze(table.name), table)
 
 
 SILVER_DEPS = {
@@ -185,68 +158,17 @@ SILVER_DEPS = {
 }
 
 
-def _silver_check_specs(table: TableContract) -> list[dg.AssetCheckSpec]:
-    specs = [dg.AssetCheckSpec("unique_keys", asset=silver_key(table), blocking=True)]
-    if table.name == "orders":
-        specs.append(dg.AssetCheckSpec("allowed_statuses", asset=silver_key(table), blocking=True))
-    if table.non_negative:
-        specs.append(dg.AssetCheckSpec("amounts_in_range", asset=silver_key(table), blocking=True))
-    return specs
-
-
-def silver_check_results(session, path: str, table: TableContract) -> list[dg.AssetCheckResult]:
-    """Uniqueness, allowed statuses and amount ranges of a silver table (the seed's silver suite)."""
-    from shopflow_assets.contracts.marketplace import MAX_AMOUNT
-
-    frame = session.read.format("delta").load(path)
-    total = frame.count()
-    distinct = frame.select(*table.keys).distinct().count()
-    results = [
-        dg.AssetCheckResult(
-            asset_key=silver_key(table),
-            check_name="unique_keys",
-            passed=total == distinct,
-            metadata={"rows": total, "duplicate_keys": total - distinct},
-        )
-    ]
-    if table.name == "orders":
-        bad = frame.where(
-            ~F.col("order_status").isin(*ORDER_STATUSES) | F.col("order_status").isNull()
-        ).count()
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=silver_key(table),
-                check_name="allowed_statuses",
-                passed=bad == 0,
-                metadata={"rows_with_unknown_status": bad},
-            )
-        )
-    if table.non_negative:
-        condition = " OR ".join(f"`{c}` < 0 OR `{c}` > {MAX_AMOUNT}" for c in table.non_negative)
-        bad = frame.where(condition).count()
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=silver_key(table),
-                check_name="amounts_in_range",
-                passed=bad == 0,
-                metadata={"rows_out_of_range": bad, "range": f"[0, {MAX_AMOUNT}]"},
-            )
-        )
-    return results
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             silver_key(t),
             deps=[key(f"bronze_{d}") for d in SILVER_DEPS[t.name]],
-            group_name=GROUP,
             kinds={"spark", "delta"},
             description=f"silver_{t.name}: newest valid version per {', '.join(t.keys)} (MERGE), enriched",
         )
         for t in SILVER_ORDER
     ],
-    check_specs=[spec for t in SILVER_ORDER for spec in _silver_check_specs(t)],
+    check_specs=[spec for t in SILVER_ORDER for spec in silver_check_specs(t)],
     retry_policy=RETRY,
 )
 def olist_silver(
@@ -267,6 +189,14 @@ def olist_silver(
             },
         )
         yield from silver_check_results(session, mlake.paths.silver(table.name), table)
+        yield quarantine_ratio_result(
+            silver_key(table),
+            table,
+            counts,
+            read_delta(session, mlake.paths.quarantine(table.name)),
+            read_delta(session, mlake.paths.bronze(table.name)),
+            config.max_quarantine_share,
+        )
 
 
 class OlistDbtTranslator(DagsterDbtTranslator):
@@ -276,9 +206,6 @@ class OlistDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
         return key(dbt_resource_props["name"])
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return GROUP
 
 
 @dbt_assets(

@@ -1,8 +1,11 @@
 """Jobs, the 06:00 schedule, the Kafka sensor and the notifications of the Olist pipeline.
 
-olist_pipeline (seed order): freshness (olist_topic_offsets) -> bronze -> silver -> dbt build (run, then
-tests as blocking checks) -> gold checks -> a success notice (sensor below; failures go to the alert
-sensors of the operations domain). Retries: 2 per step.
+olist_pipeline: freshness (olist_topic_offsets) -> bronze -> silver -> dbt build (run, then tests as
+blocking checks) -> gold checks -> a success notice (sensor below; failures go to the alert sensors of the
+operations domain).
+
+Retries, one mechanism per level: a step is retried by its op retry policy (assets.RETRY); a failed run by
+Dagster's run retries (the RUN_RETRIES tag, honoured when the instance enables `run_retries`).
 """
 
 import hashlib
@@ -10,8 +13,9 @@ import json
 
 import dagster as dg
 
+from shopflow_assets.automation import sensor_status
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
-from shopflow_assets.domains.marketplace.assets import GROUP, bronze_key, key, silver_key
+from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
@@ -19,18 +23,16 @@ from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.streaming import (
     CHECKPOINT_BUCKET,
     CHECKPOINT_PREFIX,
+    RUN_RETRIES,
     read_committed_offsets,
     run_request_for_offsets,
 )
 
-RETRIES = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
-
 olist_pipeline = dg.define_asset_job(
     "olist_pipeline",
-    selection=dg.AssetSelection.groups(GROUP),
+    selection=dg.AssetSelection.groups(PREFIX),
     description="Olist lakehouse: freshness -> bronze -> silver -> dbt gold (+ tests) -> gold checks.",
-    op_retry_policy=RETRIES,
-    tags={"dagster/max_retries": "2"},
+    tags=RUN_RETRIES,
 )
 
 olist_bronze_silver = dg.define_asset_job(
@@ -39,7 +41,7 @@ olist_bronze_silver = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*[bronze_key(t) for t in STREAMED])
     | dg.AssetSelection.assets(*[silver_key(t) for t in SILVER_ORDER]),
     description="Bounded Kafka -> bronze -> silver run, launched by the Kafka sensor as data arrives.",
-    op_retry_policy=RETRIES,
+    tags=RUN_RETRIES,
 )
 
 olist_daily_schedule = dg.ScheduleDefinition(
@@ -98,14 +100,12 @@ def bronze_lag(
     return unprocessed_messages(end, committed)
 
 
-@dg.sensor(
-    job=olist_bronze_silver, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
-)
+@dg.sensor(job=olist_bronze_silver, minimum_interval_seconds=60, default_status=sensor_status())
 def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource, lake: LakeResource):
     """Launches a bounded bronze/silver run when the raw_* topics hold messages bronze has not committed.
 
     Reads offsets only (topic end offsets, checkpoint files): it never consumes, so it cannot stall the daemon.
-    A failed run is retried a bounded number of times (`run_request_for_offsets`).
+    A failed run is retried by Dagster's run retries (the job's RUN_RETRIES tag).
     """
     end = bronze_end_offsets(kafka)
     lag = bronze_lag(kafka, lake, end=end)
@@ -113,13 +113,7 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
         return dg.SkipReason(f"bronze is up to date with {sorted(lag)}")
     digest = hashlib.sha256(json.dumps(end, sort_keys=True).encode()).hexdigest()[:16]
     unprocessed = sum(lag.values())
-    return run_request_for_offsets(
-        context.instance,
-        olist_bronze_silver.name,
-        f"olist-{digest}",
-        description=f"{unprocessed} unprocessed messages",
-        tags={"olist/unprocessed": str(unprocessed)},
-    )
+    return run_request_for_offsets(f"olist-{digest}", tags={"olist/unprocessed": str(unprocessed)})
 
 
 # Failures of these jobs are alerted by the operations domain's run_failure_alert_sensor, like every job's.
@@ -129,6 +123,3 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
 def olist_success_notification(context: dg.RunStatusSensorContext, alerts: AlertResource):
     run = context.dagster_run
     alerts.send(Alert(kind="run_success", job=run.job_name, run_id=run.run_id))
-
-
-__all__ = ["key"]

@@ -1,13 +1,106 @@
-"""Gold checks after dbt (the seed's gold suite): Pandera ranges, freshness, and gold = silver totals."""
+"""Checks of the Olist tables: bronze completeness and silver rules (evaluated by the assets that write them,
+with Spark), and the gold suite after dbt (Pandera ranges, freshness, gold = silver totals).
+"""
 
 import datetime as dt
 
 import dagster as dg
 import pandera.pandas as pa
+from pyspark.sql import functions as F
 
-from shopflow_assets.contracts.marketplace import GOLD_SCHEMAS
-from shopflow_assets.domains.marketplace.assets import key
+from shopflow_assets.contracts.marketplace import GOLD_SCHEMAS, MAX_AMOUNT, ORDER_STATUSES, TableContract
+from shopflow_assets.domains.marketplace import bronze_key, key, silver_key
 from shopflow_assets.resources.warehouse import WarehouseResource
+
+# --- bronze and silver ---------------------------------------------------------------------------------
+
+
+def bronze_check_specs(table: TableContract) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            "schema_and_ids_complete",
+            asset=bronze_key(table),
+            blocking=True,
+            description="every contract column present; no null primary key",
+        )
+    ]
+
+
+def bronze_check_result(spark, path: str, table: TableContract) -> dg.AssetCheckResult:
+    frame = spark.read.format("delta").load(path)
+    missing_columns = [c for c in table.columns if c not in frame.columns]
+    null_ids = (
+        frame.where(" OR ".join(f"`{k}` IS NULL" for k in table.keys)).count()
+        if table.keys and not missing_columns
+        else 0
+    )
+    return dg.AssetCheckResult(
+        asset_key=bronze_key(table),
+        check_name="schema_and_ids_complete",
+        passed=not missing_columns and null_ids == 0,
+        metadata={"missing_columns": missing_columns, "null_ids": null_ids},
+    )
+
+
+def silver_check_specs(table: TableContract) -> list[dg.AssetCheckSpec]:
+    from shopflow_assets.domains.marketplace.quarantine_ratio import CHECK_NAME
+
+    specs = [
+        dg.AssetCheckSpec("unique_keys", asset=silver_key(table), blocking=True),
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=silver_key(table),
+            blocking=True,
+            description="at most max_quarantine_share of the run's input quarantined; names rule, column, samples",
+        ),
+    ]
+    if table.name == "orders":
+        specs.append(dg.AssetCheckSpec("allowed_statuses", asset=silver_key(table), blocking=True))
+    if table.non_negative:
+        specs.append(dg.AssetCheckSpec("amounts_in_range", asset=silver_key(table), blocking=True))
+    return specs
+
+
+def silver_check_results(session, path: str, table: TableContract) -> list[dg.AssetCheckResult]:
+    """Uniqueness, allowed statuses and amount ranges of a silver table."""
+    frame = session.read.format("delta").load(path)
+    total = frame.count()
+    distinct = frame.select(*table.keys).distinct().count()
+    results = [
+        dg.AssetCheckResult(
+            asset_key=silver_key(table),
+            check_name="unique_keys",
+            passed=total == distinct,
+            metadata={"rows": total, "duplicate_keys": total - distinct},
+        )
+    ]
+    if table.name == "orders":
+        bad = frame.where(
+            ~F.col("order_status").isin(*ORDER_STATUSES) | F.col("order_status").isNull()
+        ).count()
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=silver_key(table),
+                check_name="allowed_statuses",
+                passed=bad == 0,
+                metadata={"rows_with_unknown_status": bad},
+            )
+        )
+    if table.non_negative:
+        condition = " OR ".join(f"`{c}` < 0 OR `{c}` > {MAX_AMOUNT}" for c in table.non_negative)
+        bad = frame.where(condition).count()
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=silver_key(table),
+                check_name="amounts_in_range",
+                passed=bad == 0,
+                metadata={"rows_out_of_range": bad, "range": f"[0, {MAX_AMOUNT}]"},
+            )
+        )
+    return results
+
+
+# --- gold --------------------------------------------------------------------------------------------
 
 # Gold must have been rebuilt within this window to count as fresh (the pipeline runs daily at 06:00).
 MAX_GOLD_AGE = dt.timedelta(hours=26)
@@ -56,7 +149,7 @@ def evaluate_gold(con) -> list[dg.AssetCheckResult]:
     """Every gold check on an open warehouse connection (also run by Airflow's quality task)."""
     results = []
     for name, schema in GOLD_SCHEMAS.items():
-        frame = con.sql(f"select * from {name}").df()
+        frame = con.sql(f"select * from {name}").df()  # nosec B608 # table names are the GOLD_SCHEMAS constants
         failures, sample = pandera_failures(schema, frame)
         results.append(
             dg.AssetCheckResult(
@@ -95,20 +188,3 @@ def evaluate_gold(con) -> list[dg.AssetCheckResult]:
         )
     )
     return results
-
-
-def main() -> int:
-    """`python -m shopflow_assets.domains.marketplace.checks`: the gold checks; exit 1 if one fails."""
-    from shopflow_assets.resources.warehouse import connect_warehouse
-
-    with connect_warehouse(read_only=True) as con:
-        results = evaluate_gold(con)
-    for result in results:
-        print(
-            f"{'PASS' if result.passed else 'FAIL'} {result.asset_key.to_user_string()} {result.check_name}"
-        )
-    return 0 if all(r.passed for r in results) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,14 +14,18 @@ OLIST_SELECT = "tag:olist"
 
 
 def olist_dbt_vars(lakehouse_root: str) -> list[str]:
-    """dbt `--vars` pointing the olist sources at the lakehouse bucket (DuckDB form of the lake URI)."""
-    return ["--vars", json.dumps({"olist_lake_root": lakehouse_root.rstrip("/")})]
+    """dbt `--vars` pointing the olist sources at the lakehouse bucket (DuckDB form of the lake URI).
+
+    The value lands inside `delta_scan('...')`: its single quotes are doubled so it stays one literal
+    (the namespace part is already held to a strict pattern by MarketplaceLake)."""
+    return ["--vars", json.dumps({"olist_lake_root": lakehouse_root.rstrip("/").replace("'", "''")})]
 
 
 def run_dbt_olist(
     command: str, lakehouse_root: str, settings: Settings | None = None, target_path: Path | None = None
 ) -> subprocess.CompletedProcess:
-    """`dbt <command> --select tag:olist` outside Dagster (benchmarks, end-to-end tests), same env as Dagster."""
+    """`dbt <command> --select tag:olist` outside Dagster (`shopflow olist dbt`, benchmarks, end-to-end tests),
+    same env as Dagster."""
     apply_dbt_env(settings)
     dbt = Path(sys.executable).with_name("dbt")
     args = [str(dbt), command, "--select", OLIST_SELECT, *olist_dbt_vars(lakehouse_root)]
@@ -32,21 +36,3 @@ def run_dbt_olist(
     if result.returncode != 0:
         raise RuntimeError(f"dbt {command} of the olist models failed:\n{result.stdout[-6000:]}")
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m shopflow_assets.domains.marketplace.gold run|test|build` on the configured lake."""
-    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
-    from shopflow_assets.resources.lake import build_lake
-
-    command = (argv or sys.argv[1:] or ["build"])[0]
-    if command not in ("run", "test", "build"):
-        print("usage: python -m shopflow_assets.domains.marketplace.gold run|test|build", file=sys.stderr)
-        return 2
-    root = MarketplaceLake(build_lake().uri).duckdb_lakehouse_root
-    print(run_dbt_olist(command, root).stdout[-3000:])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,25 +7,42 @@ that lets facts see their dimensions.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import (
     BATCH_LOADED,
+    CUSTOMERS,
+    ENRICHMENT,
+    INGESTION_TS,
+    ORDER_ITEMS,
+    ORDERS,
+    PRODUCTS,
+    SELLERS,
     SILVER_ORDER,
     STREAMED,
     TableContract,
 )
-from shopflow_assets.domains.marketplace.bronze import (
-    BronzeCounts,
-    bronze_batch_writer,
-    load_csv_to_bronze,
+from shopflow_assets.domains.marketplace.transforms import (
+    INGESTION_DATE,
+    SILVER_UPDATED_AT,
+    bronze_rows,
+    enrich_order_items,
+    enrich_orders,
+    enrich_products,
+    newest_per_key,
+    parse_messages,
+    split_valid,
+    typed_with_reasons,
+    unique_customers,
 )
-from shopflow_assets.domains.marketplace.silver import SilverPaths, read_delta, upsert_silver_batch
-from shopflow_assets.resources.streaming import SparkStreamingResource, kafka_stream
+from shopflow_assets.resources.streaming import SparkStreamingResource, dead_letter_frame, kafka_stream
 
 Uri = Callable[..., str]  # the lake path scheme: uri(bucket, key, engine)
 CHECKPOINT_GROUP = "marketplace"
@@ -41,6 +58,12 @@ class MarketplaceLake:
 
     uri: Uri
     namespace: str = ""
+
+    def __post_init__(self) -> None:
+        # the namespace ends up in Spark SQL (delta.`...`) and in dbt's delta_scan('...'): strict pattern
+        from shopflow_assets.identifiers import safe_prefix
+
+        object.__setattr__(self, "namespace", safe_prefix(self.namespace, "namespace"))
 
     def key(self, key: str) -> str:
         return f"{self.namespace}/{key}" if self.namespace else key
@@ -112,7 +135,12 @@ def load_batch_bronze(
     csv_dir: Path,
     tables: tuple[TableContract, ...] = BATCH_LOADED,
 ) -> dict[str, int]:
-    """Payments, reviews, geolocation and the category translation from their CSVs into bronze."""
+    """Payments, reviews, geolocation and the category translation from their CSVs into bronze. The
+    folder is checked first (a missing required file fails before any load; reviews and geolocation are
+    optional and load as empty tables)."""
+    from shopflow_assets.datagen.olist_files import check_olist_folder
+
+    check_olist_folder(Path(csv_dir), [f"{table.csv_name}.csv" for table in tables])
     return {
         table.name: load_csv_to_bronze(
             spark, table, Path(csv_dir) / f"{table.csv_name}.csv", lake.paths.bronze(table.name)
@@ -163,3 +191,255 @@ def build_silver(
         runner.wait({table.name: query})
         results[table.name] = total
     return results
+
+
+# --- bronze writes: Kafka micro-batches and CSV snapshots to Delta ------------------------------------
+
+
+@dataclass
+class BronzeCounts:
+    """What a bronze ingest did, summed over its micro-batches: messages = rows + dead letters."""
+
+    messages: int = 0
+    rows: int = 0
+    dead_letters: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+
+def bronze_batch_writer(
+    table: TableContract, bronze_path: str, dead_letter_path: str, counts: BronzeCounts
+) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch function of one topic's stream: rows to bronze, the rest to the dead letters.
+
+    Both appends carry Delta's (txnAppId, txnVersion) = (stream, batch id), so a micro-batch replayed
+    after a crash is skipped by Delta instead of being written twice.
+    """
+    app_id = f"bronze_{table.name}"
+
+    def write(batch: DataFrame, batch_id: int) -> None:
+        parsed = parse_messages(batch, table).cache()
+        try:
+            rows = bronze_rows(parsed, table)
+            (
+                rows.write.format("delta")
+                .mode("append")
+                .partitionBy(INGESTION_DATE)
+                .option("txnAppId", app_id)
+                .option("txnVersion", batch_id)
+                .save(bronze_path)
+            )
+            letters = dead_letter_frame(parsed, batch_id)
+            reasons = {
+                r["reason"]: r["n"] for r in letters.groupBy("reason").agg(F.count("*").alias("n")).collect()
+            }
+            if reasons:
+                (
+                    letters.write.format("delta")
+                    .mode("append")
+                    .option("txnAppId", app_id + "_dead_letters")
+                    .option("txnVersion", batch_id)
+                    .save(dead_letter_path)
+                )
+            total = parsed.count()
+            counts.batches += 1
+            counts.messages += total
+            counts.dead_letters += sum(reasons.values())
+            counts.rows += total - sum(reasons.values())
+            for reason, n in reasons.items():
+                counts.reasons[reason] = counts.reasons.get(reason, 0) + n
+        finally:
+            parsed.unpersist()
+
+    return write
+
+
+# --- batch-loaded CSVs (payments, reviews, geolocation, category translation) ------------------------
+
+
+class CsvHeaderError(ValueError):
+    """A CSV's header does not match its contract."""
+
+
+def read_csv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: real Olist files start with a BOM
+        first = handle.readline().strip()
+    return [name.strip().strip('"') for name in first.split(",")]
+
+
+def load_csv_to_bronze(spark: SparkSession, table: TableContract, csv_path: Path, bronze_path: str) -> int:
+    """Land one CSV in bronze, replacing the previous load of that file (the file is the full snapshot).
+
+    `_ingestion_timestamp` is the file's modification time: reloading the same file changes nothing
+    downstream (silver only takes strictly newer versions), a newer file wins.
+    """
+    schema = ", ".join(f"`{c}` string" for c in table.columns)
+    if not csv_path.is_file():
+        # an optional file the folder lacks (check_olist_folder warned): an empty table, so gold still runs
+        frame = spark.createDataFrame([], schema)
+        modified = dt.datetime.now(dt.UTC).isoformat()
+    else:
+        header = read_csv_header(csv_path)
+        if header != list(table.columns):
+            raise CsvHeaderError(
+                f"{csv_path}: header {header} differs from the {table.csv_name} contract {table.columns}"
+            )
+        modified = dt.datetime.fromtimestamp(csv_path.stat().st_mtime, dt.UTC).isoformat()
+        frame = (
+            spark.read.schema(schema)
+            .option("header", True)
+            .option("multiLine", True)  # review comments contain line breaks inside quotes
+            .option("escape", '"')
+            .option("mode", "PERMISSIVE")
+            .csv(str(csv_path.resolve()))
+        )
+    # spreadsheet exports append thousands of blank `,,,,` rows: they are not records
+    frame = frame.na.drop(how="all", subset=list(table.columns))
+    rows = frame.select(
+        *table.columns,
+        F.lit(modified).alias(INGESTION_TS),
+        F.current_timestamp().alias("_bronze_ingested_at"),
+        F.lit(csv_path.name).alias("_source_file"),
+        F.to_date(F.lit(modified).try_cast("timestamp")).alias(INGESTION_DATE),
+    )
+    rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(
+        INGESTION_DATE
+    ).save(bronze_path)
+    return spark.read.format("delta").load(bronze_path).count()
+
+
+# --- silver Delta steps: MERGE of the newest valid rows, quarantine, propagation ------------------------
+
+
+@dataclass(frozen=True)
+class SilverPaths:
+    """Where each marketplace table lives (built by the assets from the lake path scheme)."""
+
+    bronze_root: str
+    silver_root: str
+    quarantine_root: str
+
+    def bronze(self, name: str) -> str:
+        return f"{self.bronze_root}/{name}"
+
+    def silver(self, name: str) -> str:
+        return f"{self.silver_root}/{name}"
+
+    def quarantine(self, name: str) -> str:
+        return f"{self.quarantine_root}/silver_{name}"
+
+
+def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
+    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+
+
+def merge_newest(spark: SparkSession, rows: DataFrame, path: str, keys: tuple[str, ...]) -> None:
+    """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        # An empty table first, so the very first batch goes through the same MERGE as every other one.
+        rows.limit(0).write.format("delta").mode("append").save(path)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(rows.alias("s"), on)
+        .whenMatchedUpdateAll(condition=f"s.{INGESTION_TS} > t.{INGESTION_TS}")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def propagate(
+    spark: SparkSession, changed: DataFrame, target_path: str, join_col: str, cols: tuple[str, ...]
+) -> None:
+    """Refresh enrichment columns of an existing fact table from dimension rows that just changed."""
+    if not DeltaTable.isDeltaTable(spark, target_path):
+        return
+    differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols)
+    sets = {c: f"s.`{c}`" for c in cols} | {SILVER_UPDATED_AT: "current_timestamp()"}
+    (
+        DeltaTable.forPath(spark, target_path)
+        .alias("t")
+        .merge(changed.select(join_col, *cols).alias("s"), f"t.`{join_col}` = s.`{join_col}`")
+        .whenMatchedUpdate(condition=differs, set=sets)
+        .execute()
+    )
+
+
+def append_idempotent(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:
+    """Append once per (stream, batch): a retried micro-batch is skipped by Delta's txn markers."""
+    (
+        df.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", batch_id)
+        .option("mergeSchema", "true")
+        .save(path)
+    )
+
+
+def upsert_silver_batch(
+    spark: SparkSession, table: TableContract, bronze_batch: DataFrame, batch_id: int, paths: SilverPaths
+) -> dict[str, int]:
+    """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined)."""
+    typed = typed_with_reasons(bronze_batch, table).cache()
+    try:
+        valid, quarantined = split_valid(typed)
+        newest = newest_per_key(valid, table.keys)
+        if table is PRODUCTS:
+            newest = enrich_products(newest, read_delta(spark, paths.bronze("category_translation")))
+        elif table is ORDERS:
+            newest = enrich_orders(newest, read_delta(spark, paths.silver(CUSTOMERS.name)))
+        elif table is ORDER_ITEMS:
+            newest = enrich_order_items(
+                newest,
+                read_delta(spark, paths.silver(PRODUCTS.name)),
+                read_delta(spark, paths.silver(SELLERS.name)),
+            )
+        newest = newest.withColumn(SILVER_UPDATED_AT, F.current_timestamp()).cache()
+        counts = {
+            "input": typed.count(),
+            "quarantined": quarantined.count(),
+            "newest_versions": newest.count(),
+        }
+        counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
+        merge_newest(spark, newest, paths.silver(table.name), table.keys)
+        if counts["quarantined"]:
+            append_idempotent(
+                quarantined.withColumn("_batch_id", F.lit(batch_id)).withColumn(
+                    "_quarantined_at", F.current_timestamp()
+                ),
+                paths.quarantine(table.name),
+                app_id=f"silver_{table.name}_quarantine",
+                batch_id=batch_id,
+            )
+        _propagate_dimension(spark, table, newest.select(*table.keys), paths)
+        newest.unpersist()
+        return counts
+    finally:
+        typed.unpersist()
+
+
+def _propagate_dimension(
+    spark: SparkSession, table: TableContract, batch_keys: DataFrame, paths: SilverPaths
+) -> None:
+    """A dimension that arrives after its facts fills in (or corrects) their enrichment columns.
+
+    The values come from silver after the MERGE (not from the batch), so a late, older message in the
+    batch cannot push stale values into the facts.
+    """
+    if table not in (CUSTOMERS, PRODUCTS, SELLERS):
+        return
+    current = spark.read.format("delta").load(paths.silver(table.name))
+    changed = current.join(batch_keys, list(table.keys), "left_semi")
+    if table is CUSTOMERS:
+        propagate(spark, changed, paths.silver(ORDERS.name), "customer_id", ENRICHMENT["orders"])
+        unique_customers(current).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(paths.silver("customers_unique"))
+    elif table is PRODUCTS:
+        cols = ("product_category_name", "product_category_name_english")
+        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "product_id", cols)
+    else:
+        cols = ("seller_zip_code_prefix", "seller_city", "seller_state")
+        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "seller_id", cols)

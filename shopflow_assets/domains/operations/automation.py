@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from shopflow_assets.automation import sensor_status
 from shopflow_assets.resources.alerts import Alert, AlertResource, first_line
 
 PARTITION_TAG = "dagster/partition"
@@ -46,6 +47,7 @@ def failure_alert(context: dg.RunFailureSensorContext) -> Alert:
     name="run_failure_alert_sensor",
     description="Alerts (log, webhook, e-mail) for every failed run of every job in this code location.",
     minimum_interval_seconds=30,
+    default_status=sensor_status(),
 )
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertResource) -> None:
     alert = failure_alert(context)
@@ -88,6 +90,7 @@ def failed_check_alerts(instance: dg.DagsterInstance, after: int | None, limit: 
     name="check_failure_alert_sensor",
     description="Alerts for every failed asset check, blocking or not, of any job in this code location.",
     minimum_interval_seconds=30,
+    default_status=sensor_status(),
 )
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertResource) -> dg.SkipReason:
     cursor = int(context.cursor) if context.cursor else None

@@ -6,38 +6,49 @@ the lake resource (raw objects) and the Pandera-checked IO managers (everything 
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from shopflow_assets.contracts import shop as contract
+from shopflow_assets.domains.dbt import DBT_PROJECT, dbt_environment, ensure_dbt_manifest, partition_vars_arg
 from shopflow_assets.domains.shop import transforms
-from shopflow_assets.domains.shop.partitions import business_date, raw_object_key, shop_daily_partitions
+from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.io_managers.metadata import preview
 from shopflow_assets.resources.lake import LakeConflictError, LakeResource
+from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.settings import get_settings
 
-GROUP = "shop"
+PREFIX = "shop"
 PARQUET_IO = "shop_parquet_io_manager"
 WAREHOUSE_IO = "shop_warehouse_io_manager"
+DBT_RESOURCE_KEY = "dbt"
+
+# One partition = one business day (UTC).
+shop_daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=get_settings().shop_start_date, timezone="UTC"
+)
+
+
+def business_date(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> dt.date:
+    return dt.date.fromisoformat(context.partition_key)
 
 
 def landing_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["shop", f"landing_{dataset}_csv"])
+    return dg.AssetKey([PREFIX, f"landing_{dataset}_csv"])
 
 
 def raw_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["shop", f"raw_{dataset}"])
+    return dg.AssetKey([PREFIX, f"raw_{dataset}"])
 
 
 def clean_key(dataset: str) -> dg.AssetKey:
-    return dg.AssetKey(["shop", f"clean_{dataset}"])
-
-
-def landing_file(day: dt.date, dataset: str) -> Path:
-    return get_settings().shop_landing_root / day.isoformat() / contract.RAW_FILE_NAMES[dataset]
+    return dg.AssetKey([PREFIX, f"clean_{dataset}"])
 
 
 # --- source assets: the generated CSVs of each day ----------------------------------------------------
@@ -49,7 +60,6 @@ landing_csvs = [
             f"{contract.RAW_FILE_NAMES[dataset]} of a business day as it lands "
             "($SHOPFLOW_SHOP_LANDING_DIR/YYYY-MM-DD/, written by `shopflow generate shop`)."
         ),
-        group_name=GROUP,
         kinds={"csv"},
         partitions_def=shop_daily_partitions,
         metadata={"columns": ", ".join(contract.RAW_COLUMNS[dataset])},
@@ -79,7 +89,6 @@ def check_header(path_or_bytes: Path | bytes, dataset: str, source: str) -> None
                 f"The day's {contract.RAW_FILE_NAMES[dataset]} in the raw layer, s3://raw-data/YYYY/MM/DD/{dataset}.csv. "
                 "Immutable: a rerun with the same bytes is a no-op, different bytes fail."
             ),
-            group_name=GROUP,
             kinds={"s3", "csv"},
             partitions_def=shop_daily_partitions,
         )
@@ -88,7 +97,9 @@ def check_header(path_or_bytes: Path | bytes, dataset: str, source: str) -> None
     name="shop_raw_objects",
     backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
-def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
+def shop_raw_objects(
+    context: dg.AssetExecutionContext, lake: LakeResource, source_files: SourceFilesResource
+):
     """Upload the day's landing CSVs to the raw layer (retried with backoff by the lake when unreachable).
 
     When a landing file is absent but its raw object exists (files dropped straight into raw-data,
@@ -99,7 +110,7 @@ def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
     for dataset in contract.SHOP_DATASETS:
         key = raw_object_key(day, dataset)
         uri = store.uri("raw-data", key)
-        path = landing_file(day, dataset)
+        path = source_files.shop_landing_file(day, dataset)
         if path.is_file():
             data = path.read_bytes()
             check_header(data, dataset, str(path))
@@ -154,20 +165,18 @@ def shop_raw_objects(context: dg.AssetExecutionContext, lake: LakeResource):
                     f"duplicates dropped. Parquet in s3://staging/shop/clean_{dataset}/date=YYYY-MM-DD/."
                 ),
                 metadata={"dataset": f"shop.clean_{dataset}"},
-                group_name=GROUP,
                 kinds={"spark", "parquet"},
             )
             for dataset in contract.SHOP_DATASETS
         },
         "quarantine": dg.AssetOut(
-            key=dg.AssetKey(["shop", "quarantine"]),
+            key=dg.AssetKey([PREFIX, "quarantine"]),
             io_manager_key=PARQUET_IO,
             description=(
                 "Every raw row of the day that was not loaded, with the rule it broke, its file, 1-based row "
                 "number and raw values. Parquet in s3://quarantine/shop/quarantine/date=YYYY-MM-DD/."
             ),
             metadata={"dataset": "shop.quarantine", "lake_bucket": "quarantine"},
-            group_name=GROUP,
             kinds={"spark", "parquet"},
         ),
     },
@@ -239,11 +248,10 @@ _STAR_DESCRIPTIONS = {
 @dg.multi_asset(
     outs={
         table: dg.AssetOut(
-            key=dg.AssetKey(["shop", table]),
+            key=dg.AssetKey([PREFIX, table]),
             io_manager_key=WAREHOUSE_IO,
             description=f"{description} Warehouse table `{table}` (DuckDB by default), loaded per day, idempotently.",
             metadata={"dataset": f"shop.{table}"},
-            group_name=GROUP,
             kinds={"duckdb", "table"},
         )
         for table, description in _STAR_DESCRIPTIONS.items()
@@ -271,3 +279,32 @@ def shop_star_schema(
         output_name="fact_orders",
         metadata={"records_in": len(clean_orders), "records_loaded": len(fact), "revenue": revenue},
     )
+
+
+# --- gold: the shop's dbt models; dbt tests show up as asset checks --------------------------------
+
+
+class ShopDbtTranslator(DagsterDbtTranslator):
+    """dbt models under asset keys shop/<model>, next to the Python assets."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)  # sources map through meta.dagster.asset_key
+        return dg.AssetKey([PREFIX, dbt_resource_props["name"]])
+
+
+@dbt_assets(
+    manifest=ensure_dbt_manifest(),
+    project=DBT_PROJECT,
+    select="tag:shop",
+    partitions_def=shop_daily_partitions,
+    dagster_dbt_translator=ShopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    name="shop_dbt_models",
+    # One day per run, like the Python assets upstream (their IO managers write one partition at a time).
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+)
+def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build` of the shop models for the partition's days: models, then their tests (as checks)."""
+    window = context.partition_time_window
+    with dbt_environment():
+        yield from dbt.cli(["build", *partition_vars_arg(window.start, window.end)], context=context).stream()

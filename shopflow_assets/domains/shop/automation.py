@@ -1,11 +1,19 @@
-"""Job, 02:00 UTC schedule and raw-data sensor of the shop daily batch."""
+"""Job, 02:00 UTC schedule and raw-data sensor of the shop daily batch, and its in-process backfill.
 
+`run_days` runs the job for days in this process (the demo, `shopflow run shop`, the bench, tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
 import json
 
 import dagster as dg
 
+from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.contracts.shop import SHOP_DATASETS
-from shopflow_assets.domains.shop.partitions import parse_raw_object_key, shop_daily_partitions
+from shopflow_assets.domains.shop.assets import shop_daily_partitions
+from shopflow_assets.domains.shop.transforms import parse_raw_object_key
 from shopflow_assets.resources.lake import LakeResource
 
 JOB_NAME = "ecommerce_daily_batch"
@@ -32,6 +40,7 @@ ecommerce_daily_batch_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=2,
     minute_of_hour=0,
     description="Materializes the previous day's shop partition at 02:00 UTC.",
+    default_status=schedule_status(),
 )
 
 
@@ -60,6 +69,7 @@ def plan_runs(
     name="shop_raw_data_sensor",
     job=ecommerce_daily_batch,
     minimum_interval_seconds=60,
+    default_status=sensor_status(),
     description="Starts the batch for a day as soon as its three raw objects are in s3://raw-data/YYYY/MM/DD/.",
 )
 def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
@@ -71,3 +81,44 @@ def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource
         return dg.SkipReason(f"no new complete day in raw-data ({len(keys)} objects listed)")
     context.update_cursor(cursor)
     return [dg.RunRequest(run_key=f"shop-raw-{day}", partition_key=day) for day in days]
+
+
+# --- in-process backfill ---------------------------------------------------------------------------
+
+
+def shop_definitions() -> dg.Definitions:
+    """The shop domain with the shared resources, built per call (definitions.py's `defs` is fixed at import).
+
+    Resources are chosen from the settings in force when a run starts, so a caller that switches SHOPFLOW_ENV
+    (the e2e tests, `SHOPFLOW_ENV=docker shopflow run shop`) gets the store it asked for.
+    """
+    from shopflow_assets.domains.shop.definitions import defs
+    from shopflow_assets.resources import build_resources
+
+    return dg.Definitions.merge(defs, dg.Definitions(resources=build_resources()))
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    return [start + dt.timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+def run_days(
+    days: list[dt.date],
+    instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
+    log_level: str = "INFO",
+) -> list[dg.ExecuteInProcessResult]:
+    """Materialize job `ecommerce_daily_batch` for each day, in order (a backfill, one run per day)."""
+    job = shop_definitions().resolve_job_def(JOB_NAME)
+    results = []
+    for day in days:
+        result = job.execute_in_process(
+            partition_key=day.isoformat(),
+            instance=instance,
+            raise_on_error=raise_on_error,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        results.append(result)
+    return results

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from shopflow_assets.domains.shop.partitions import shop_daily_partitions
+from shopflow_assets.domains.shop.assets import shop_daily_partitions
 from shopflow_assets.resources.warehouse import WarehouseResource
 
 FACT_ORDERS = dg.AssetKey(["shop", "fact_orders"])

@@ -108,6 +108,25 @@ def _bad_number(typed: str) -> Column:
     return F.col(typed).isNull() | F.isnan(F.col(typed))
 
 
+def _beyond_money(typed: str) -> Column:
+    """Infinity, or a magnitude the warehouse's DECIMAL(12,2) cannot hold."""
+    return F.abs(F.col(typed)) >= contract.MONEY_LIMIT
+
+
+def _beyond_time(typed: str) -> Column:
+    earliest, latest = (F.lit(t).cast("timestamp") for t in (contract.EARLIEST_TIME, contract.LATEST_TIME))
+    return (F.col(typed) < earliest) | (F.col(typed) >= latest)
+
+
+def _out_of_range_text(name: str, limit: str) -> Column:
+    return F.concat(_value_text(name), F.lit(f" is outside {limit}"))
+
+
+_TIME_WINDOW = f"[{contract.EARLIEST_TIME}, {contract.LATEST_TIME})"
+_MONEY_WINDOW = f"(-{contract.MONEY_LIMIT:,}, {contract.MONEY_LIMIT:,}) (the warehouse's DECIMAL(12,2))"
+_INT_LIMIT = 2**31 - 1  # the warehouse's INTEGER
+
+
 def _common_checks(dataset: str) -> list[tuple[str, Column, Column]]:
     columns = contract.RAW_COLUMNS[dataset]
     missing, missing_detail = _first_blank(columns)
@@ -161,8 +180,13 @@ def _finish(annotated: DataFrame, dataset: str, source: str, typed_columns: dict
     rows = _mark_duplicates(annotated, contract.PRIMARY_KEYS[dataset])
     columns = contract.RAW_COLUMNS[dataset]
     raw_json = F.to_json(F.struct(*[F.col(name) for name in columns]), {"ignoreNullFields": "false"})
+    # a quarantined row keeps its raw text (raw_record); its typed values are dropped, since an
+    # out-of-range one (year 9999) could not even be collected into pandas
+    typed = {
+        name: F.when(F.col(RULE).isNull(), F.col(typed_col)) for name, typed_col in typed_columns.items()
+    }
     return rows.select(
-        *[F.col(typed_columns.get(name, name)).alias(name) for name in columns],
+        *[typed.get(name, F.col(name)).alias(name) for name in columns],
         F.col(ROW_NUMBER),
         F.col(RULE),
         F.col(DETAIL),
@@ -203,6 +227,11 @@ def clean_users(raw: DataFrame, source: str) -> DataFrame:
             F.col("_signup_date").isNull(),
             F.concat(_value_text("signup_date"), F.lit(" is not a timestamp")),
         ),
+        (
+            contract.OUT_OF_RANGE,
+            _beyond_time("_signup_date"),
+            _out_of_range_text("signup_date", _TIME_WINDOW),
+        ),
     ]
     return _finish(_apply_rules(typed, checks), "users", source, {"signup_date": "_signup_date"})
 
@@ -212,6 +241,7 @@ def clean_products(raw: DataFrame, source: str) -> DataFrame:
     typed = _typed_products(raw)
     checks = _common_checks("products") + [
         (contract.BAD_TYPE, _bad_number("_price"), F.concat(_value_text("price"), F.lit(" is not a number"))),
+        (contract.OUT_OF_RANGE, _beyond_money("_price"), _out_of_range_text("price", _MONEY_WINDOW)),
         (
             contract.NON_POSITIVE_PRICE,
             F.col("_price") <= 0,
@@ -256,6 +286,17 @@ def clean_orders(raw: DataFrame, users: DataFrame, products: DataFrame, source: 
             F.col("_order_ts").isNull(),
             F.concat(_value_text("order_ts"), F.lit(" is not a timestamp")),
         ),
+        (
+            contract.OUT_OF_RANGE,
+            _beyond_money("_total_amount"),
+            _out_of_range_text("total_amount", _MONEY_WINDOW),
+        ),
+        (
+            contract.OUT_OF_RANGE,
+            F.col("_quantity") > _INT_LIMIT,
+            _out_of_range_text("quantity", f"[1, {_INT_LIMIT:,}] (the warehouse's INTEGER)"),
+        ),
+        (contract.OUT_OF_RANGE, _beyond_time("_order_ts"), _out_of_range_text("order_ts", _TIME_WINDOW)),
         (
             contract.BAD_QUANTITY,
             F.col("_quantity") < 1,
@@ -374,3 +415,20 @@ def count_records(
             "records_quarantined": quarantined,
         }
     return out
+
+
+def raw_object_key(day: dt.date, dataset: str) -> str:
+    """THE raw landing key: raw-data/YYYY/MM/DD/<users|products|orders>.csv."""
+    return f"{day:%Y/%m/%d}/{dataset}.csv"
+
+
+def parse_raw_object_key(key: str) -> tuple[dt.date, str] | None:
+    """raw-data key -> (day, dataset), or None for a key that is not a shop raw object."""
+    parts = key.split("/")
+    if len(parts) != 4 or not parts[3].endswith(".csv"):
+        return None
+    try:
+        day = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+    return day, parts[3].removesuffix(".csv")

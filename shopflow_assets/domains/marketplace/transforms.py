@@ -1,27 +1,24 @@
-"""Bronze -> silver for the Olist tables: type, validate, keep the newest version per key, enrich, MERGE.
+"""Pure Spark DataFrame functions of the Olist flow (tested on small local data, no Delta, no Kafka).
 
-Pure DataFrame functions first (tested on small local data), then the Delta MERGE steps that
-`foreachBatch` calls for each micro-batch of a bronze stream.
+Bronze: parse a topic's messages into the contract's string columns, or a dead-letter reason. A message bronze
+cannot use: not JSON / not an object, a primary key missing, or `_ingestion_timestamp` missing or not a
+string (without it no one can tell which version of a row is newest).
 
-Rules (docs/marketplace.md has the full list):
+Silver: type, validate, keep the newest version per key, enrich. Rules (docs/marketplace.md has the full list):
 - A row whose key is missing, whose required column is empty, whose non-empty value does not parse as
   its type, whose status is unknown or whose amount is outside [0, MAX_AMOUNT] is quarantined with every
   rule it broke (`_quarantine_reason`).
 - Among the valid rows of a key, the newest `_ingestion_timestamp` wins (ties: the later Kafka offset).
-  The MERGE updates a silver row only with a strictly newer message, so a late message never overwrites
-  a newer row and a replayed batch changes nothing.
+  The MERGE (pipeline.py) updates a silver row only with a strictly newer message, so a late message never
+  overwrites a newer row and a replayed batch changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import (
-    CUSTOMERS,
     ENRICHMENT,
     INGESTION_TS,
     MAX_AMOUNT,
@@ -29,15 +26,41 @@ from shopflow_assets.contracts.marketplace import (
     ORDER_REVIEWS,
     ORDER_STATUSES,
     ORDERS,
-    PRODUCTS,
-    SELLERS,
     TableContract,
 )
+from shopflow_assets.resources.streaming import (
+    first_reason,
+    json_string,
+    json_type,
+    parse_json_object,
+    present_with_wrong_type,
+)
 
+INGESTION_DATE = "_ingestion_date"
 REASON = "_quarantine_reason"
 SILVER_UPDATED_AT = "_silver_updated_at"
 # Bookkeeping carried from bronze into silver (the Kafka offset breaks ties between equal timestamps).
 CARRIED_META = (INGESTION_TS, "_kafka_offset", "_bronze_ingested_at")
+
+
+# Timestamp shapes accepted besides Spark's own ISO cast (with or without seconds, `T` or a space):
+# spreadsheet exports write `M/D/YYYY H:MM`, with or without seconds. Month first, as those tools do.
+TIMESTAMP_FORMATS = (
+    "yyyy-MM-dd HH:mm",
+    "yyyy-MM-dd'T'HH:mm",
+    "M/d/yyyy H:mm:ss",
+    "M/d/yyyy H:mm",
+    "M/d/yyyy",
+)
+# A parsed time outside this window is a typo or an attack ("9999-01-01"); it would also break readers
+# that map timestamps to Python datetimes.
+EARLIEST_TIMESTAMP, LATEST_TIMESTAMP = "1970-01-01", "2100-01-01"
+
+
+def parse_timestamp(text: Column) -> Column:
+    return F.coalesce(
+        text.try_cast("timestamp"), *[F.try_to_timestamp(text, F.lit(f)) for f in TIMESTAMP_FORMATS]
+    )
 
 
 def _blank_to_null(column: str) -> Column:
@@ -56,7 +79,14 @@ def typed_with_reasons(bronze: DataFrame, table: TableContract) -> DataFrame:
     typed_cols: dict[str, Column] = {}
     for name in table.columns:
         sql_type = table.types.get(name)
-        typed = raw[name].try_cast(sql_type) if sql_type else raw[name]
+        if sql_type == "timestamp":
+            typed = parse_timestamp(raw[name])
+            outside = (typed < F.lit(EARLIEST_TIMESTAMP).cast("timestamp")) | (
+                typed >= F.lit(LATEST_TIMESTAMP).cast("timestamp")
+            )
+            reasons.append(F.when(outside, F.lit(f"{name}_out_of_range")))
+        else:
+            typed = raw[name].try_cast(sql_type) if sql_type else raw[name]
         typed_cols[name] = typed
         if sql_type:
             reasons.append(F.when(raw[name].isNotNull() & typed.isNull(), F.lit(f"unparseable_{name}")))
@@ -168,138 +198,41 @@ def unique_customers(customers: DataFrame) -> DataFrame:
     return newest.join(counts, "customer_unique_id")
 
 
-# --- Delta steps -----------------------------------------------------------------------------------
+# --- bronze -----------------------------------------------------------------------------------------
+def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
+    """Kafka records (value, topic, partition, offset, kafka_timestamp) -> source columns + `reason`.
 
-
-@dataclass(frozen=True)
-class SilverPaths:
-    """Where each marketplace table lives (built by the assets from the lake path scheme)."""
-
-    bronze_root: str
-    silver_root: str
-    quarantine_root: str
-
-    def bronze(self, name: str) -> str:
-        return f"{self.bronze_root}/{name}"
-
-    def silver(self, name: str) -> str:
-        return f"{self.silver_root}/{name}"
-
-    def quarantine(self, name: str) -> str:
-        return f"{self.quarantine_root}/silver_{name}"
-
-
-def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
-    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
-
-
-def merge_newest(spark: SparkSession, rows: DataFrame, path: str, keys: tuple[str, ...]) -> None:
-    """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`."""
-    if not DeltaTable.isDeltaTable(spark, path):
-        # An empty table first, so the very first batch goes through the same MERGE as every other one.
-        rows.limit(0).write.format("delta").mode("append").save(path)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(rows.alias("s"), on)
-        .whenMatchedUpdateAll(condition=f"s.{INGESTION_TS} > t.{INGESTION_TS}")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-
-
-def propagate(
-    spark: SparkSession, changed: DataFrame, target_path: str, join_col: str, cols: tuple[str, ...]
-) -> None:
-    """Refresh enrichment columns of an existing fact table from dimension rows that just changed."""
-    if not DeltaTable.isDeltaTable(spark, target_path):
-        return
-    differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols)
-    sets = {c: f"s.`{c}`" for c in cols} | {SILVER_UPDATED_AT: "current_timestamp()"}
-    (
-        DeltaTable.forPath(spark, target_path)
-        .alias("t")
-        .merge(changed.select(join_col, *cols).alias("s"), f"t.`{join_col}` = s.`{join_col}`")
-        .whenMatchedUpdate(condition=differs, set=sets)
-        .execute()
-    )
-
-
-def append_idempotent(df: DataFrame, path: str, app_id: str, batch_id: int) -> None:
-    """Append once per (stream, batch): a retried micro-batch is skipped by Delta's txn markers."""
-    (
-        df.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", batch_id)
-        .option("mergeSchema", "true")
-        .save(path)
-    )
-
-
-def upsert_silver_batch(
-    spark: SparkSession, table: TableContract, bronze_batch: DataFrame, batch_id: int, paths: SilverPaths
-) -> dict[str, int]:
-    """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined)."""
-    typed = typed_with_reasons(bronze_batch, table).cache()
-    try:
-        valid, quarantined = split_valid(typed)
-        newest = newest_per_key(valid, table.keys)
-        if table is PRODUCTS:
-            newest = enrich_products(newest, read_delta(spark, paths.bronze("category_translation")))
-        elif table is ORDERS:
-            newest = enrich_orders(newest, read_delta(spark, paths.silver(CUSTOMERS.name)))
-        elif table is ORDER_ITEMS:
-            newest = enrich_order_items(
-                newest,
-                read_delta(spark, paths.silver(PRODUCTS.name)),
-                read_delta(spark, paths.silver(SELLERS.name)),
-            )
-        newest = newest.withColumn(SILVER_UPDATED_AT, F.current_timestamp()).cache()
-        counts = {
-            "input": typed.count(),
-            "quarantined": quarantined.count(),
-            "newest_versions": newest.count(),
-        }
-        counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
-        merge_newest(spark, newest, paths.silver(table.name), table.keys)
-        if counts["quarantined"]:
-            append_idempotent(
-                quarantined.withColumn("_batch_id", F.lit(batch_id)).withColumn(
-                    "_quarantined_at", F.current_timestamp()
-                ),
-                paths.quarantine(table.name),
-                app_id=f"silver_{table.name}_quarantine",
-                batch_id=batch_id,
-            )
-        _propagate_dimension(spark, table, newest.select(*table.keys), paths)
-        newest.unpersist()
-        return counts
-    finally:
-        typed.unpersist()
-
-
-def _propagate_dimension(
-    spark: SparkSession, table: TableContract, batch_keys: DataFrame, paths: SilverPaths
-) -> None:
-    """A dimension that arrives after its facts fills in (or corrects) their enrichment columns.
-
-    The values come from silver after the MERGE (not from the batch), so a late, older message in the
-    batch cannot push stale values into the facts.
+    `reason` is null for a usable message. Numbers sent as JSON numbers are kept as their text.
     """
-    if table not in (CUSTOMERS, PRODUCTS, SELLERS):
-        return
-    current = spark.read.format("delta").load(paths.silver(table.name))
-    changed = current.join(batch_keys, list(table.keys), "left_semi")
-    if table is CUSTOMERS:
-        propagate(spark, changed, paths.silver(ORDERS.name), "customer_id", ENRICHMENT["orders"])
-        unique_customers(current).write.format("delta").mode("overwrite").option(
-            "overwriteSchema", "true"
-        ).save(paths.silver("customers_unique"))
-    elif table is PRODUCTS:
-        cols = ("product_category_name", "product_category_name_english")
-        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "product_id", cols)
-    else:
-        cols = ("seller_zip_code_prefix", "seller_city", "seller_state")
-        propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "seller_id", cols)
+    variant = parse_json_object(F.col("value"))
+    checks = [
+        (variant.isNull(), "not_json"),
+        (~json_type(variant, "$").startswith("OBJECT"), "not_a_json_object"),
+        *[(json_string(variant, f"$.{key}").isNull(), f"missing_key_{key}") for key in table.keys],
+        (present_with_wrong_type(variant, f"$.{INGESTION_TS}", "STRING"), f"wrong_type_{INGESTION_TS}"),
+        (json_string(variant, f"$.{INGESTION_TS}").isNull(), f"missing_{INGESTION_TS}"),
+    ]
+    return records.select(
+        *[json_string(variant, f"$.{column}").alias(column) for column in (*table.columns, INGESTION_TS)],
+        "value",
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        first_reason(checks).alias("reason"),
+    )
+
+
+def bronze_rows(parsed: DataFrame, table: TableContract) -> DataFrame:
+    """The usable messages shaped as bronze rows, partitioned by the date of `_ingestion_timestamp`."""
+    ingested_at = F.current_timestamp()
+    event_date = F.to_date(F.col(INGESTION_TS).try_cast("timestamp"))
+    return parsed.where(F.col("reason").isNull()).select(
+        *table.columns,
+        INGESTION_TS,
+        F.col("partition").alias("_kafka_partition"),
+        F.col("offset").alias("_kafka_offset"),
+        F.col("kafka_timestamp").alias("_kafka_timestamp"),
+        ingested_at.alias("_bronze_ingested_at"),
+        F.coalesce(event_date, F.to_date(ingested_at)).alias(INGESTION_DATE),
+    )

@@ -1,0 +1,33 @@
+"""Whether the automation a user expects (SHOPFLOW_AUTOMATION, see settings) starts RUNNING.
+
+Decorators read these when a domain module is imported, so one setting decides for the whole code
+location. Schedules and sensors not listed in AUTOMATED stay switched off until a user turns them on.
+"""
+
+import dagster as dg
+
+from shopflow_assets.settings import get_settings
+
+# Every schedule and sensor that starts RUNNING when automation is on (README lists them too).
+AUTOMATED = (
+    "ecommerce_daily_batch_schedule",
+    "shop_raw_data_sensor",
+    "clicks_topic_sensor",
+    "user_actions_sensor",
+    "olist_kafka_sensor",
+    "erp_change_sensor",
+    "erp_transform_sensor",
+    "erp_load_sweep",
+    "run_failure_alert_sensor",
+    "check_failure_alert_sensor",
+)
+
+
+def sensor_status() -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus.RUNNING if get_settings().automation_on else dg.DefaultSensorStatus.STOPPED
+
+
+def schedule_status() -> dg.DefaultScheduleStatus:
+    return (
+        dg.DefaultScheduleStatus.RUNNING if get_settings().automation_on else dg.DefaultScheduleStatus.STOPPED
+    )

@@ -1,0 +1,26 @@
+"""The click stream's bounded job and the Kafka sensor that starts it when clicks_topic holds new records."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from shopflow_assets.contracts import clickstream as contract
+from shopflow_assets.domains.clickstream.assets import fact_page_views
+from shopflow_assets.resources.streaming import RUN_RETRIES, build_kafka_lag_sensor
+
+page_views_job = dg.define_asset_job(
+    "page_views_stream",
+    selection=dg.AssetSelection.assets(fact_page_views),
+    description="Bounded (availableNow) run of the page-view queries over what clicks_topic holds now.",
+    tags={"dagster/max_runtime": 3600, **RUN_RETRIES},
+)
+
+clicks_topic_sensor = build_kafka_lag_sensor(
+    name="clicks_topic_sensor",
+    job_name="page_views_stream",
+    topic=lambda: contract.CLICKS_TOPIC,
+    checkpoint_keys=lambda streaming: {
+        "page_views": streaming.checkpoint_key(contract.PAGE_VIEWS_CHECKPOINT),
+        "dead_letter": streaming.checkpoint_key(contract.CLICKS_DEAD_LETTER_CHECKPOINT),
+    },
+)

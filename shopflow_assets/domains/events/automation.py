@@ -1,0 +1,25 @@
+"""The user-action stream's bounded job and the Kafka sensor that starts it when user_actions holds new records."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from shopflow_assets.contracts import events as contract
+from shopflow_assets.domains.events.assets import user_action_events
+from shopflow_assets.resources.streaming import RUN_RETRIES, build_kafka_lag_sensor
+
+user_actions_job = dg.define_asset_job(
+    "user_actions_stream",
+    selection=dg.AssetSelection.assets(user_action_events),
+    description="Bounded (availableNow) run of the user-action query over what user_actions holds now.",
+    tags=RUN_RETRIES,
+)
+
+user_actions_sensor = build_kafka_lag_sensor(
+    name="user_actions_sensor",
+    job_name="user_actions_stream",
+    topic=lambda: contract.USER_ACTIONS_TOPIC,
+    checkpoint_keys=lambda streaming: {
+        "user_actions": streaming.checkpoint_key(contract.USER_ACTIONS_CHECKPOINT)
+    },
+)

@@ -1,0 +1,20 @@
+"""The rainforest medallion (marketplace app database -> bronze -> silver -> gold -> interface).
+
+Resources it needs from build_resources(): spark, lake, warehouse, postgres_reader.
+"""
+
+import dagster as dg
+
+from shopflow_assets.domains.rainforest.assets import (
+    rainforest_bronze,
+    rainforest_gold,
+    rainforest_interface,
+    rainforest_silver,
+)
+from shopflow_assets.domains.rainforest.automation import rainforest_medallion, rainforest_medallion_schedule
+
+defs = dg.Definitions(
+    assets=[rainforest_bronze, rainforest_silver, rainforest_gold, rainforest_interface],
+    jobs=[rainforest_medallion],
+    schedules=[rainforest_medallion_schedule],
+)
