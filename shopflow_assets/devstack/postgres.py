@@ -119,7 +119,7 @@ def render_bootstrap_sql(
                 # Schemas and tables created before these defaults existed (an older stack).
                 f"SELECT format('GRANT USAGE ON SCHEMA %I TO %I', nspname, {quote_literal(reader)}), "
                 f"format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', nspname, {quote_literal(reader)}) "
-                f"FROM pg_namespace WHERE nspowner = {quote_literal(user)}::regrole\\gexec",
+                f"FROM pg_namespace WHERE nspowner = {quote_literal(user)}::regrole\\gexec",  # nosec B608 # values quoted with quote_literal
             ]
     return "\n".join(lines) + "\n"
 
