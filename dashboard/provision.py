@@ -118,7 +118,8 @@ def chart_params(chart: dict, where: str) -> dict:
             "metrics": metrics,
             "groupby": chart.get("groupby", []),
             "row_limit": chart.get("row_limit", 10000),
-            "show_legend": len(metrics) > 1,
+            # A legend only when there is more than one line (several metrics, or one per group).
+            "show_legend": len(metrics) > 1 or bool(chart.get("groupby")),
             "rich_tooltip": True,
             "x_axis_time_format": "smart_date",
             "y_axis_format": "SMART_NUMBER",
