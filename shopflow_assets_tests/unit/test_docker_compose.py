@@ -195,6 +195,10 @@ def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compo
         assert database in script
     assert "default_transaction_read_only = on" in script
     assert "POSTGRES_READER_PASSWORD" in _environment(postgres)
+    # The dashboards' ERP reports: in the warehouse the reader reads every schema (`erp` too).
+    warehouse_part = script.split("-d warehouse")[-1]
+    assert 'GRANT USAGE ON SCHEMAS TO :"reader"' in warehouse_part
+    assert 'GRANT SELECT ON TABLES TO :"reader"' in warehouse_part
 
 
 def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):
