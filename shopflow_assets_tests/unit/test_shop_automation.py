@@ -9,8 +9,9 @@ import pytest
 
 from shopflow_assets.domains.dbt import partition_vars, partition_vars_arg
 from shopflow_assets.domains.shop.assets import check_header
-from shopflow_assets.domains.shop.automation import complete_days, days_between, plan_runs, shop_definitions
+from shopflow_assets.domains.shop.automation import complete_days, plan_runs
 from shopflow_assets.domains.shop.checks import CHECK_SPECS, evaluate_checks
+from shopflow_assets.domains.shop.definitions import days_between, shop_definitions
 from shopflow_assets.domains.shop.transforms import parse_raw_object_key, raw_object_key
 
 

@@ -15,17 +15,16 @@ import dagster as dg
 
 from shopflow_assets.automation import sensor_status
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
+from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, run_request_for_offsets
 from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
 from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
-from shopflow_assets.resources.streaming import (
+from shopflow_assets.resources.streaming.checkpoints import (
     CHECKPOINT_BUCKET,
     CHECKPOINT_PREFIX,
-    RUN_RETRIES,
     read_committed_offsets,
-    run_request_for_offsets,
 )
 
 olist_pipeline = dg.define_asset_job(
