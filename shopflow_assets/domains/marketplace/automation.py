@@ -31,6 +31,9 @@ olist_pipeline = dg.define_asset_job(
     "olist_pipeline",
     selection=dg.AssetSelection.groups(PREFIX),
     description="Olist lakehouse: freshness -> bronze -> silver -> dbt gold (+ tests) -> gold checks.",
+    # One process per run: its three Spark steps share one JVM and the code location is imported once,
+    # instead of a process (and a Spark start) per step (docs/marketplace.md, "Run cost").
+    executor_def=dg.in_process_executor,
     tags=RUN_RETRIES,
 )
 
@@ -40,6 +43,7 @@ olist_bronze_silver = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*[bronze_key(t) for t in STREAMED])
     | dg.AssetSelection.assets(*[silver_key(t) for t in SILVER_ORDER]),
     description="Bounded Kafka -> bronze -> silver run, launched by the Kafka sensor as data arrives.",
+    executor_def=dg.in_process_executor,
     tags=RUN_RETRIES,
 )
 
