@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Apache Superset (and duckdb-engine) into dashboard/.venv with uv (idempotent; ~700 MB).
+# Installs Apache Superset (with duckdb-engine and psycopg2-binary) into dashboard/.venv with uv (idempotent; ~700 MB).
 # `shopflow dashboard` calls it when the environment is missing; CI calls it before the tests.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,7 +9,7 @@ installed() {
   .venv/bin/python - <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-sys.exit(not (version("apache-superset") == "6.1.0" and version("duckdb") == "1.5.5" and version("duckdb-engine")))
+sys.exit(not (version("apache-superset") == "6.1.0" and version("duckdb") == "1.5.5" and version("duckdb-engine") and version("psycopg2-binary") == "2.9.13"))
 PY
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import string
 import sys
 import uuid
 from pathlib import Path
@@ -41,12 +40,15 @@ def stable_uuid(*parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
 
 
+VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
 def expand(template: str, environ: dict[str, str]) -> str | None:
-    """`${VAR}` from the environment; None when a variable is unset or empty."""
-    names = [m.group(1) for m in re.finditer(r"\$\{(\w+)\}", template)]
-    if any(not environ.get(name) for name in names):
+    """`${VAR}` (or `${VAR:-default}`) from the environment; None when a variable without default is unset
+    or empty."""
+    if any(not environ.get(m.group(1)) and m.group(2) is None for m in VARIABLE.finditer(template)):
         return None
-    return string.Template(template).substitute(environ)
+    return VARIABLE.sub(lambda m: environ.get(m.group(1)) or m.group(2), template)
 
 
 def load_specs(root: Path = HERE) -> tuple[list[dict], list[dict]]:
@@ -116,7 +118,8 @@ def chart_params(chart: dict, where: str) -> dict:
             "metrics": metrics,
             "groupby": chart.get("groupby", []),
             "row_limit": chart.get("row_limit", 10000),
-            "show_legend": len(metrics) > 1,
+            # A legend only when there is more than one line (several metrics, or one per group).
+            "show_legend": len(metrics) > 1 or bool(chart.get("groupby")),
             "rich_tooltip": True,
             "x_axis_time_format": "smart_date",
             "y_axis_format": "SMART_NUMBER",
@@ -190,7 +193,7 @@ def _position(title: str, placed: list[tuple[dict, str]]) -> dict:
 
 
 def render_bundle(
-    databases: list[dict], dashboards: list[dict], environ: dict[str, str]
+    databases: list[dict], dashboards: list[dict], environ: dict[str, str], root: Path = HERE
 ) -> tuple[dict[str, str], list[str]]:
     """Superset import files {path: YAML} and the list of what was skipped, and why."""
     files: dict[str, Any] = {
@@ -208,6 +211,8 @@ def render_bundle(
         if uri is None:
             skipped.append(f"database '{name}' ({db['_file']}): a variable of its uri is not set")
             continue
+        if db.get("password_env"):
+            uri = _with_password_placeholder(uri)
         database_uuids[name] = stable_uuid("database", name)
         files[f"databases/{_slug(name)}.yaml"] = {
             "database_name": name,
@@ -231,9 +236,15 @@ def render_bundle(
             continue
         dataset_uuids = {}
         for key, dataset in _require(board, "datasets", where).items():
-            # A table (or view) by name, or a query (a "virtual" dataset named by its key).
+            # A table (or view) by name, or a query (a "virtual" dataset named by its key), written here or
+            # kept in a named-query file of the repository (one definition for the reports and their tests).
             if "sql" in dataset:
                 table, sql = key, dataset["sql"]
+            elif "query_file" in dataset:
+                table = key
+                sql = named_query(
+                    root / dataset["query_file"], _require(dataset, "query", f"{where}: datasets.{key}")
+                )
             else:
                 table, sql = _require(dataset, "table", f"{where}: datasets.{key}"), None
             dataset_uuids[key] = stable_uuid("dataset", db_name, table)
@@ -299,6 +310,33 @@ def render_bundle(
             "version": "1.0.0",
         }
     return {path: yaml.safe_dump(body, sort_keys=False) for path, body in files.items()}, skipped
+
+
+def named_query(path: Path, name: str) -> str:
+    """The block after `-- name: <name>` in an SQL file of named queries, without comments and `;`."""
+    if not path.exists():
+        raise SpecError(f"query file {path} does not exist")
+    blocks = re.split(r"^-- name: *(\S+) *$", path.read_text(), flags=re.MULTILINE)
+    queries = dict(zip(blocks[1::2], blocks[2::2], strict=True))
+    if name not in queries:
+        raise SpecError(f"{path}: no query '-- name: {name}' (there are: {', '.join(queries)})")
+    lines = [
+        line for line in queries[name].splitlines() if line.strip() and not line.lstrip().startswith("--")
+    ]
+    return "\n".join(lines).strip().rstrip(";").strip()
+
+
+# What Superset writes in place of a password in the URIs it exports. Superset's import keeps the password
+# handed over separately only when the URI carries this mask; a URI without one clears it.
+PASSWORD_MASK = "X" * 10
+
+
+def _with_password_placeholder(uri: str) -> str:
+    scheme, sep, rest = uri.partition("://")
+    user, at, host = rest.partition("@")
+    if not sep or not at or ":" in user:
+        return uri
+    return f"{scheme}://{user}:{PASSWORD_MASK}@{host}"
 
 
 def _slug(text: str) -> str:

@@ -23,3 +23,10 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"reader";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader";
 SQL
 done
+
+# The warehouse is read by the dashboards: there the reader may read every schema the owner creates
+# (the ERP star schema is `erp`), like reporting_databases in devstack/postgres.py.
+psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d warehouse -v owner="$POSTGRES_USER" -v reader="$POSTGRES_READER_USER" <<'SQL'
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" GRANT USAGE ON SCHEMAS TO :"reader";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" GRANT SELECT ON TABLES TO :"reader";
+SQL

@@ -17,12 +17,14 @@ import urllib.request
 from pathlib import Path
 from types import ModuleType
 
-from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+from shopflow_assets.settings import PROJECT_ROOT, WAREHOUSE_DATABASE, Settings, get_settings
 
 DASHBOARD_DIR = PROJECT_ROOT / "dashboard"
 VENV = DASHBOARD_DIR / ".venv"
 SECRET_KEY_VAR = "SUPERSET_SECRET_KEY"
 ADMIN_USER = "admin"
+# Which PostgreSQL database the ERP dashboard reads (default: the stack's `warehouse`).
+ERP_DATABASE_VAR = "SHOPFLOW_DASHBOARD_ERP_DATABASE"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,6 +116,21 @@ def superset_env(settings: Settings, home: Path) -> dict[str, str]:
         "SHOPFLOW_DASHBOARD_WAREHOUSE": str(settings.warehouse_path),
         "SHOPFLOW_DASHBOARD_SNAPSHOT": str(home / "warehouse-snapshot.duckdb"),
         "SHOPFLOW_DASHBOARD_SNAPSHOT_SECONDS": os.environ.get("SHOPFLOW_DASHBOARD_SNAPSHOT_SECONDS", "10"),
+    } | postgres_reader_env(settings)
+
+
+def postgres_reader_env(settings: Settings) -> dict[str, str]:
+    """The ERP warehouse's connection (dashboard/databases/erp.yaml) through the read-only role; empty
+    without a reader password (no PostgreSQL configured), so that database and its dashboards are skipped."""
+    if settings.postgres_reader_password is None:
+        return {}
+    return {
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_READER_USER": settings.postgres_reader_user,
+        ERP_DATABASE_VAR: os.environ.get(ERP_DATABASE_VAR)
+        or _dotenv_value(ERP_DATABASE_VAR)
+        or WAREHOUSE_DATABASE,
     }
 
 
@@ -142,9 +159,17 @@ def publish_snapshot(env: dict[str, str]) -> str:
     return "snapshot is up to date (or a writer holds the warehouse: the previous one is used)"
 
 
-def provision(env: dict[str, str], admin_password: str | None, reset: bool) -> str:
-    """Run dashboard/provision.py in Superset's environment; returns the admin status it reported."""
+def provision(
+    env: dict[str, str], admin_password: str | None, reset: bool, reader_password: str | None = None
+) -> str:
+    """Run dashboard/provision.py in Superset's environment; returns the admin status it reported.
+
+    The reader's password goes to this process only: the import stores it encrypted in Superset's
+    metadata, so the running Superset never needs it in its environment.
+    """
     run_env = dict(env)
+    if reader_password:
+        run_env["POSTGRES_READER_PASSWORD"] = reader_password
     if admin_password:
         run_env["SUPERSET_ADMIN_PASSWORD"] = admin_password
         run_env["SUPERSET_ADMIN_RESET"] = "1" if reset else "0"
@@ -206,7 +231,14 @@ def _dashboard(args: argparse.Namespace) -> int:
         "SHOPFLOW_DASHBOARD_ADMIN_PASSWORD"
     )
     password = user_password or secrets.token_urlsafe(12)
-    admin = provision(env, password, reset=bool(user_password) or args.reset_password)
+    admin = provision(
+        env,
+        password,
+        reset=bool(user_password) or args.reset_password,
+        reader_password=settings.secret("postgres_reader_password")
+        if settings.postgres_reader_password
+        else None,
+    )
 
     if pid is None:
         if port_in_use(port):

@@ -68,6 +68,7 @@ def render_bootstrap_sql(
     reader: str | None = None,
     reader_password: str | None = None,
     extra_databases: tuple[str, ...] = (),
+    reporting_databases: tuple[str, ...] = (),
 ) -> str:
     """psql script creating the roles and databases if missing, and (re)setting the passwords.
 
@@ -75,7 +76,8 @@ def render_bootstrap_sql(
     are sent as SCRAM verifiers and the session logs no statement: a failing ALTER ROLE would otherwise
     print a password into the server log. The
     reader role can log in, read every table the owner creates in `public` of each database, and
-    nothing else: its sessions are read-only by default and it owns nothing.
+    nothing else: its sessions are read-only by default and it owns nothing. In `reporting_databases`
+    (the warehouse, read by the dashboards) it may read every schema the owner creates, not only `public`.
     """
     lines = [
         "SET log_statement = 'none';",
@@ -110,7 +112,24 @@ def render_bootstrap_sql(
                 f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(user)} IN SCHEMA public "
                 f"GRANT SELECT ON TABLES TO {quote_ident(reader)};",
             ]
+        for name in reporting_databases:
+            lines += [
+                f"\\connect {quote_ident(name)}",
+                *reporting_reader_grants(user, reader),
+                # Schemas and tables created before these defaults existed (an older stack).
+                f"SELECT format('GRANT USAGE ON SCHEMA %I TO %I', nspname, {quote_literal(reader)}), "
+                f"format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', nspname, {quote_literal(reader)}) "
+                f"FROM pg_namespace WHERE nspowner = {quote_literal(user)}::regrole\\gexec",  # nosec B608 # values quoted with quote_literal
+            ]
     return "\n".join(lines) + "\n"
+
+
+def reporting_reader_grants(user: str, reader: str) -> list[str]:
+    """Run in a reporting database: the reader may read every schema and table `user` creates there."""
+    return [
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(user)} GRANT USAGE ON SCHEMAS TO {quote_ident(reader)};",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(user)} GRANT SELECT ON TABLES TO {quote_ident(reader)};",
+    ]
 
 
 def render_postgresql_conf(settings: Settings, socket_dir: Path) -> str:
@@ -337,6 +356,7 @@ class PostgresService(NativeService):
                     reader=settings.postgres_reader_user,
                     reader_password=settings.secret("postgres_reader_password"),
                     extra_databases=(*SOURCE_DATABASES, WAREHOUSE_DATABASE),
+                    reporting_databases=(WAREHOUSE_DATABASE,),
                 ),
             )
 

@@ -38,6 +38,20 @@ def test_superset_reads_a_snapshot_of_the_configured_warehouse(home):
     assert env["SUPERSET_CONFIG_PATH"].endswith("dashboard/superset_config.py")
 
 
+def test_superset_gets_the_read_only_postgres_login_without_its_password(home, monkeypatch):
+    monkeypatch.setenv("POSTGRES_READER_USER", "report_reader")
+    monkeypatch.setenv("POSTGRES_READER_PASSWORD", "r3ader")
+    monkeypatch.setenv("POSTGRES_PASSWORD", "0wner")
+    env = superset_env(reload_settings(), home / "dashboard")
+    assert env["POSTGRES_READER_USER"] == "report_reader"
+    assert env["SHOPFLOW_DASHBOARD_ERP_DATABASE"] == "warehouse"
+    # The password goes only to the provisioning process (dashboard/provision.py imports it encrypted).
+    assert "r3ader" not in env.values() and "0wner" not in env.values()
+
+    monkeypatch.delenv("POSTGRES_READER_PASSWORD")
+    assert "POSTGRES_READER_USER" not in superset_env(reload_settings(), home / "dashboard")
+
+
 def test_status_and_stop_when_not_running(home, capsys):
     reload_settings()
     assert main(["dashboard", "--status"]) == 1

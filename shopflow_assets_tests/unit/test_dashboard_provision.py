@@ -10,7 +10,12 @@ import yaml
 from shopflow_assets.settings import PROJECT_ROOT
 
 DASHBOARD_DIR = PROJECT_ROOT / "dashboard"
-ENV = {"SHOPFLOW_DASHBOARD_SNAPSHOT": "/data/snapshot.duckdb"}
+ENV = {
+    "SHOPFLOW_DASHBOARD_SNAPSHOT": "/data/snapshot.duckdb",
+    "POSTGRES_READER_USER": "shop_reader",
+    "POSTGRES_HOST": "db",
+    "POSTGRES_PORT": "5432",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +39,11 @@ def test_repository_dashboards_render_with_every_chart_placed(provision):
     assert {"page-views", "shop-revenue", "olist-gold"} <= set(dashboards)
     charts = {body["uuid"]: body for path, body in files.items() if path.startswith("charts/")}
     datasets = {body["uuid"]: body for path, body in files.items() if path.startswith("datasets/")}
-    (database,) = [body for path, body in files.items() if path.startswith("databases/")]
+    database = files["databases/shopflow-warehouse.yaml"]
     assert database["sqlalchemy_uri"] == "duckdb:////data/snapshot.duckdb"
     assert database["extra"]["engine_params"]["connect_args"] == {"read_only": True}
-    assert all(d["database_uuid"] == database["uuid"] for d in datasets.values())
+    erp = files["databases/erp-warehouse.yaml"]
+    assert all(d["database_uuid"] in (database["uuid"], erp["uuid"]) for d in datasets.values())
 
     for board in boards:
         body = dashboards[board["slug"]]
@@ -84,7 +90,10 @@ def test_database_with_unset_variable_is_skipped_with_its_dashboards(provision, 
     env = {"POSTGRES_USER": "shop", "POSTGRES_HOST": "db", "POSTGRES_PORT": "5432"}
     files, skipped, _ = _bundle(provision, env=env, root=tmp_path)
     assert skipped == []
-    assert files["databases/erp-warehouse.yaml"]["sqlalchemy_uri"] == "postgresql://shop@db:5432/warehouse"
+    assert (
+        files["databases/erp-warehouse.yaml"]["sqlalchemy_uri"]
+        == "postgresql://shop:XXXXXXXXXX@db:5432/warehouse"
+    )
     databases, _ = provision.load_specs(tmp_path)
     # The password goes to Superset's import, keyed by the database's bundle file, never into the files.
     assert provision.database_passwords(databases, env | {"POSTGRES_PASSWORD": "pw"}) == {
@@ -128,3 +137,51 @@ def test_a_dataset_can_be_a_query(provision, tmp_path):
     dataset = files["datasets/w/latest_orders.yaml"]
     assert dataset["sql"].startswith("SELECT DISTINCT ON (id)") and dataset["table_name"] == "latest_orders"
     assert dataset["schema"] is None
+
+
+def test_erp_reports_read_the_warehouse_through_the_read_only_role_with_the_flows_queries(provision):
+    files, skipped, _ = _bundle(provision)
+    assert skipped == []
+    erp = files["databases/erp-warehouse.yaml"]
+    # The read-only login, default database; the URI holds Superset's password mask, not the password
+    # (that goes to the import by name, and Superset keeps it only under a masked URI).
+    assert erp["sqlalchemy_uri"] == "postgresql://shop_reader:XXXXXXXXXX@db:5432/warehouse"
+    databases, _ = provision.load_specs(DASHBOARD_DIR)
+    assert provision.database_passwords(databases, ENV | {"POSTGRES_READER_PASSWORD": "s3cret"}) == {
+        "databases/erp-warehouse.yaml": "s3cret"
+    }
+    assert "s3cret" not in str(files)
+    (board,) = [b for p, b in files.items() if p.startswith("dashboards/") and b["slug"] == "erp-reports"]
+    assert board["dashboard_title"] == "ERP reports"
+    erp_datasets = {b["table_name"]: b for b in files.values() if b.get("database_uuid") == erp["uuid"]}
+    assert set(erp_datasets) == {
+        "sales_by_month_and_currency",
+        "top_counterparties",
+        "purchase_vs_sales_by_location",
+    }
+    queries = (PROJECT_ROOT / "sql" / "erp_dashboard_queries.sql").read_text()
+    for name, dataset in erp_datasets.items():
+        assert dataset["schema"] is None and not dataset["sql"].endswith(";")
+        assert "--" not in dataset["sql"]
+        # Word for word the flow's definition (comments and the final `;` aside).
+        assert dataset["sql"].splitlines()[0] in queries and dataset["sql"].splitlines()[-1] in queries
+        assert (
+            provision.named_query(PROJECT_ROOT / "sql" / "erp_dashboard_queries.sql", name) == dataset["sql"]
+        )
+    assert "DISTINCT ON (sales_order_id)" in erp_datasets["top_counterparties"]["sql"]
+
+
+def test_a_database_name_can_default_and_be_overridden(provision):
+    template = "postgresql://${U}@h:1/${DB:-warehouse}"
+    assert provision.expand(template, {"U": "r"}) == "postgresql://r@h:1/warehouse"
+    assert provision.expand(template, {"U": "r", "DB": "warehouse_t1"}) == "postgresql://r@h:1/warehouse_t1"
+    assert provision.expand(template, {"DB": "x"}) is None  # a variable without default stays required
+
+
+def test_unknown_named_query_is_refused_naming_the_file(provision, tmp_path):
+    queries = tmp_path / "q.sql"
+    queries.write_text("-- name: a\n-- what a is\nSELECT 1;\n\n-- name: b\nSELECT 2\n;\n")
+    assert provision.named_query(queries, "a") == "SELECT 1"
+    assert provision.named_query(queries, "b") == "SELECT 2"
+    with pytest.raises(provision.SpecError, match="no query '-- name: c' \\(there are: a, b\\)"):
+        provision.named_query(queries, "c")

@@ -168,6 +168,9 @@ def test_dashboard_reads_the_warehouse_volume_read_only_and_takes_its_secrets_fr
     for secret in ("SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD"):
         assert env[secret].startswith("${") and ":?" in env[secret], secret
     assert "/health" in " ".join(dashboard["healthcheck"]["test"])
+    # PostgreSQL (ERP reports) through the read-only login only: the owner's password is not there.
+    assert env["POSTGRES_READER_PASSWORD"].startswith("${") and ":?" in env["POSTGRES_READER_PASSWORD"]
+    assert "POSTGRES_PASSWORD" not in env and "POSTGRES_USER" not in env
 
 
 def test_the_spark_cluster_has_two_workers_a_history_server_and_a_connect_server(compose):
@@ -192,6 +195,10 @@ def test_postgres_creates_the_source_and_warehouse_databases_with_a_reader(compo
         assert database in script
     assert "default_transaction_read_only = on" in script
     assert "POSTGRES_READER_PASSWORD" in _environment(postgres)
+    # The dashboards' ERP reports: in the warehouse the reader reads every schema (`erp` too).
+    warehouse_part = script.split("-d warehouse")[-1]
+    assert 'GRANT USAGE ON SCHEMAS TO :"reader"' in warehouse_part
+    assert 'GRANT SELECT ON TABLES TO :"reader"' in warehouse_part
 
 
 def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):

@@ -76,3 +76,27 @@ def test_bootstrap_creates_a_read_only_reader_with_select_on_every_database():
     assert sql.count('GRANT SELECT ON TABLES TO "shopflow_reader"') == 2
     assert "GRANT INSERT" not in sql and "GRANT ALL" not in sql
     assert 'GRANT pg_read_all_stats TO "shopflow_reader";' in sql  # sees open transactions' start times
+
+
+def test_bootstrap_lets_the_reader_read_every_schema_of_the_warehouse_only():
+    sql = render_bootstrap_sql(
+        "shopflow",
+        "pw",
+        "shopflow",
+        reader="shopflow_reader",
+        reader_password="rp",
+        extra_databases=("totesys", "warehouse"),
+        reporting_databases=("warehouse",),
+    )
+    warehouse_part = sql.split('\\connect "warehouse"')[-1]
+    assert (
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "shopflow" GRANT USAGE ON SCHEMAS TO "shopflow_reader";'
+        in warehouse_part
+    )
+    assert (
+        'ALTER DEFAULT PRIVILEGES FOR ROLE "shopflow" GRANT SELECT ON TABLES TO "shopflow_reader";'
+        in warehouse_part
+    )
+    assert "GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I" in warehouse_part  # schemas that exist already
+    assert sql.count("GRANT USAGE ON SCHEMAS") == 1  # not in the source databases
+    assert "GRANT INSERT" not in sql and "GRANT ALL" not in sql
