@@ -3,7 +3,7 @@
 -- Facts keep every version of a source row (history), so each query first takes the LATEST version of
 -- every order: summing all versions would count an order once per change. Money is never summed across
 -- currencies: every figure is per currency. Each query is a block starting with `-- name: <name>`;
--- shopflow_assets_tests/integration/test_erp_dashboard.py runs each one and compares it with the same
+-- shopflow_assets_tests/integration/test_erp_warehouse.py runs each one and compares it with the same
 -- figure computed directly from the OLTP source.
 
 -- name: sales_by_month_and_currency
