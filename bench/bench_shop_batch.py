@@ -74,7 +74,7 @@ def main() -> int:
                 if bucket == "raw-data" or f"date={day}/" in key:
                     lake.client.delete_object(Bucket=bucket, Key=key)
 
-    from shopflow_assets.domains.shop.automation import run_days
+    from shopflow_assets.domains.shop.definitions import run_days
 
     load_before = os.getloadavg()[0]
     memory = PeakMemory()

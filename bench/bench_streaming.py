@@ -36,7 +36,7 @@ from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_
 from shopflow_assets.resources.kafka import kafka_client_config  # noqa: E402
 from shopflow_assets.resources.lake import build_lake  # noqa: E402
 from shopflow_assets.resources.spark import get_spark_session  # noqa: E402
-from shopflow_assets.resources.streaming import SparkStreamingResource  # noqa: E402
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource  # noqa: E402
 from shopflow_assets.resources.warehouse import connect_warehouse  # noqa: E402
 from shopflow_assets.settings import get_settings  # noqa: E402
 

@@ -171,7 +171,7 @@ def provision(env: dict[str, str], admin_password: str | None, reset: bool) -> s
 
 def healthy(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as response:  # nosec B310 # a loopback http URL built here
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

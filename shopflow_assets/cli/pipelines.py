@@ -114,7 +114,7 @@ def _shop_quality(args: argparse.Namespace) -> int:
 def _run_shop(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from shopflow_assets.domains.shop.automation import days_between, run_days
+    from shopflow_assets.domains.shop.definitions import days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     days = days_between(*date_range(args.date, args.end))
@@ -132,7 +132,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopflow_assets.datagen.shop import generate_shop_day
-    from shopflow_assets.domains.shop.automation import days_between, run_days
+    from shopflow_assets.domains.shop.definitions import days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings
 

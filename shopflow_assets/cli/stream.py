@@ -88,7 +88,8 @@ def _run(args: argparse.Namespace) -> int:
     from shopflow_assets.resources.kafka import require_kafka
     from shopflow_assets.resources.lake import build_lake
     from shopflow_assets.resources.spark import get_spark_session
-    from shopflow_assets.resources.streaming import SparkStreamingResource, stop_on_signals
+    from shopflow_assets.resources.streaming.resource import SparkStreamingResource
+    from shopflow_assets.resources.streaming.runner import stop_on_signals
     from shopflow_assets.settings import get_settings
 
     try:

@@ -24,7 +24,6 @@ ORDER_STATUSES = (
     "created",
     "approved",
 )
-PAYMENT_TYPES = ("credit_card", "boleto", "voucher", "debit_card", "not_defined")
 RFM_SEGMENTS = ("Champions", "Loyal Customers", "Potential Loyalists", "At Risk", "Hibernating", "Others")
 # Silver amounts outside [0, MAX_AMOUNT] are quarantined (the silver quality gate bounds amounts so).
 MAX_AMOUNT = 100_000
@@ -233,57 +232,6 @@ DEAD_LETTER_COLUMNS = (
 )
 
 # --- Pandera contracts (checked on pandas frames read back from the lake / warehouse) ----------------
-
-_id = pa.Column(str, nullable=False)
-
-
-def bronze_schema(table: TableContract) -> pa.DataFrameSchema:
-    """Bronze completeness: every source column present, ids never null."""
-    cols = {c: pa.Column(str, nullable=c not in table.keys) for c in table.columns}
-    return pa.DataFrameSchema(cols, strict=False, coerce=False, name=f"bronze_{table.name}")
-
-
-SILVER_ORDERS = pa.DataFrameSchema(
-    {
-        "order_id": pa.Column(str, nullable=False, unique=True),
-        "customer_id": _id,
-        "order_status": pa.Column(str, pa.Check.isin(ORDER_STATUSES)),
-        "order_purchase_timestamp": pa.Column("datetime64[us]", nullable=False, coerce=True),
-    },
-    strict=False,
-    name="silver_orders",
-)
-SILVER_ORDER_ITEMS = pa.DataFrameSchema(
-    {
-        "order_id": _id,
-        "order_item_id": pa.Column(int, pa.Check.ge(1), coerce=True),
-        "product_id": _id,
-        "seller_id": _id,
-        "price": pa.Column(float, pa.Check.in_range(0, MAX_AMOUNT), coerce=True),
-        "freight_value": pa.Column(float, pa.Check.in_range(0, MAX_AMOUNT), coerce=True),
-    },
-    unique=["order_id", "order_item_id"],
-    strict=False,
-    name="silver_order_items",
-)
-SILVER_CUSTOMERS = pa.DataFrameSchema(
-    {"customer_id": pa.Column(str, nullable=False, unique=True), "customer_unique_id": _id},
-    strict=False,
-    name="silver_customers",
-)
-SILVER_PRODUCTS = pa.DataFrameSchema(
-    {"product_id": pa.Column(str, nullable=False, unique=True)}, strict=False, name="silver_products"
-)
-SILVER_SELLERS = pa.DataFrameSchema(
-    {"seller_id": pa.Column(str, nullable=False, unique=True)}, strict=False, name="silver_sellers"
-)
-SILVER_SCHEMAS = {
-    "orders": SILVER_ORDERS,
-    "order_items": SILVER_ORDER_ITEMS,
-    "customers": SILVER_CUSTOMERS,
-    "products": SILVER_PRODUCTS,
-    "sellers": SILVER_SELLERS,
-}
 
 _rate = pa.Column(float, pa.Check.in_range(0, 1), coerce=True)
 _money = pa.Column(float, pa.Check.ge(0), coerce=True)

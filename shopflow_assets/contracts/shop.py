@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from shopflow_assets.io_managers.contract import DatasetContract, register_contract
+from shopflow_assets.contracts.dataset import DatasetContract, register_contract
 
 # --- raw files ----------------------------------------------------------------------------------------
 # Column order of each raw CSV as the generator writes it (the header is checked before upload).

@@ -4,13 +4,12 @@
 - `prepare_dbt()`: `dbt parse` -> target/manifest.json, which dagster-dbt needs to load definitions
   (`shopflow dbt-prepare` in make/CI; definitions also call it when the manifest is missing or stale).
 - `dbt_env()`: the environment profiles.yml reads, from settings (warehouse file, extensions, S3).
-- `partition_vars()`: a partition's time window -> dbt `--vars` (min_date inclusive, max_date exclusive).
+- `partition_env()`: a partition's time window -> the env the dbt partition macro reads (min inclusive, max exclusive).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -51,14 +50,14 @@ def apply_dbt_env(settings: Settings | None = None) -> None:
 
 
 @contextmanager
-def dbt_environment(settings: Settings | None = None) -> Iterator[None]:
-    """dbt_env() exported for the duration of a dbt invocation, then the previous environment restored
-    (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
+def dbt_environment(settings: Settings | None = None, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """dbt_env() (and `extra`) exported for the duration of a dbt invocation, then the previous environment
+    restored (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
     from shopflow_assets.resources.warehouse import ensure_extension_directory
 
     settings = settings or get_settings()
     ensure_extension_directory(settings)
-    values = dbt_env(settings)
+    values = {**dbt_env(settings), **(extra or {})}
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -80,8 +79,15 @@ def partition_vars(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> 
     return {"min_date": first.isoformat(), "max_date": last.isoformat()}
 
 
-def partition_vars_arg(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> list[str]:
-    return ["--vars", json.dumps(partition_vars(start, end))]
+# The partition window reaches dbt through the environment, not `--vars`: dbt drops its partial parse
+# whenever `--vars` change (a full parse per partition, ~10 s), while a changed env_var() value only
+# re-renders the files that read it (measured in docs/shop-batch.md).
+PARTITION_ENV = {"min_date": "SHOPFLOW_DBT_MIN_DATE", "max_date": "SHOPFLOW_DBT_MAX_DATE"}
+
+
+def partition_env(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> dict[str, str]:
+    """A partition window [start, end) -> the environment variables the shop partition macro reads."""
+    return {PARTITION_ENV[name]: value for name, value in partition_vars(start, end).items()}
 
 
 def dbt_executable() -> str:

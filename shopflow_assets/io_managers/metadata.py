@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from shopflow_assets.io_managers.contract import DatasetContract
+from shopflow_assets.contracts.dataset import DatasetContract
 
 PREVIEW_ROWS = 10
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shopflow_assets.io_managers.contract import DatasetContract, get_contract, validate_frame
+from shopflow_assets.contracts.dataset import DatasetContract, get_contract, validate_frame
 from shopflow_assets.io_managers.metadata import frame_metadata
 from shopflow_assets.resources.lake import LakeKeyNotFoundError, LakeResource
 

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from shopflow_assets.io_managers.contract import DatasetContract, validate_frame
+from shopflow_assets.contracts.dataset import DatasetContract, validate_frame
 from shopflow_assets.io_managers.metadata import frame_metadata, partition_window
 from shopflow_assets.io_managers.parquet import dataset_of, to_pandas
 from shopflow_assets.resources.warehouse import connect_warehouse

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from shopflow_assets.datagen.events import ClickOptions, Ratios, click_stream
 from shopflow_assets.domains.clickstream.pipeline import upsert_warehouse
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
-from shopflow_assets.domains.marketplace.silver import SilverPaths
+from shopflow_assets.domains.marketplace.pipeline import SilverPaths
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.settings import Settings
 from shopflow_assets_tests.unit import marketplace_reference as ref

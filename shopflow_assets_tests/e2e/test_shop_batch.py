@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from shopflow_assets.datagen.shop import ShopManifest, generate_shop_day
-from shopflow_assets.domains.shop.automation import run_days
+from shopflow_assets.domains.shop.definitions import run_days
 from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.warehouse import connect_warehouse

@@ -17,7 +17,7 @@ from shopflow_assets.datagen.events import ActionOptions, Ratios, action_stream
 from shopflow_assets.datagen.producer import Pace, send
 from shopflow_assets.resources.kafka import end_offsets
 from shopflow_assets.resources.lake import build_lake
-from shopflow_assets.resources.streaming import read_checkpoint
+from shopflow_assets.resources.streaming.checkpoints import read_checkpoint
 from shopflow_assets_tests.integration import test_streaming as streaming_tests
 
 # the streaming tests' fixtures: settings with the service credentials, one Spark, a fresh topic and keys

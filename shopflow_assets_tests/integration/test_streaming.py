@@ -32,7 +32,8 @@ from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_pa
 from shopflow_assets.resources.kafka import end_offsets, kafka_client_config
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.spark import get_spark_session
-from shopflow_assets.resources.streaming import SparkStreamingResource, read_checkpoint
+from shopflow_assets.resources.streaming.checkpoints import read_checkpoint
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 
@@ -324,9 +325,9 @@ def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind
 ):
     import dagster as dg
 
+    from shopflow_assets.domains.kafka_sensors import END_OFFSETS_TAG, build_kafka_lag_sensor
     from shopflow_assets.resources.kafka import KafkaResource
     from shopflow_assets.resources.lake import LakeResource
-    from shopflow_assets.resources.streaming import END_OFFSETS_TAG, build_kafka_lag_sensor
 
     config = _page_views_config(run_id, topic)
     sensor = build_kafka_lag_sensor(
@@ -369,7 +370,7 @@ def test_user_action_events_asset_materializes_with_accounting_metadata_and_chec
 
     from shopflow_assets.domains.events.assets import user_action_events
     from shopflow_assets.resources import build_resources
-    from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
+    from shopflow_assets.resources.streaming.resource import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
 
     count = 4_000
     options = ActionOptions(topic=topic, seed=3, count=count, ratios=Ratios(bad_rate=0.05))

@@ -66,7 +66,9 @@ def test_bootstrap_creates_a_read_only_reader_with_select_on_every_database():
         reader_password="r'p",
         extra_databases=("totesys", "warehouse"),
     )
-    assert "ALTER ROLE \"shopflow_reader\" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD 'r''p';" in sql
+    # Passwords travel as SCRAM verifiers, never in clear text.
+    assert 'ALTER ROLE "shopflow_reader" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD \'SCRAM-SHA-256$' in sql
+    assert "r''p" not in sql
     assert 'ALTER ROLE "shopflow_reader" SET default_transaction_read_only = on;' in sql
     for database in ("totesys", "warehouse"):
         assert f"SELECT format('CREATE DATABASE %I OWNER %I', '{database}', 'shopflow')" in sql

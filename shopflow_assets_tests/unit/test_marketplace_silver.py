@@ -189,10 +189,6 @@ def test_enrichment_whatever_arrives_first(spark, paths):
         "SP",
         "01001",
     )
-    # One row per person, with their newest location.
-    unique = silver_rows(spark, paths, "customers_unique", "customer_unique_id")
-    assert unique["u1"]["customer_state"] == "RJ" and unique["u1"]["customer_ids"] == 2
-
     # Products get their English category from the translation; items get product and seller info.
     spark.createDataFrame(
         [("beleza_saude", "health_beauty")],

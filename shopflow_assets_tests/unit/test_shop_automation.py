@@ -1,16 +1,16 @@
 """Partitions, dbt vars, schedule, sensor and blocking checks of the shop batch, without services."""
 
 import datetime as dt
-import json
 
 import dagster as dg
 import duckdb
 import pytest
 
-from shopflow_assets.domains.dbt import partition_vars, partition_vars_arg
+from shopflow_assets.domains.dbt import partition_env, partition_vars
 from shopflow_assets.domains.shop.assets import check_header
-from shopflow_assets.domains.shop.automation import complete_days, days_between, plan_runs, shop_definitions
+from shopflow_assets.domains.shop.automation import complete_days, plan_runs
 from shopflow_assets.domains.shop.checks import CHECK_SPECS, evaluate_checks
+from shopflow_assets.domains.shop.definitions import days_between, shop_definitions
 from shopflow_assets.domains.shop.transforms import parse_raw_object_key, raw_object_key
 
 
@@ -26,10 +26,10 @@ def test_partition_window_becomes_half_open_dbt_vars():
         "max_date": "2026-01-02",
     }
     assert partition_vars(dt.date(2026, 1, 1), dt.date(2026, 1, 8))["max_date"] == "2026-01-08"
-    assert (
-        json.loads(partition_vars_arg(dt.date(2026, 1, 1), dt.date(2026, 1, 2))[1])["min_date"]
-        == "2026-01-01"
-    )
+    assert partition_env(dt.date(2026, 1, 1), dt.date(2026, 1, 2)) == {
+        "SHOPFLOW_DBT_MIN_DATE": "2026-01-01",
+        "SHOPFLOW_DBT_MAX_DATE": "2026-01-02",
+    }
     with pytest.raises(ValueError, match="empty partition window"):
         partition_vars(dt.date(2026, 1, 2), dt.date(2026, 1, 2))
 

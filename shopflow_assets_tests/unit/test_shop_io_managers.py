@@ -5,14 +5,13 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from shopflow_assets.io_managers import (
+from shopflow_assets.contracts.dataset import (
     ContractViolationError,
     DatasetContract,
-    PanderaDuckDBIOManager,
-    PanderaParquetIOManager,
     register_contract,
     validate_frame,
 )
+from shopflow_assets.io_managers import PanderaDuckDBIOManager, PanderaParquetIOManager
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import reload_settings

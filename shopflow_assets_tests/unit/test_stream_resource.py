@@ -6,15 +6,15 @@ import json
 
 import pytest
 
+from shopflow_assets.domains.kafka_sensors import lag_decision
 from shopflow_assets.resources.lake import LocalLake
-from shopflow_assets.resources.streaming import (
+from shopflow_assets.resources.streaming.checkpoints import (
     CommittedOffsets,
-    QueryReport,
-    lag_decision,
     latest_batch_id,
     parse_offset_log,
     read_checkpoint,
 )
+from shopflow_assets.resources.streaming.runner import QueryReport
 
 OFFSET_LOG = "\n".join(
     [

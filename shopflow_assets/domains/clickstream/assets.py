@@ -14,7 +14,7 @@ from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_pa
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.resources.streaming import SparkStreamingResource, run_bounded_from_asset
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource, run_bounded_from_asset
 
 PREFIX = "clickstream"
 FACT_PAGE_VIEWS_KEY = dg.AssetKey([PREFIX, contract.FACT_PAGE_VIEWS])

@@ -6,7 +6,7 @@ import dagster as dg
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.assets import fact_page_views
-from shopflow_assets.resources.streaming import RUN_RETRIES, build_kafka_lag_sensor
+from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, build_kafka_lag_sensor
 
 page_views_job = dg.define_asset_job(
     "page_views_stream",

@@ -11,7 +11,7 @@ import dagster as dg
 from shopflow_assets.domains.clickstream.assets import PREFIX, clicks_topic, fact_page_views
 from shopflow_assets.domains.clickstream.automation import clicks_topic_sensor, page_views_job
 from shopflow_assets.domains.skeleton import domain_specs
-from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
+from shopflow_assets.resources.streaming.resource import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
 
 defs = domain_specs(
     dg.Definitions(

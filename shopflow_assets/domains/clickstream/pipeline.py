@@ -25,13 +25,9 @@ from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
 from shopflow_assets.identifiers import quote_identifier, safe_prefix, safe_table
 from shopflow_assets.resources.lake import Lake
-from shopflow_assets.resources.streaming import (
-    QueryReport,
-    StreamingRunner,
-    dead_letter_frame,
-    kafka_stream,
-    write_batch_partitioned_parquet,
-)
+from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
+from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
+from shopflow_assets.resources.streaming.source import kafka_stream
 from shopflow_assets.settings import Settings
 
 PAGE_VIEWS_QUERY = "page_views"

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
-from shopflow_assets.resources.streaming import (
+from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,

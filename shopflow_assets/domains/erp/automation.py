@@ -76,7 +76,7 @@ def pending_changes(reader, state) -> dict[str, str]:
     """Tables whose newest last_updated is past their watermark -> "<newest>><watermark>" (ISO)."""
     try:
         watermarks = dict(
-            state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()
+            state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()  # nosec B608 # constant schema/table names; values are bound
         )
     except Exception:  # the state table does not exist before the first ingestion
         state.rollback()

@@ -177,7 +177,7 @@ def change_bound(reader: Any, safety_lag_seconds: float) -> tuple[dt.datetime, d
 
 
 def read_watermarks(state: Any) -> dict[str, dt.datetime]:
-    rows = state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()
+    rows = state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()  # nosec B608 # constant schema/table names; values are bound
     return dict(rows)
 
 
@@ -238,7 +238,7 @@ def ingest(
         for entry in result.tables.values():
             if entry.error is None:
                 state.execute(
-                    f"INSERT INTO {STATE_SCHEMA}.watermark (source_table, last_updated, raw_key, rows) "
+                    f"INSERT INTO {STATE_SCHEMA}.watermark (source_table, last_updated, raw_key, rows) "  # nosec B608 # constant schema/table names; values are bound
                     "VALUES (%s, %s, %s, %s) ON CONFLICT (source_table) DO UPDATE SET "
                     "last_updated = EXCLUDED.last_updated, raw_key = coalesce(EXCLUDED.raw_key, "
                     f"{STATE_SCHEMA}.watermark.raw_key), rows = EXCLUDED.rows, updated_at = now()",
@@ -274,7 +274,7 @@ class TransformResult:
 
 def _snapshots(state: Any) -> dict[str, tuple[str, str]]:
     rows = state.execute(
-        f"SELECT source_table, last_raw_key, snapshot_key FROM {STATE_SCHEMA}.source_snapshot"
+        f"SELECT source_table, last_raw_key, snapshot_key FROM {STATE_SCHEMA}.source_snapshot"  # nosec B608 # constant schema/table names; values are bound
     ).fetchall()
     return {table: (last, snapshot) for table, last, snapshot in rows}
 
@@ -333,13 +333,13 @@ def transform(state: Any, lake: Lake, prefix: str = PROCESSED_PREFIX) -> Transfo
             snapshot_key = dated_key(f"{prefix}/_current", table, batch_time)
             lake.put_if_absent(PROCESSED_BUCKET, snapshot_key, to_parquet(folded))
             state.execute(
-                f"INSERT INTO {STATE_SCHEMA}.source_snapshot VALUES (%s, %s, %s, %s) "
+                f"INSERT INTO {STATE_SCHEMA}.source_snapshot VALUES (%s, %s, %s, %s) "  # nosec B608 # constant schema/table names; values are bound
                 "ON CONFLICT (source_table) DO UPDATE SET last_raw_key = EXCLUDED.last_raw_key, "
                 "snapshot_key = EXCLUDED.snapshot_key, rows = EXCLUDED.rows",
                 (table, pending[table][-1], snapshot_key, folded.num_rows),
             )
         state.execute(
-            f"INSERT INTO {STATE_SCHEMA}.processed_batch (batch_id, raw_keys, outputs) VALUES (%s, %s, %s)",
+            f"INSERT INTO {STATE_SCHEMA}.processed_batch (batch_id, raw_keys, outputs) VALUES (%s, %s, %s)",  # nosec B608 # constant schema/table names; values are bound
             (batch_id, json.dumps(pending), json.dumps(result.outputs)),
         )
     log.info("erp transform %s", json.dumps({"batch": batch_id, "rows": result.rows}))
@@ -404,7 +404,7 @@ def load(warehouse: Any, lake: Lake) -> LoadResult:
         with warehouse.transaction():
             _lock(warehouse, "load")
             row = warehouse.execute(
-                f"SELECT batch_id, outputs FROM {STATE_SCHEMA}.processed_batch "
+                f"SELECT batch_id, outputs FROM {STATE_SCHEMA}.processed_batch "  # nosec B608 # constant schema/table names; values are bound
                 "WHERE loaded_at IS NULL ORDER BY batch_id LIMIT 1"
             ).fetchone()
             if row is None:
@@ -415,7 +415,7 @@ def load(warehouse: Any, lake: Lake) -> LoadResult:
                     count = upsert(warehouse, name, read_parquet(lake, PROCESSED_BUCKET, outputs[name]))
                     result.rows[name] = result.rows.get(name, 0) + count
             warehouse.execute(
-                f"UPDATE {STATE_SCHEMA}.processed_batch SET loaded_at = now() WHERE batch_id = %s",
+                f"UPDATE {STATE_SCHEMA}.processed_batch SET loaded_at = now() WHERE batch_id = %s",  # nosec B608 # constant schema/table names; values are bound
                 (batch_id,),
             )
             result.batches.append(batch_id)

@@ -11,7 +11,7 @@ from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.resources.streaming import SparkStreamingResource, run_bounded_from_asset
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource, run_bounded_from_asset
 
 PREFIX = "events"
 USER_ACTION_EVENTS_KEY = dg.AssetKey([PREFIX, contract.USER_ACTION_EVENTS])

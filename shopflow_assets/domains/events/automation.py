@@ -6,7 +6,7 @@ import dagster as dg
 
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.assets import user_action_events
-from shopflow_assets.resources.streaming import RUN_RETRIES, build_kafka_lag_sensor
+from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, build_kafka_lag_sensor
 
 user_actions_job = dg.define_asset_job(
     "user_actions_stream",

@@ -7,7 +7,7 @@ import dagster as dg
 from shopflow_assets.domains.events.assets import PREFIX, user_action_events, user_actions_topic
 from shopflow_assets.domains.events.automation import user_actions_job, user_actions_sensor
 from shopflow_assets.domains.skeleton import domain_specs
-from shopflow_assets.resources.streaming import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
+from shopflow_assets.resources.streaming.resource import STREAMING_RESOURCE, STREAMING_RESOURCE_KEY
 
 defs = domain_specs(
     dg.Definitions(

@@ -21,13 +21,9 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.lake import Lake
-from shopflow_assets.resources.streaming import (
-    QueryReport,
-    StreamingRunner,
-    dead_letter_frame,
-    kafka_stream,
-    write_batch_partitioned_parquet,
-)
+from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
+from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
+from shopflow_assets.resources.streaming.source import kafka_stream
 from shopflow_assets.settings import Settings
 
 USER_ACTIONS_QUERY = "user_actions"

@@ -44,9 +44,10 @@ from shopflow_assets.domains.marketplace.transforms import (
     scan_csv_records,
     split_valid,
     typed_with_reasons,
-    unique_customers,
 )
-from shopflow_assets.resources.streaming import SparkStreamingResource, dead_letter_frame, kafka_stream
+from shopflow_assets.resources.streaming.parse import dead_letter_frame
+from shopflow_assets.resources.streaming.resource import SparkStreamingResource
+from shopflow_assets.resources.streaming.source import kafka_stream
 
 Uri = Callable[..., str]  # the lake path scheme: uri(bucket, key, engine)
 CHECKPOINT_GROUP = "marketplace"
@@ -503,9 +504,6 @@ def _propagate_dimension(
     changed = current.join(batch_keys, list(table.keys), "left_semi")
     if table is CUSTOMERS:
         propagate(spark, changed, paths.silver(ORDERS.name), "customer_id", ENRICHMENT["orders"])
-        unique_customers(current).write.format("delta").mode("overwrite").option(
-            "overwriteSchema", "true"
-        ).save(paths.silver("customers_unique"))
     elif table is PRODUCTS:
         cols = ("product_category_name", "product_category_name_english")
         propagate(spark, changed, paths.silver(ORDER_ITEMS.name), "product_id", cols)

@@ -32,7 +32,7 @@ from shopflow_assets.contracts.marketplace import (
     ORDERS,
     TableContract,
 )
-from shopflow_assets.resources.streaming import (
+from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,
@@ -180,26 +180,6 @@ def enrich_order_items(items: DataFrame, products: DataFrame | None, sellers: Da
     else:
         out = out.join(sellers.select("seller_id", *seller_cols), "seller_id", "left")
     return out
-
-
-def unique_customers(customers: DataFrame) -> DataFrame:
-    """One row per person (`customer_unique_id`): the newest location, and how many customer_ids they had."""
-    window = Window.partitionBy("customer_unique_id").orderBy(
-        F.col(INGESTION_TS).desc(), F.col("customer_id").desc()
-    )
-    counts = customers.groupBy("customer_unique_id").agg(F.countDistinct("customer_id").alias("customer_ids"))
-    newest = (
-        customers.withColumn("_rank", F.row_number().over(window))
-        .filter("_rank = 1")
-        .select(
-            "customer_unique_id",
-            F.col("customer_id").alias("latest_customer_id"),
-            "customer_zip_code_prefix",
-            "customer_city",
-            "customer_state",
-        )
-    )
-    return newest.join(counts, "customer_unique_id")
 
 
 # --- bronze -----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pandas as pd
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from shopflow_assets.contracts import shop as contract
-from shopflow_assets.domains.dbt import DBT_PROJECT, dbt_environment, ensure_dbt_manifest, partition_vars_arg
+from shopflow_assets.domains.dbt import DBT_PROJECT, dbt_environment, ensure_dbt_manifest, partition_env
 from shopflow_assets.domains.shop import transforms
 from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.io_managers.metadata import preview
@@ -344,5 +344,5 @@ class ShopDbtTranslator(DagsterDbtTranslator):
 def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build` of the shop models for the partition's days: models, then their tests (as checks)."""
     window = context.partition_time_window
-    with dbt_environment():
-        yield from dbt.cli(["build", *partition_vars_arg(window.start, window.end)], context=context).stream()
+    with dbt_environment(extra=partition_env(window.start, window.end)):
+        yield from dbt.cli(["build"], context=context).stream()

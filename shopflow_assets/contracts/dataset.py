@@ -1,4 +1,4 @@
-"""Dataset contracts: one Pandera schema per dataset, plus what storage needs to know about it.
+"""Dataset contracts: one Pandera schema per dataset, plus what storage and the IO managers need to know.
 
 A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`) and found by
 name: an asset names its dataset in its definition metadata (`{"dataset": "shop.fact_orders"}`) and the

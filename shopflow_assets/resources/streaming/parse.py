@@ -1,0 +1,70 @@
+"""JSON field helpers shared by the parsers, dead-letter frames and the batch-keyed Parquet write.
+
+A parser adds a `reason` column (null when the record is valid); `dead_letter_frame` keeps the invalid
+records with their reason, Kafka metadata and raw value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
+
+# --- JSON field helpers shared by the parsers -------------------------------------------------------
+
+
+def parse_json_object(value: Column) -> Column:
+    """A VARIANT of the JSON text, or NULL when the text is not JSON."""
+    return F.try_parse_json(value)
+
+
+def json_type(variant: Column, path: str) -> Column:
+    """The JSON type of the value at `path`: 'STRING', 'BIGINT', 'OBJECT<...>', 'VOID' (null)... or NULL if absent."""
+    return F.schema_of_variant(F.try_variant_get(variant, path, "variant"))
+
+
+def json_string(variant: Column, path: str) -> Column:
+    return F.try_variant_get(variant, path, "string")
+
+
+def present_with_wrong_type(variant: Column, path: str, expected_prefix: str) -> Column:
+    """True when the field exists, is not JSON null, and its type does not start with `expected_prefix`."""
+    kind = json_type(variant, path)
+    return kind.isNotNull() & (kind != F.lit("VOID")) & ~kind.startswith(expected_prefix)
+
+
+def first_reason(checks: Iterable[tuple[Column, str]]) -> Column:
+    """The reason of the first failed check (checks in priority order), else NULL (the record is valid)."""
+    reason = F.lit(None).cast("string")
+    for failed, name in reversed(list(checks)):
+        reason = F.when(failed, F.lit(name)).otherwise(reason)
+    return reason
+
+
+def dead_letter_frame(parsed: DataFrame, batch_id: int | None = None) -> DataFrame:
+    """Rows whose `reason` is set, shaped as dead letters: reason, topic, partition, offset, raw value."""
+    letters = parsed.where(F.col("reason").isNotNull()).select(
+        "reason",
+        *KAFKA_META_COLUMNS,
+        F.col("value").alias("raw_value"),
+        F.current_timestamp().alias("dead_lettered_at"),
+    )
+    if batch_id is not None:
+        letters = letters.withColumn("batch_id", F.lit(batch_id).cast("long"))
+    return letters
+
+
+def write_batch_partitioned_parquet(df: DataFrame, path: str, partition_columns: Iterable[str]) -> None:
+    """Write one micro-batch's rows so that a replay of the batch replaces, not adds to, its first attempt.
+
+    The partition columns end with `batch_id`; dynamic partition overwrite replaces exactly the
+    (…, batch_id) partitions this write produces and leaves every other batch alone.
+    """
+    (
+        df.write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(*partition_columns)
+        .parquet(path)
+    )
