@@ -100,7 +100,7 @@ def main() -> None:
     print(
         f"scale {args.scale}: {manifest.rows.get('olist_orders_dataset.csv')} orders, "
         f"{sum(c.messages for c in bronze.values())} messages, "
-        f"{sum(c.dead_letters for c in bronze.values())} dead letters, batch rows {batch}"
+        f"{sum(c.dead_letters for c in bronze.values())} dead letters, batch rows { ({name: load.rows for name, load in batch.items()}) }"
     )
     print("silver:", {name: counts["newest_versions"] for name, counts in silver.items()})
     record(

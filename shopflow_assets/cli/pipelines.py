@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def dagster_home(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
     home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists():  # the project's instance: queued runs, the Olist writer limit
+        shutil.copyfile(Path(__file__).parents[1] / "dagster_instance.yaml", instance_config)
     return home
 
 

@@ -126,8 +126,11 @@ def test_batch_bronze_skips_blank_rows_and_loads_a_missing_optional_file_empty(t
     (folder / olist.REVIEWS).unlink()
     lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
     spark = get_spark_session()
-    rows = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS, ORDER_REVIEWS))
-    assert rows == {"order_payments": manifest.rows[olist.PAYMENTS], "order_reviews": 0}
+    loads = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS, ORDER_REVIEWS))
+    assert {name: (load.rows, load.quarantined) for name, load in loads.items()} == {
+        "order_payments": (manifest.rows[olist.PAYMENTS], 0),
+        "order_reviews": (0, 0),
+    }
     reviews = spark.read.format("delta").load(lake.paths.bronze("order_reviews"))
     assert set(ORDER_REVIEWS.columns) <= set(reviews.columns)
     (folder / olist.PAYMENTS).unlink()

@@ -138,11 +138,19 @@ def olist_bronze_batch(
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
-    rows = load_batch_bronze(session, mlake, csv_dir)
+    loads = load_batch_bronze(session, mlake, csv_dir)
     for table in BATCH_LOADED:
+        load = loads[table.name]
         yield dg.MaterializeResult(
             asset_key=bronze_key(table),
-            metadata={"rows": rows[table.name], "source": str(csv_dir / f"{table.csv_name}.csv")},
+            metadata={
+                "rows": load.rows,
+                # records with too few / too many fields: quarantined with their line number and rule
+                "quarantined_rows": load.quarantined,
+                "quarantined_by_rule": load.malformed,
+                "quarantine": mlake.malformed_rows(table),
+                "source": str(csv_dir / f"{table.csv_name}.csv"),
+            },
         )
         yield bronze_check_result(session, mlake.paths.bronze(table.name), table)
 

@@ -27,6 +27,17 @@ from shopflow_assets.resources.streaming.checkpoints import (
     read_committed_offsets,
 )
 
+# Both Olist jobs write the same Delta tables and streaming checkpoints: the instance limits runs carrying
+# this tag to one at a time (tag_concurrency_limits in docker/dagster.yaml and shopflow_assets/dagster_instance.yaml),
+# so a second launch waits in the queue instead of writing alongside the first.
+LAKE_WRITER_TAG = {"shopflow/olist-lake": "writer"}
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
 olist_pipeline = dg.define_asset_job(
     "olist_pipeline",
     selection=dg.AssetSelection.groups(PREFIX),
@@ -34,7 +45,7 @@ olist_pipeline = dg.define_asset_job(
     # One process per run: its three Spark steps share one JVM and the code location is imported once,
     # instead of a process (and a Spark start) per step (docs/marketplace.md, "Run cost").
     executor_def=dg.in_process_executor,
-    tags=RUN_RETRIES,
+    tags=RUN_RETRIES | LAKE_WRITER_TAG,
 )
 
 olist_bronze_silver = dg.define_asset_job(
@@ -44,7 +55,7 @@ olist_bronze_silver = dg.define_asset_job(
     | dg.AssetSelection.assets(*[silver_key(t) for t in SILVER_ORDER]),
     description="Bounded Kafka -> bronze -> silver run, launched by the Kafka sensor as data arrives.",
     executor_def=dg.in_process_executor,
-    tags=RUN_RETRIES,
+    tags=RUN_RETRIES | LAKE_WRITER_TAG,
 )
 
 olist_daily_schedule = dg.ScheduleDefinition(
@@ -53,6 +64,12 @@ olist_daily_schedule = dg.ScheduleDefinition(
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
 )
+
+
+def active_lake_writer(instance: dg.DagsterInstance) -> dg.RunRecord | None:
+    """A queued or running run of either Olist job (they carry the writer tag): it takes the waiting messages."""
+    records = instance.get_run_records(dg.RunsFilter(statuses=_ACTIVE, tags=LAKE_WRITER_TAG), limit=1)
+    return records[0] if records else None
 
 
 def unprocessed_messages(
@@ -108,8 +125,16 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
     """Launches a bounded bronze/silver run when the raw_* topics hold messages bronze has not committed.
 
     Reads offsets only (topic end offsets, checkpoint files): it never consumes, so it cannot stall the daemon.
-    A failed run is retried by Dagster's run retries (the job's RUN_RETRIES tag).
+    A failed run is retried by Dagster's run retries (the job's RUN_RETRIES tag). While a run of either Olist
+    job is queued or running it skips: that run takes the messages, and a second one would write the same
+    tables and checkpoints.
     """
+    active = active_lake_writer(context.instance)
+    if active is not None:
+        run = active.dagster_run
+        return dg.SkipReason(
+            f"run {run.run_id} of {run.job_name} is {run.status.value.lower()}; it takes the waiting messages"
+        )
     end = bronze_end_offsets(kafka)
     lag = bronze_lag(kafka, lake, end=end)
     if sum(lag.values()) == 0:

@@ -7,7 +7,10 @@ that lets facts see their dimensions.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,7 @@ from shopflow_assets.domains.marketplace.transforms import (
     enrich_products,
     newest_per_key,
     parse_messages,
+    scan_csv_records,
     split_valid,
     typed_with_reasons,
 )
@@ -85,6 +89,10 @@ class MarketplaceLake:
 
     def dead_letters(self, table: TableContract) -> str:
         return self.spark("quarantine", f"marketplace/bronze_dead_letter/{table.name}")
+
+    def malformed_rows(self, table: TableContract) -> str:
+        """Batch CSV records with too few or too many fields, with their line and rule."""
+        return self.spark("quarantine", f"marketplace/bronze_malformed/{table.name}")
 
     @property
     def duckdb_lakehouse_root(self) -> str:
@@ -135,7 +143,7 @@ def load_batch_bronze(
     lake: MarketplaceLake,
     csv_dir: Path,
     tables: tuple[TableContract, ...] = BATCH_LOADED,
-) -> dict[str, int]:
+) -> dict[str, BatchLoad]:
     """Payments, reviews, geolocation and the category translation from their CSVs into bronze. The
     folder is checked first (a missing required file fails before any load; reviews and geolocation are
     optional and load as empty tables)."""
@@ -144,7 +152,11 @@ def load_batch_bronze(
     check_olist_folder(Path(csv_dir), [f"{table.csv_name}.csv" for table in tables])
     return {
         table.name: load_csv_to_bronze(
-            spark, table, Path(csv_dir) / f"{table.csv_name}.csv", lake.paths.bronze(table.name)
+            spark,
+            table,
+            Path(csv_dir) / f"{table.csv_name}.csv",
+            lake.paths.bronze(table.name),
+            lake.malformed_rows(table),
         )
         for table in tables
     }
@@ -268,13 +280,60 @@ def read_csv_header(path: Path) -> list[str]:
     return [name.strip().strip('"') for name in first.split(",")]
 
 
-def load_csv_to_bronze(spark: SparkSession, table: TableContract, csv_path: Path, bronze_path: str) -> int:
+MALFORMED_SCHEMA = "_source_file string, _line long, _quarantine_reason string, _field_count int, _raw string"
+
+
+@dataclass(frozen=True)
+class BatchLoad:
+    """What one batch CSV became: rows in bronze, records quarantined for their field count (by rule)."""
+
+    rows: int
+    malformed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.malformed.values())
+
+
+def split_malformed_records(csv_path: Path, table: TableContract, clean_path: Path) -> list[tuple]:
+    """Copy the records with the contract's field count to `clean_path`; return the others as quarantine
+    rows (file, line, rule, field count, the record re-encoded). Spark's permissive reader would pad a short
+    record with nulls and cut a long one, so the count is checked here, in one streaming pass."""
+    malformed = []
+    with (
+        open(csv_path, encoding="utf-8-sig", newline="") as source,
+        open(clean_path, "w", encoding="utf-8", newline="") as clean,
+    ):
+        writer = csv.writer(clean, lineterminator="\n")
+        writer.writerow(table.columns)
+        for record in scan_csv_records(source, len(table.columns)):
+            if record.rule is None:
+                writer.writerow(record.fields)
+            elif record.rule != "blank":
+                raw = io.StringIO()
+                csv.writer(raw, lineterminator="").writerow(record.fields)
+                malformed.append(
+                    (csv_path.name, record.line, record.rule, len(record.fields), raw.getvalue())
+                )
+    return malformed
+
+
+def load_csv_to_bronze(
+    spark: SparkSession,
+    table: TableContract,
+    csv_path: Path,
+    bronze_path: str,
+    malformed_path: str | None = None,
+) -> BatchLoad:
     """Land one CSV in bronze, replacing the previous load of that file (the file is the full snapshot).
 
     `_ingestion_timestamp` is the file's modification time: reloading the same file changes nothing
-    downstream (silver only takes strictly newer versions), a newer file wins.
+    downstream (silver only takes strictly newer versions), a newer file wins. Records with too few or too
+    many fields go to `malformed_path` (replaced likewise) with their line number and rule.
     """
     schema = ", ".join(f"`{c}` string" for c in table.columns)
+    malformed: list[tuple] = []
+    workdir = tempfile.TemporaryDirectory(prefix="olist-csv-")
     if not csv_path.is_file():
         # an optional file the folder lacks (check_olist_folder warned): an empty table, so gold still runs
         frame = spark.createDataFrame([], schema)
@@ -286,13 +345,15 @@ def load_csv_to_bronze(spark: SparkSession, table: TableContract, csv_path: Path
                 f"{csv_path}: header {header} differs from the {table.csv_name} contract {table.columns}"
             )
         modified = dt.datetime.fromtimestamp(csv_path.stat().st_mtime, dt.UTC).isoformat()
+        clean_path = Path(workdir.name) / csv_path.name
+        malformed = split_malformed_records(csv_path, table, clean_path)
         frame = (
             spark.read.schema(schema)
             .option("header", True)
             .option("multiLine", True)  # review comments contain line breaks inside quotes
             .option("escape", '"')
-            .option("mode", "PERMISSIVE")
-            .csv(str(csv_path.resolve()))
+            .option("mode", "PERMISSIVE")  # field counts were checked above
+            .csv(str(clean_path))
         )
     # spreadsheet exports append thousands of blank `,,,,` rows: they are not records
     frame = frame.na.drop(how="all", subset=list(table.columns))
@@ -303,10 +364,18 @@ def load_csv_to_bronze(spark: SparkSession, table: TableContract, csv_path: Path
         F.lit(csv_path.name).alias("_source_file"),
         F.to_date(F.lit(modified).try_cast("timestamp")).alias(INGESTION_DATE),
     )
-    rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(
-        INGESTION_DATE
-    ).save(bronze_path)
-    return spark.read.format("delta").load(bronze_path).count()
+    with workdir:
+        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(
+            INGESTION_DATE
+        ).save(bronze_path)
+    if malformed_path is not None:
+        spark.createDataFrame(malformed, MALFORMED_SCHEMA).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(malformed_path)
+    counts: dict[str, int] = {}
+    for *_, rule, _count, _raw in malformed:
+        counts[rule] = counts.get(rule, 0) + 1
+    return BatchLoad(spark.read.format("delta").load(bronze_path).count(), counts)
 
 
 # --- silver Delta steps: MERGE of the newest valid rows, quarantine, propagation ------------------------

@@ -15,6 +15,10 @@ Silver: type, validate, keep the newest version per key, enrich. Rules (docs/mar
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -216,3 +220,38 @@ def bronze_rows(parsed: DataFrame, table: TableContract) -> DataFrame:
         ingested_at.alias("_bronze_ingested_at"),
         F.coalesce(event_date, F.to_date(ingested_at)).alias(INGESTION_DATE),
     )
+
+
+# --- batch CSVs: records with the wrong number of fields ------------------------------------------------
+
+TOO_FEW_FIELDS = "too_few_fields"
+TOO_MANY_FIELDS = "too_many_fields"
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One CSV record after the header: the physical line it starts on, its fields, and the rule it breaks
+    (None: loadable; "blank": every field empty, a spreadsheet's trailing row, not a record)."""
+
+    line: int
+    fields: list[str]
+    rule: str | None
+
+
+def scan_csv_records(lines: Iterable[str], field_count: int) -> Iterator[CsvRecord]:
+    """Each record after the header with its rule, in one linear pass. `lines` come from a file opened with
+    newline="" (quoted line breaks and CRLF are the csv module's to handle; a BOM is the opener's)."""
+    reader = csv.reader(lines)
+    next(reader, None)  # the header, checked against the contract by the caller
+    last_line = reader.line_num
+    for fields in reader:
+        start, last_line = last_line + 1, reader.line_num
+        if not any(value.strip() for value in fields):
+            rule = "blank"
+        elif len(fields) < field_count:
+            rule = TOO_FEW_FIELDS
+        elif len(fields) > field_count:
+            rule = TOO_MANY_FIELDS
+        else:
+            rule = None
+        yield CsvRecord(start, fields, rule)

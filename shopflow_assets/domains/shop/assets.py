@@ -154,6 +154,11 @@ def shop_raw_objects(
 # --- cleaned tables (Spark) ------------------------------------------------------------------------------
 
 
+class ShopCleaningConfig(dg.Config):
+    # a day quarantining more of a file fails at the cleaned tables, not later at the warehouse or gold
+    max_quarantine_share: float = transforms.DEFAULT_MAX_QUARANTINE_SHARE
+
+
 @dg.multi_asset(
     outs={
         **{
@@ -181,11 +186,25 @@ def shop_raw_objects(
         ),
     },
     deps=[raw_key(dataset) for dataset in contract.SHOP_DATASETS],
+    check_specs=[
+        dg.AssetCheckSpec(
+            transforms.QUARANTINE_RATIO_CHECK,
+            asset=clean_key(dataset),
+            blocking=True,
+            description="at most max_quarantine_share of the day's rows quarantined; names rule, column, samples",
+        )
+        for dataset in contract.SHOP_DATASETS
+    ],
     partitions_def=shop_daily_partitions,
     name="shop_cleaned_tables",
     backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
-def shop_cleaned_tables(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
+def shop_cleaned_tables(
+    context: dg.AssetExecutionContext,
+    config: ShopCleaningConfig,
+    spark: SparkResource,
+    lake: LakeResource,
+):
     """Clean the day's raw objects with Spark; every input row is either loaded or quarantined."""
     day = business_date(context)
     session = spark.get_session()
@@ -233,6 +252,25 @@ def shop_cleaned_tables(context: dg.AssetExecutionContext, spark: SparkResource,
             "sample": preview(quarantine),
         },
     )
+    for dataset in contract.SHOP_DATASETS:
+        ratio = transforms.quarantine_ratio(
+            dataset, input_rows[dataset], quarantine, config.max_quarantine_share
+        )
+        yield dg.AssetCheckResult(
+            asset_key=clean_key(dataset),
+            check_name=transforms.QUARANTINE_RATIO_CHECK,
+            passed=ratio.passed,
+            description=ratio.description(),
+            metadata={
+                "input": ratio.input_rows,
+                "quarantined": ratio.quarantined,
+                "share": round(ratio.share, 4),
+                "max_share": ratio.max_share,
+                "rule": ratio.rule or "",
+                "column": ratio.column or "",
+                "samples": list(ratio.samples),
+            },
+        )
 
 
 # --- star schema in the warehouse ------------------------------------------------------------------------

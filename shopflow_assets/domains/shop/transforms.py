@@ -8,6 +8,9 @@ the ones in `shopflow_assets.contracts.shop` (see docs/shop-batch.md).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from dataclasses import dataclass
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -432,3 +435,70 @@ def parse_raw_object_key(key: str) -> tuple[dt.date, str] | None:
     except ValueError:
         return None
     return day, parts[3].removesuffix(".csv")
+
+
+# --- quarantine ratio: a mostly quarantined day fails at the cleaned tables, saying why -----------------
+
+QUARANTINE_RATIO_CHECK = "quarantine_ratio"
+DEFAULT_MAX_QUARANTINE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class QuarantineRatio:
+    dataset: str
+    input_rows: int
+    quarantined: int
+    max_share: float
+    rule: str | None = None
+    column: str | None = None
+    samples: tuple[str, ...] = ()
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.input_rows if self.input_rows else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.share <= self.max_share
+
+    def description(self) -> str | None:
+        if self.passed:
+            return None
+        where = f" on column {self.column!r}" if self.column else ""
+        return (
+            f"{self.share:.0%} of the day's {self.dataset} quarantined (> {self.max_share:.0%}); "
+            f"main rule {self.rule!r}{where}, e.g. {list(self.samples)}"
+        )
+
+
+def _detail_column(detail: str, columns: tuple[str, ...]) -> str | None:
+    """The raw column a quarantine detail speaks of (`price='x' is not a number` -> price), if any."""
+    found = [
+        (m.start(), name) for name in columns if (m := re.search(rf"\b{re.escape(name)}\b", detail or ""))
+    ]
+    return min(found)[1] if found else None
+
+
+def quarantine_ratio(
+    dataset: str, input_rows: int, quarantine: pd.DataFrame, max_share: float
+) -> QuarantineRatio:
+    """Share of one dataset's input rows quarantined; above `max_share`, the main rule, its column and
+    three distinct raw sample values of that column (the whole raw record when the rule names none)."""
+    bad = quarantine.loc[quarantine["dataset"] == dataset]
+    verdict = QuarantineRatio(dataset, input_rows, len(bad), max_share)
+    if verdict.passed or bad.empty:
+        return verdict
+    rule = bad["rule"].value_counts().index[0]
+    of_rule = bad.loc[bad["rule"] == rule]
+    columns = contract.RAW_COLUMNS[dataset]
+    column = of_rule["detail"].map(lambda d: _detail_column(d, columns)).mode()
+    column = column.iloc[0] if not column.empty else None
+    samples: list[str] = []
+    for raw in of_rule["raw_record"]:
+        value = json.loads(raw).get(column) if column else raw
+        value = "" if value is None else str(value)
+        if value not in samples:
+            samples.append(value)
+        if len(samples) == 3:
+            break
+    return QuarantineRatio(dataset, input_rows, len(bad), max_share, rule, column, tuple(samples))

@@ -1,0 +1,97 @@
+"""Batch Olist CSVs with short or long records: quarantined with their line number and rule, the good ones
+load (Spark's permissive reader alone would pad or cut them silently)."""
+
+from shopflow_assets.contracts.marketplace import ORDER_PAYMENTS, ORDER_REVIEWS
+from shopflow_assets.domains.marketplace.transforms import TOO_FEW_FIELDS, TOO_MANY_FIELDS, scan_csv_records
+
+HEADER = ",".join(ORDER_PAYMENTS.columns)
+# BOM, CRLF, a quoted comma, a short and a long record, trailing spreadsheet blanks (physical lines 1..9)
+MESSY_PAYMENTS = (
+    "\ufeff"
+    + "\r\n".join(
+        [
+            HEADER,
+            "o1,1,credit_card,3,99.90",
+            '"o2",1,"voucher, gift",1,10.00',
+            "o3,1,boleto",  # line 4: short
+            "o4,1,debit_card,1,5.00,extra,fields",  # line 5: long
+            "o5,2,credit_card,1,1.50",
+            ",,,,",
+            ",,,,",
+            "o6,1,boleto,1",  # line 9: short by one
+        ]
+    )
+    + "\r\n"
+)
+
+
+def _scan(text: str, columns: tuple[str, ...]):
+    import io
+
+    return list(scan_csv_records(io.StringIO(text.removeprefix("\ufeff"), newline=""), len(columns)))
+
+
+def test_scan_names_each_short_and_long_record_with_its_line():
+    records = _scan(MESSY_PAYMENTS, ORDER_PAYMENTS.columns)
+    assert [(r.line, r.rule) for r in records] == [
+        (2, None),
+        (3, None),
+        (4, TOO_FEW_FIELDS),
+        (5, TOO_MANY_FIELDS),
+        (6, None),
+        (7, "blank"),
+        (8, "blank"),
+        (9, TOO_FEW_FIELDS),
+    ]
+    assert records[1].fields == ["o2", "1", "voucher, gift", "1", "10.00"]
+
+
+def test_a_quoted_line_break_keeps_the_line_numbers_of_the_records_after_it():
+    header = ",".join(ORDER_REVIEWS.columns)
+    good = 'r1,o1,5,"title","first line\nsecond, line",2018-01-01 00:00:00,2018-01-02 00:00:00'
+    text = "\n".join([header, good, "r2,o2,4", good.replace("r1", "r3")]) + "\n"
+    records = _scan(text, ORDER_REVIEWS.columns)
+    assert [(r.line, r.rule) for r in records] == [(2, None), (4, TOO_FEW_FIELDS), (5, None)]
+    assert records[0].fields[4] == "first line\nsecond, line"
+
+
+def test_batch_bronze_loads_the_good_rows_and_quarantines_the_rest_with_line_and_rule(tmp_path):
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake, load_batch_bronze
+    from shopflow_assets.resources.spark import get_spark_session
+
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    (folder / f"{ORDER_PAYMENTS.csv_name}.csv").write_bytes(MESSY_PAYMENTS.encode())
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
+    spark = get_spark_session()
+
+    load = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"]
+    assert (load.rows, load.quarantined) == (3, 3)
+    assert load.malformed == {TOO_FEW_FIELDS: 2, TOO_MANY_FIELDS: 1}
+
+    bronze = spark.read.format("delta").load(lake.paths.bronze("order_payments"))
+    loaded = {tuple(row) for row in bronze.select(*ORDER_PAYMENTS.columns).collect()}
+    assert loaded == {
+        ("o1", "1", "credit_card", "3", "99.90"),
+        ("o2", "1", "voucher, gift", "1", "10.00"),
+        ("o5", "2", "credit_card", "1", "1.50"),
+    }
+    quarantined = (
+        spark.read.format("delta")
+        .load(lake.malformed_rows(ORDER_PAYMENTS))
+        .orderBy("_line")
+        .select("_source_file", "_line", "_quarantine_reason", "_field_count", "_raw")
+        .collect()
+    )
+    name = f"{ORDER_PAYMENTS.csv_name}.csv"
+    assert [tuple(row) for row in quarantined] == [
+        (name, 4, TOO_FEW_FIELDS, 3, "o3,1,boleto"),
+        (name, 5, TOO_MANY_FIELDS, 7, "o4,1,debit_card,1,5.00,extra,fields"),
+        (name, 9, TOO_FEW_FIELDS, 4, "o6,1,boleto,1"),
+    ]
+
+    # the file is the full snapshot: a corrected file empties the quarantine
+    (folder / name).write_text(HEADER + "\no1,1,credit_card,3,99.90\n")
+    load = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"]
+    assert (load.rows, load.quarantined) == (1, 0)
+    assert spark.read.format("delta").load(lake.malformed_rows(ORDER_PAYMENTS)).count() == 0
