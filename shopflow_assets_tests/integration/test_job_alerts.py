@@ -96,7 +96,11 @@ def test_failed_page_view_stream_is_mailed_and_posted(stack, monkeypatch):
     assert run.status == dg.DagsterRunStatus.FAILURE
 
     post, mail = alert_on(instance, run)
-    assert (post["job"], post["partition"], post["step"]) == ("page_views_stream", None, "fact_page_views")
+    assert (post["job"], post["partition"], post["step"]) == (
+        "page_views_stream",
+        None,
+        "clickstream__fact_page_views",
+    )
     assert "Kafka" in post["error"] and dead in post["error"], post["error"]
     assert "\n" not in post["error"]
     assert mail["Subject"].strip() == "[shopflow] page_views_stream failed at step fact_page_views"

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from shopflow_assets.datagen import events
 from shopflow_assets.datagen.events import ActionOptions, ClickOptions, OlistOptions, OlistStream, Ratios
@@ -297,9 +297,12 @@ def ensure_topic_has_messages(topic: str) -> bool:
         metadata = consumer.list_topics(topic, timeout=5).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return False
-        return any(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] > 0
-            for p in metadata.partitions
-        )
+        try:
+            return any(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] > 0
+                for p in metadata.partitions
+            )
+        except KafkaException:  # a topic created a moment ago may have no leader yet: ask again later
+            return False
     finally:
         consumer.close()

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from shopflow_assets import devstack
+from shopflow_assets.devstack.credentials import CREDENTIAL_FIELDS
 from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running, owned_pid, processes_in
 from shopflow_assets.settings import Settings, reload_settings
@@ -68,6 +69,10 @@ def isolated_env(shared_settings, monkeypatch):
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    # Credentials another stack exported into this process (for dg.EnvVar) belong to that stack: the
+    # isolated one generates its own.
+    for name in CREDENTIAL_FIELDS:
+        monkeypatch.delenv(name, raising=False)
     yield env
     leftover = Settings(_env_file=str(home / "generated.env"))
     devstack.down(settings=leftover, reporter=devstack.quiet_reporter())

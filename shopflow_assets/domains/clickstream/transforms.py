@@ -45,7 +45,13 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
         checks.append((field_kind.isNull() | (field_kind == "VOID"), f"missing:{name}"))
     for name in STRING_FIELDS:
         checks.append((present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
-    checks.append((event_time.isNull(), contract.REASON_BAD_TIMESTAMP))
+    # A click before 1970 is not a click: and years before 1 even break the conversion to Python.
+    checks.append(
+        (
+            event_time.isNull() | (event_time < F.lit("1970-01-01").cast("timestamp")),
+            contract.REASON_BAD_TIMESTAMP,
+        )
+    )
     future = event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
     checks.append((future, contract.REASON_FUTURE_TIMESTAMP))
 
