@@ -103,7 +103,9 @@ def test_failed_page_view_stream_is_mailed_and_posted(stack, monkeypatch):
     )
     assert "Kafka" in post["error"] and dead in post["error"], post["error"]
     assert "\n" not in post["error"]
-    assert mail["Subject"].strip() == "[shopflow] page_views_stream failed at step clickstream__fact_page_views"
+    assert (
+        mail["Subject"].strip() == "[shopflow] page_views_stream failed at step clickstream__fact_page_views"
+    )
 
 
 def test_failed_star_schema_check_is_mailed_and_posted(stack):
