@@ -62,7 +62,6 @@ class ErpIngestConfig(ErpConfig):
     specs=[
         dg.AssetSpec(
             key,
-            group_name=GROUP,
             skippable=True,
             kinds={"postgres", "s3", "parquet"},
             description=f"Immutable Parquet objects of totesys.{table}'s changes: "
@@ -130,7 +129,6 @@ def erp_ingest(
     specs=[
         dg.AssetSpec(
             key,
-            group_name=GROUP,
             skippable=True,
             deps=[RAW_KEYS[s] for s in _processed_sources(name)],
             kinds={"s3", "parquet"},
@@ -169,7 +167,6 @@ def erp_transform(
     specs=[
         dg.AssetSpec(
             key,
-            group_name=GROUP,
             skippable=True,
             deps=[PROCESSED_KEYS[name]],
             kinds={"postgres"},

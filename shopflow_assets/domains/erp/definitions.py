@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from shopflow_assets.domains.erp.assets import erp_ingest, erp_load, erp_transform
+from shopflow_assets.domains.erp.assets import GROUP, erp_ingest, erp_load, erp_transform
 from shopflow_assets.domains.erp.automation import (
     erp_change_sensor,
     erp_ingest_job,
@@ -18,10 +18,14 @@ from shopflow_assets.domains.erp.automation import (
     erp_transform_job,
     erp_transform_sensor,
 )
+from shopflow_assets.domains.skeleton import domain_specs
 
-defs = dg.Definitions(
-    assets=[erp_ingest, erp_transform, erp_load],
-    jobs=[erp_pipeline_job, erp_ingest_job, erp_transform_job, erp_load_job],
-    schedules=[erp_load_schedule],
-    sensors=[erp_change_sensor, erp_transform_sensor],
+defs = domain_specs(
+    dg.Definitions(
+        assets=[erp_ingest, erp_transform, erp_load],
+        jobs=[erp_pipeline_job, erp_ingest_job, erp_transform_job, erp_load_job],
+        schedules=[erp_load_schedule],
+        sensors=[erp_change_sensor, erp_transform_sensor],
+    ),
+    group=GROUP,
 )

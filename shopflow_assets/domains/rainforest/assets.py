@@ -89,7 +89,6 @@ GOLD_DEPS = {
     specs=[
         dg.AssetSpec(
             key(f"bronze_{table}"),
-            group_name=GROUP,
             kinds={"postgres", "spark", "delta"},
             description=f"rainforest.{table}: every row changed that day (updated_ts), with _load_ts and _partition",
         )
@@ -129,7 +128,6 @@ def rainforest_bronze(
         dg.AssetSpec(
             key(name),
             deps=[key(f"bronze_{t}") for t in SILVER_DEPS[name]],
-            group_name=GROUP,
             kinds={"spark", "delta"},
             description=(
                 f"{name}: the day's rows, newest version per key (replaces the day)"
@@ -164,7 +162,6 @@ def rainforest_silver(
             deps=[key(d) for d in GOLD_DEPS.get(name, [])]
             + ([key("wide_order_items")] if name == "daily_category_metrics" else [])
             + ([key("wide_orders")] if name == "daily_order_metrics" else []),
-            group_name=GROUP,
             kinds={"spark", "delta"},
         )
         for name in GOLD_TABLES
@@ -206,7 +203,6 @@ def rainforest_gold(
         dg.AssetSpec(
             key(view),
             deps=[key(name) for name in GOLD_TABLES],
-            group_name=GROUP,
             kinds={"duckdb"},
             description=f"view {SCHEMA}.{view} in the warehouse (published only when every gold check passes)",
         )

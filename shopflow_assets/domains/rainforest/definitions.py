@@ -6,15 +6,20 @@ Resources it needs from build_resources(): spark, lake, warehouse, postgres_read
 import dagster as dg
 
 from shopflow_assets.domains.rainforest.assets import (
+    GROUP,
     rainforest_bronze,
     rainforest_gold,
     rainforest_interface,
     rainforest_silver,
 )
 from shopflow_assets.domains.rainforest.automation import rainforest_medallion, rainforest_medallion_schedule
+from shopflow_assets.domains.skeleton import domain_specs
 
-defs = dg.Definitions(
-    assets=[rainforest_bronze, rainforest_silver, rainforest_gold, rainforest_interface],
-    jobs=[rainforest_medallion],
-    schedules=[rainforest_medallion_schedule],
+defs = domain_specs(
+    dg.Definitions(
+        assets=[rainforest_bronze, rainforest_silver, rainforest_gold, rainforest_interface],
+        jobs=[rainforest_medallion],
+        schedules=[rainforest_medallion_schedule],
+    ),
+    group=GROUP,
 )
