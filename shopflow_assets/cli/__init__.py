@@ -44,6 +44,23 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def positive(kind: type = int):
+    """An argparse `type` for a number of `kind` greater than 0."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a {'whole ' if kind is int else ''}number: {text!r}"
+            ) from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
 def date_range(start: dt.date, end: dt.date | None, start_flag: str = "--date", end_flag: str = "--end"):
     """(start, end) with end defaulting to start; end before start is a usage error."""
     end = end or start

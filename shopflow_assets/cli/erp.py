@@ -13,20 +13,9 @@ import time
 
 from rich.console import Console
 
+from shopflow_assets.cli import positive
+
 console = Console(stderr=True)
-
-
-def _positive(kind: type):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        return value
-
-    return parse
 
 
 def dataset_group(
@@ -48,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Scale 1 = 3,000 sales orders, 1,500 purchase orders, a transaction and a payment each, "
         "25 staff, 20 counterparties, 30 addresses, 3 currencies.",
     )
-    erp.add_argument("--scale", type=_positive(float), default=1.0)
+    erp.add_argument("--scale", type=positive(float), default=1.0)
     erp.add_argument("--seed", type=int, default=42)
     erp.add_argument("--reset", action="store_true", help="empty the tables first (identities restart)")
     erp.set_defaults(func=_generate)
@@ -58,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "erp",
         help="insert orders and payments and update prices, dates, addresses and names in totesys",
     )
-    live.add_argument("--changes-per-minute", type=_positive(float), required=True)
-    live.add_argument("--duration", type=_positive(float), required=True, help="seconds")
+    live.add_argument("--changes-per-minute", type=positive(float), required=True)
+    live.add_argument("--duration", type=positive(float), required=True, help="seconds")
     live.add_argument("--seed", type=int, default=7)
     live.set_defaults(func=_simulate)
 

@@ -4,29 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import time
 
 from rich.console import Console
 
+from shopflow_assets.cli import parse_date, positive
+
 console = Console(stderr=True)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _schema(text: str) -> str:
@@ -57,9 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "dimension updates, the orders, their items and the click events, with COPY."
         ),
     )
-    app.add_argument("--date", type=_date, required=True, help="first day, YYYY-MM-DD")
-    app.add_argument("--days", type=_positive, default=1, help="consecutive days (default 1)")
-    app.add_argument("--orders-per-day", type=_positive, default=10_000, help="orders a day (default 10,000)")
+    app.add_argument("--date", type=parse_date, required=True, help="first day, YYYY-MM-DD")
+    app.add_argument("--days", type=positive(), default=1, help="consecutive days (default 1)")
+    app.add_argument(
+        "--orders-per-day", type=positive(), default=10_000, help="orders a day (default 10,000)"
+    )
     app.add_argument("--seed", type=int, default=42)
     app.add_argument(
         "--schema",
@@ -75,12 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     checks = group.add_subparsers(dest="rainforest_command", required=True)
     landed = checks.add_parser("landed", help="exit 0 when the app database holds orders of the day")
-    landed.add_argument("--date", type=_date, required=True)
+    landed.add_argument("--date", type=parse_date, required=True)
     landed.set_defaults(func=_landed)
     published = checks.add_parser(
         "published", help="exit 0 when both interface reports hold rows for the day"
     )
-    published.add_argument("--date", type=_date, required=True)
+    published.add_argument("--date", type=parse_date, required=True)
     published.set_defaults(func=_published)
 
 
