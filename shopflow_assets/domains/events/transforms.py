@@ -11,6 +11,7 @@ from shopflow_assets.resources.streaming.parse import (
     json_string,
     json_type,
     parse_json_object,
+    plausible_timestamp,
     present_with_wrong_type,
 )
 
@@ -56,7 +57,7 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
         "product_name": j["product_information"]["name"],
         "SKU": j["product_information"]["SKU"],
     }
-    event_datetime = F.try_to_timestamp(ts)
+    event_datetime = plausible_timestamp(ts)
     needs_whole_record = (
         j.isNull()
         | j["_corrupt"].isNotNull()
@@ -118,7 +119,7 @@ def whole_record_reason(value: Column) -> Column:
             (whole.isNull(), contract.REASON_NOT_JSON),
             (~json_type(whole, "$").startswith("OBJECT"), contract.REASON_NOT_OBJECT),
             (ts_kind.isNull() | (ts_kind == "VOID"), contract.REASON_MISSING_TIMESTAMP),
-            ((ts_kind != "STRING") | F.try_to_timestamp(raw_ts).isNull(), contract.REASON_BAD_TIMESTAMP),
+            ((ts_kind != "STRING") | plausible_timestamp(raw_ts).isNull(), contract.REASON_BAD_TIMESTAMP),
             *[
                 (present_with_wrong_type(whole, path, "OBJECT"), f"wrong_type:{name}")
                 for name, path in contract.OBJECT_FIELDS

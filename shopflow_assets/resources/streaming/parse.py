@@ -35,6 +35,16 @@ def present_with_wrong_type(variant: Column, path: str, expected_prefix: str) ->
     return kind.isNotNull() & (kind != F.lit("VOID")) & ~kind.startswith(expected_prefix)
 
 
+def plausible_timestamp(text: Column) -> Column:
+    """The timestamp `text` parses to when its year is 1970..9999, else NULL (also when it does not parse).
+
+    A year before 1970 ("-3582") is a typo or an attack, and one Python cannot hold would break every
+    reader that collects the column; such a record is dead-lettered as a bad timestamp instead.
+    """
+    parsed = F.try_to_timestamp(text)
+    return F.when(F.year(parsed).between(1970, 9999), parsed)
+
+
 def first_reason(checks: Iterable[tuple[Column, str]]) -> Column:
     """The reason of the first failed check (checks in priority order), else NULL (the record is valid)."""
     reason = F.lit(None).cast("string")
