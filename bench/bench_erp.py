@@ -27,9 +27,9 @@ from pathlib import Path
 
 from harness import Figure, record
 
+from shopflow_assets.cli.erp import connect
 from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp, table_counts
 from shopflow_assets.domains.erp import runner
-from shopflow_assets.domains.erp.connections import connect
 from shopflow_assets.settings import PROJECT_ROOT, export_env_files
 
 TARGET_SECONDS = 60.0

@@ -10,12 +10,39 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
 
 from rich.console import Console
 
 from shopflow_assets.cli import positive
 
 console = Console(stderr=True)
+
+
+@contextmanager
+def connect(
+    role: Literal["owner", "reader"], which: Literal["source", "warehouse"], autocommit: bool = False
+) -> Iterator[Any]:
+    """The ERP databases outside Dagster (CLI, benchmark), with the same roles as its assets: the source
+    is read through the read-only role; generators, state and loads use the owner. Imports stay inside the
+    functions: the resources package loads Dagster, which `shopflow --help` should not wait for."""
+    from shopflow_assets.domains.erp.contract import SOURCE_DATABASE
+    from shopflow_assets.resources.postgres import PostgresResource
+    from shopflow_assets.settings import WAREHOUSE_DATABASE, get_settings
+
+    database = SOURCE_DATABASE if which == "source" else WAREHOUSE_DATABASE
+    resource = PostgresResource.from_settings(get_settings(), role=role, database=database)
+    with resource.connect(autocommit=autocommit) as conn:
+        yield conn
+
+
+def lake() -> Any:
+    from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.settings import get_settings
+
+    return build_lake(get_settings())
 
 
 def dataset_group(
@@ -69,7 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp, reset_source
-    from shopflow_assets.domains.erp.connections import connect
 
     started = time.perf_counter()
     with connect("owner", "source") as conn:
@@ -86,7 +112,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.erp import simulate_erp
-    from shopflow_assets.domains.erp.connections import connect
 
     console.print(f"simulating {args.changes_per_minute:g} changes/min for {args.duration:g}s in totesys")
     done = simulate_erp(
@@ -98,7 +123,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _stage(args: argparse.Namespace) -> int:
     from shopflow_assets.domains.erp import runner
-    from shopflow_assets.domains.erp.connections import connect, lake
 
     summary: dict[str, object] = {}
     failed = False

@@ -26,6 +26,8 @@ REASON_BAD_TIMESTAMP = "bad_timestamp"
 # future and every later, honest click would be dropped as late.
 REASON_FUTURE_TIMESTAMP = "future_timestamp"
 DEFAULT_MAX_FUTURE_SKEW = "5 minutes"
+# A click is about 150 bytes; anything over this is dead-lettered as `oversized_record` unparsed.
+MAX_RECORD_BYTES = 16 * 1024
 # A run that drops more than this share of its records as late is reported as failed.
 DEFAULT_MAX_LATE_SHARE = 0.05
 

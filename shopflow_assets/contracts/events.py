@@ -5,7 +5,7 @@ Input, nested JSON:
 Output columns: event_datetime, event_date, event_name, user_id, platform, product_name, SKU.
 
 Rules (docs/requirements.md): a missing field becomes null; a record goes to the dead-letter destination
-when it is not JSON, is not a JSON object, lacks a timestamp, has a timestamp that is not an ISO-8601
+when it is oversized, not JSON, not a JSON object, lacks a timestamp, has a timestamp that is not an ISO-8601
 string, or has a field of the wrong type (a number where a string is expected, a string where an object
 is expected...). Every dead letter keeps its reason, topic, partition, offset and raw value.
 """
@@ -13,6 +13,8 @@ is expected...). Every dead letter keeps its reason, topic, partition, offset an
 from __future__ import annotations
 
 import pandera.pandas as pa
+
+from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 
 USER_ACTIONS_TOPIC = "user_actions"
 
@@ -41,7 +43,10 @@ REASON_NOT_JSON = "not_json"
 REASON_NOT_OBJECT = "not_a_json_object"
 REASON_MISSING_TIMESTAMP = "missing_timestamp"
 REASON_BAD_TIMESTAMP = "bad_timestamp"
+# A user action is under a kilobyte; anything over this is dead-lettered as `oversized_record` unparsed.
+MAX_RECORD_BYTES = 64 * 1024
 DEAD_LETTER_REASONS = (
+    REASON_OVERSIZED,
     REASON_NOT_JSON,
     REASON_NOT_OBJECT,
     REASON_MISSING_TIMESTAMP,

@@ -29,6 +29,8 @@ RFM_SEGMENTS = ("Champions", "Loyal Customers", "Potential Loyalists", "At Risk"
 MAX_AMOUNT = 100_000
 
 INGESTION_TS = "_ingestion_timestamp"
+# One Olist row as a Kafka message is well under a kilobyte; a message over this is dead-lettered unparsed.
+MAX_RECORD_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
+from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,
+    oversized,
     parse_json_object,
     plausible_timestamp,
     present_with_wrong_type,
@@ -26,7 +28,7 @@ STRING_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
 def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW) -> DataFrame:
     """Kafka records (value, topic, partition, offset, kafka_timestamp) -> typed clicks plus a `reason`.
 
-    `reason` is NULL for a valid click, else why it goes to the dead letters: not JSON, not an object,
+    `reason` is NULL for a valid click, else why it goes to the dead letters: oversized, not JSON, not an object,
     a required field missing (`missing:<field>`), a field of the wrong type (`wrong_type:<field>`), or a
     timestamp that does not parse. Timestamps without a zone are UTC (the session time zone).
     """
@@ -38,6 +40,7 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
     event_time = plausible_timestamp(raw_ts)
 
     checks = [
+        (oversized(F.col("value"), contract.MAX_RECORD_BYTES), REASON_OVERSIZED),
         (v.isNull(), contract.REASON_NOT_JSON),
         (~kind.startswith("OBJECT"), contract.REASON_NOT_OBJECT),
     ]

@@ -6,10 +6,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import events as contract
+from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,
+    oversized,
     parse_json_object,
     plausible_timestamp,
     present_with_wrong_type,
@@ -75,8 +77,10 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
         (ts.isNull(), contract.REASON_MISSING_TIMESTAMP),
         (event_datetime.isNull(), contract.REASON_BAD_TIMESTAMP),
     ]
-    reason = F.when(needs_whole_record, whole_record_reason(F.col("value"))).otherwise(
-        first_reason(timestamp_checks)
+    reason = (
+        F.when(oversized(F.col("value"), contract.MAX_RECORD_BYTES), F.lit(REASON_OVERSIZED))
+        .when(needs_whole_record, whole_record_reason(F.col("value")))
+        .otherwise(first_reason(timestamp_checks))
     )
     return parsed.select(
         event_datetime.alias("event_datetime"),

@@ -26,16 +26,19 @@ from shopflow_assets.contracts.marketplace import (
     ENRICHMENT,
     INGESTION_TS,
     MAX_AMOUNT,
+    MAX_RECORD_BYTES,
     ORDER_ITEMS,
     ORDER_REVIEWS,
     ORDER_STATUSES,
     ORDERS,
     TableContract,
 )
+from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
     first_reason,
     json_string,
     json_type,
+    oversized,
     parse_json_object,
     present_with_wrong_type,
 )
@@ -190,6 +193,7 @@ def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
     """
     variant = parse_json_object(F.col("value"))
     checks = [
+        (oversized(F.col("value"), MAX_RECORD_BYTES), REASON_OVERSIZED),
         (variant.isNull(), "not_json"),
         (~json_type(variant, "$").startswith("OBJECT"), "not_a_json_object"),
         *[(json_string(variant, f"$.{key}").isNull(), f"missing_key_{key}") for key in table.keys],

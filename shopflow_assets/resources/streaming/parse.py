@@ -12,6 +12,13 @@ from pyspark.sql import functions as F
 
 from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
 
+
+def oversized(value: Column, max_bytes: int) -> Column:
+    """True when the record's value is longer than `max_bytes` (UTF-8 bytes): dead-letter it unparsed, with
+    `contracts.streaming.REASON_OVERSIZED`."""
+    return F.coalesce(F.octet_length(value) > F.lit(max_bytes), F.lit(False))
+
+
 # --- JSON field helpers shared by the parsers -------------------------------------------------------
 
 
