@@ -14,7 +14,11 @@ from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_pa
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.resources.streaming.resource import SparkStreamingResource, run_bounded_from_asset
+from shopflow_assets.resources.streaming.resource import (
+    BoundedStreamRunConfig,
+    SparkStreamingResource,
+    run_bounded_from_asset,
+)
 
 PREFIX = "clickstream"
 FACT_PAGE_VIEWS_KEY = dg.AssetKey([PREFIX, contract.FACT_PAGE_VIEWS])
@@ -26,12 +30,8 @@ clicks_topic = dg.AssetSpec(
 )
 
 
-class PageViewsRunConfig(dg.Config):
+class PageViewsRunConfig(BoundedStreamRunConfig):
     watermark: str = contract.DEFAULT_WATERMARK
-    max_offsets_per_trigger: int = 500_000
-    # For tests and benches: another topic, and a key prefix for every output, checkpoint and table.
-    topic: str | None = None
-    key_prefix: str | None = None
 
 
 @dg.asset(
@@ -60,12 +60,9 @@ def fact_page_views(
     run = run_bounded_from_asset(
         context, run_page_views, run_config, spark=spark, lake=lake, kafka=kafka, streaming=streaming
     )
-    summary = run.summary
     metadata = {
-        **summary.as_metadata(),
-        "lag": run.lag,
+        **run.metadata(),
         "delta_table": run.lake.uri("lakehouse", run_config.table_key),
-        "dead_letters": run.lake.uri("quarantine", run_config.dead_letter_key),
         "warehouse_table": run_config.warehouse_table,
     }
-    return dg.MaterializeResult(metadata=metadata, check_results=page_view_check_results(summary))
+    return dg.MaterializeResult(metadata=metadata, check_results=page_view_check_results(run.summary))

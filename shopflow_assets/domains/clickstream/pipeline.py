@@ -23,8 +23,9 @@ from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
-from shopflow_assets.identifiers import quote_identifier, safe_prefix, safe_table
+from shopflow_assets.identifiers import quote_identifier, safe_table
 from shopflow_assets.resources.lake import Lake
+from shopflow_assets.resources.streaming.flow import StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
 from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
 from shopflow_assets.resources.streaming.source import kafka_stream
@@ -36,40 +37,25 @@ DEDUP_OPERATOR = "dedupeWithinWatermark"
 
 
 @dataclass
-class PageViewsConfig:
+class PageViewsConfig(StreamFlowConfig):
     """Where the page-view flow reads and writes; tests and benches point it at their own topic and keys."""
 
     topic: str = contract.CLICKS_TOPIC
-    table_key: str = contract.FACT_PAGE_VIEWS_LOCATION[1]  # in the lakehouse bucket
-    dead_letter_key: str = contract.CLICKS_DEAD_LETTER_LOCATION[1]  # in the quarantine bucket
+    dead_letter_key: str = contract.CLICKS_DEAD_LETTER_LOCATION[1]
     checkpoint_name: str = contract.PAGE_VIEWS_CHECKPOINT
+    table_key: str = contract.FACT_PAGE_VIEWS_LOCATION[1]  # in the lakehouse bucket
     dead_letter_checkpoint_name: str = contract.CLICKS_DEAD_LETTER_CHECKPOINT
     warehouse_table: str = contract.FACT_PAGE_VIEWS
     watermark: str = contract.DEFAULT_WATERMARK
-    max_offsets_per_trigger: int | None = 500_000
-    min_partitions: int | None = None
     mirror_to_warehouse: bool = True
     max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
     max_late_share: float = contract.DEFAULT_MAX_LATE_SHARE  # more dropped late than this fails the run
 
-    def isolated(self, prefix: str | None, topic: str | None = None) -> PageViewsConfig:
-        """The same flow under `prefix` (every output, checkpoint and the warehouse table) and/or another
-        topic: how tests and benches run it without touching the real tables."""
-        from dataclasses import replace
+    PREFIXED = ("table_key", "dead_letter_key", "checkpoint_name", "dead_letter_checkpoint_name")
 
-        p = safe_prefix(prefix, "prefix") if prefix else ""
-        under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
-        return replace(
-            self,
-            topic=topic or self.topic,
-            table_key=under(self.table_key),
-            dead_letter_key=under(self.dead_letter_key),
-            checkpoint_name=under(self.checkpoint_name),
-            dead_letter_checkpoint_name=under(self.dead_letter_checkpoint_name),
-            warehouse_table=f"{self.warehouse_table}_{p.replace('/', '_').replace('-', '_')}"
-            if p
-            else self.warehouse_table,
-        )
+    def isolated_extras(self, prefix: str) -> dict[str, object]:
+        # The warehouse mirror is a table, not a key: the prefix becomes a suffix of its name.
+        return {"warehouse_table": f"{self.warehouse_table}_{prefix.replace('/', '_').replace('-', '_')}"}
 
 
 @dataclass
@@ -277,18 +263,4 @@ def summarize(reports: dict[str, QueryReport], stats: PageViewStats) -> PageView
     )
 
 
-def run_page_views(
-    spark: SparkSession,
-    runner: StreamingRunner,
-    lake: Lake,
-    settings: Settings,
-    config: PageViewsConfig,
-    *,
-    bounded: bool = True,
-    stop_event: threading.Event | None = None,
-    on_progress=None,
-) -> PageViewRunSummary:
-    stats = PageViewStats()
-    queries = start_page_view_queries(spark, runner, lake, settings, config, stats, bounded=bounded)
-    reports = runner.wait(queries, stop_event=stop_event, on_progress=on_progress)
-    return summarize(reports, stats)
+run_page_views = StreamFlow(start_page_view_queries, PageViewStats, summarize)

@@ -11,7 +11,11 @@ from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.resources.streaming.resource import SparkStreamingResource, run_bounded_from_asset
+from shopflow_assets.resources.streaming.resource import (
+    BoundedStreamRunConfig,
+    SparkStreamingResource,
+    run_bounded_from_asset,
+)
 
 PREFIX = "events"
 USER_ACTION_EVENTS_KEY = dg.AssetKey([PREFIX, contract.USER_ACTION_EVENTS])
@@ -23,11 +27,8 @@ user_actions_topic = dg.AssetSpec(
 )
 
 
-class UserActionsRunConfig(dg.Config):
+class UserActionsRunConfig(BoundedStreamRunConfig):
     max_offsets_per_trigger: int = UserActionsConfig.max_offsets_per_trigger
-    # For tests and benches: another topic, and a key prefix for the outputs and checkpoint.
-    topic: str | None = None
-    key_prefix: str | None = None
 
 
 @dg.asset(
@@ -56,13 +57,7 @@ def user_action_events(
     run = run_bounded_from_asset(
         context, run_user_actions, run_config, spark=spark, lake=lake, kafka=kafka, streaming=streaming
     )
-    summary = run.summary
     return dg.MaterializeResult(
-        metadata={
-            **summary.as_metadata(),
-            "lag": run.lag,
-            "output": run.lake.uri("events", run_config.output_key),
-            "dead_letters": run.lake.uri("quarantine", run_config.dead_letter_key),
-        },
-        check_results=user_action_check_results(summary),
+        metadata={**run.metadata(), "output": run.lake.uri("events", run_config.output_key)},
+        check_results=user_action_check_results(run.summary),
     )

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.lake import Lake
+from shopflow_assets.resources.streaming.flow import StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
 from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
 from shopflow_assets.resources.streaming.source import kafka_stream
@@ -30,33 +31,18 @@ USER_ACTIONS_QUERY = "user_actions"
 
 
 @dataclass
-class UserActionsConfig:
+class UserActionsConfig(StreamFlowConfig):
+    """Where the user-action flow reads and writes; tests and benches point it at their own topic and keys."""
+
     topic: str = contract.USER_ACTIONS_TOPIC
-    output_key: str = contract.USER_ACTION_EVENTS_LOCATION[1]  # in the events bucket
-    dead_letter_key: str = contract.USER_ACTIONS_DEAD_LETTER_LOCATION[1]  # in the quarantine bucket
+    dead_letter_key: str = contract.USER_ACTIONS_DEAD_LETTER_LOCATION[1]
     checkpoint_name: str = contract.USER_ACTIONS_CHECKPOINT
     # A batch of 1M events takes ~8 s here: the replay after a crash stays short, and the per-batch cost
     # (planning, commit, the dead-letter write) is spread thinly (500k batches: ~15% fewer events/s).
     max_offsets_per_trigger: int | None = 1_000_000
-    # None: one task per Kafka partition. Splitting partitions into more tasks than cores only adds
-    # consumers (measured slower); set it for a topic with fewer partitions than cores.
-    min_partitions: int | None = None
+    output_key: str = contract.USER_ACTION_EVENTS_LOCATION[1]  # in the events bucket
 
-    def isolated(self, prefix: str | None, topic: str | None = None) -> UserActionsConfig:
-        """The same flow under `prefix` (outputs and checkpoint) and/or another topic (tests, benches)."""
-        from dataclasses import replace
-
-        from shopflow_assets.identifiers import safe_prefix
-
-        p = safe_prefix(prefix, "prefix") if prefix else ""
-        under = (lambda key: f"{p}/{key}") if p else (lambda key: key)
-        return replace(
-            self,
-            topic=topic or self.topic,
-            output_key=under(self.output_key),
-            dead_letter_key=under(self.dead_letter_key),
-            checkpoint_name=under(self.checkpoint_name),
-        )
+    PREFIXED = ("output_key", "dead_letter_key", "checkpoint_name")
 
 
 @dataclass
@@ -180,18 +166,4 @@ def summarize(reports: dict[str, QueryReport], stats: UserActionStats) -> UserAc
         )
 
 
-def run_user_actions(
-    spark: SparkSession,
-    runner: StreamingRunner,
-    lake: Lake,
-    settings: Settings,
-    config: UserActionsConfig,
-    *,
-    bounded: bool = True,
-    stop_event: threading.Event | None = None,
-    on_progress=None,
-) -> UserActionRunSummary:
-    stats = UserActionStats()
-    queries = start_user_action_query(spark, runner, lake, settings, config, stats, bounded=bounded)
-    reports = runner.wait(queries, stop_event=stop_event, on_progress=on_progress)
-    return summarize(reports, stats)
+run_user_actions = StreamFlow(start_user_action_query, UserActionStats, summarize)

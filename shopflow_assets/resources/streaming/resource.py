@@ -17,6 +17,7 @@ from shopflow_assets.resources.streaming.checkpoints import (
     CHECKPOINT_PREFIX,
     read_checkpoint,
 )
+from shopflow_assets.resources.streaming.flow import StreamFlowConfig
 from shopflow_assets.resources.streaming.runner import StreamingRunner
 
 # --- the Dagster resource -------------------------------------------------------------------------
@@ -42,6 +43,15 @@ class SparkStreamingResource(dg.ConfigurableResource):
         )
 
 
+class BoundedStreamRunConfig(dg.Config):
+    """Run config of every bounded streaming asset (a domain's subclass adds its own knobs)."""
+
+    max_offsets_per_trigger: int = 500_000
+    # For tests and benches: another topic, and a key prefix for every output, checkpoint and table.
+    topic: str | None = None
+    key_prefix: str | None = None
+
+
 @dataclass
 class BoundedRun:
     """A bounded run started by a Dagster asset: the flow's summary, the lake it wrote to, the lag left."""
@@ -49,12 +59,21 @@ class BoundedRun:
     summary: Any
     lake: Any
     lag: int
+    flow: StreamFlowConfig
+
+    def metadata(self) -> dict[str, Any]:
+        """What every streaming materialization reports: the run's accounting, the lag, the dead letters."""
+        return {
+            **self.summary.as_metadata(),
+            "lag": self.lag,
+            "dead_letters": self.lake.uri("quarantine", self.flow.dead_letter_key),
+        }
 
 
 def run_bounded_from_asset(
     context: dg.AssetExecutionContext,
     run_flow: Callable[..., Any],
-    run_config: Any,
+    run_config: StreamFlowConfig,
     *,
     spark: SparkResource,
     lake: LakeResource,
@@ -64,7 +83,7 @@ def run_bounded_from_asset(
     """What every streaming asset does around its flow: check the broker, run `run_flow` bounded with each
     batch logged, then measure the lag between the topic's end offsets and the flow's checkpoint.
 
-    `run_config` is the flow's config (it has `topic` and `checkpoint_name`).
+    `run_config` is the flow's config, already isolated when the run config asks for it.
     """
     kafka.require_reachable()
     the_lake = lake.get_lake()
@@ -84,7 +103,7 @@ def run_bounded_from_asset(
     committed = read_checkpoint(
         the_lake, streaming.checkpoint_bucket, streaming.checkpoint_key(run_config.checkpoint_name)
     )
-    return BoundedRun(summary, the_lake, committed.lag(run_config.topic, end))
+    return BoundedRun(summary, the_lake, committed.lag(run_config.topic, end), run_config)
 
 
 STREAMING_RESOURCE_KEY = "streaming"
