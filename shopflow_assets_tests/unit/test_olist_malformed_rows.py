@@ -95,3 +95,39 @@ def test_batch_bronze_loads_the_good_rows_and_quarantines_the_rest_with_line_and
     load = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"]
     assert (load.rows, load.quarantined) == (1, 0)
     assert spark.read.format("delta").load(lake.malformed_rows(ORDER_PAYMENTS)).count() == 0
+
+
+def test_an_unchanged_batch_file_is_not_loaded_again_and_a_changed_one_is(tmp_path):
+    from delta.tables import DeltaTable
+
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake, load_batch_bronze
+    from shopflow_assets.resources.spark import get_spark_session
+
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    csv_file = folder / f"{ORDER_PAYMENTS.csv_name}.csv"
+    csv_file.write_bytes(MESSY_PAYMENTS.encode())
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
+    spark = get_spark_session()
+    bronze_path = lake.paths.bronze("order_payments")
+
+    def load():
+        return load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"]
+
+    def version() -> int:
+        return DeltaTable.forPath(spark, bronze_path).history(1).first()["version"]
+
+    first = load()
+    assert not first.skipped and (first.rows, first.quarantined) == (3, 3)
+    loaded_version = version()
+
+    csv_file.touch()  # a newer modification time, the same bytes: still the same file
+    again = load()
+    assert again.skipped and (again.rows, again.malformed) == (first.rows, first.malformed)
+    assert version() == loaded_version  # nothing was written
+
+    csv_file.write_text(HEADER + "\no1,1,credit_card,3,99.90\no9,1,voucher,1,2.00\n")
+    changed = load()
+    assert not changed.skipped and (changed.rows, changed.quarantined) == (2, 0)
+    assert version() == loaded_version + 1
+    assert spark.read.format("delta").load(bronze_path).count() == 2

@@ -145,6 +145,8 @@ def olist_bronze_batch(
             asset_key=bronze_key(table),
             metadata={
                 "rows": load.rows,
+                # the same file as the last load (same SHA-256): bronze kept that load, nothing was read
+                "unchanged_file_skipped": load.skipped,
                 # records with too few / too many fields: quarantined with their line number and rule
                 "quarantined_rows": load.quarantined,
                 "quarantined_by_rule": load.malformed,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -285,10 +287,12 @@ MALFORMED_SCHEMA = "_source_file string, _line long, _quarantine_reason string, 
 
 @dataclass(frozen=True)
 class BatchLoad:
-    """What one batch CSV became: rows in bronze, records quarantined for their field count (by rule)."""
+    """What one batch CSV became: rows in bronze, records quarantined for their field count (by rule).
+    `skipped`: the file was the one already loaded (same content), so bronze kept that load."""
 
     rows: int
     malformed: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
 
     @property
     def quarantined(self) -> int:
@@ -330,7 +334,14 @@ def load_csv_to_bronze(
     `_ingestion_timestamp` is the file's modification time: reloading the same file changes nothing
     downstream (silver only takes strictly newer versions), a newer file wins. Records with too few or too
     many fields go to `malformed_path` (replaced likewise) with their line number and rule.
+
+    A file whose content is the one the last load recorded (SHA-256 in that Delta commit's userMetadata)
+    is not read again: most runs are increments of the streamed tables with the same batch files.
     """
+    fingerprint = file_fingerprint(csv_path)
+    last_load = last_commit_metadata(spark, bronze_path)
+    if last_load.get("source_sha256") == fingerprint and "rows" in last_load:
+        return BatchLoad(int(last_load["rows"]), dict(last_load.get("malformed", {})), skipped=True)
     schema = ", ".join(f"`{c}` string" for c in table.columns)
     malformed: list[tuple] = []
     workdir = tempfile.TemporaryDirectory(prefix="olist-csv-")
@@ -364,18 +375,46 @@ def load_csv_to_bronze(
         F.lit(csv_path.name).alias("_source_file"),
         F.to_date(F.lit(modified).try_cast("timestamp")).alias(INGESTION_DATE),
     )
-    with workdir:
-        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").partitionBy(
-            INGESTION_DATE
-        ).save(bronze_path)
-    if malformed_path is not None:
-        spark.createDataFrame(malformed, MALFORMED_SCHEMA).write.format("delta").mode("overwrite").option(
-            "overwriteSchema", "true"
-        ).save(malformed_path)
     counts: dict[str, int] = {}
     for *_, rule, _count, _raw in malformed:
         counts[rule] = counts.get(rule, 0) + 1
-    return BatchLoad(spark.read.format("delta").load(bronze_path).count(), counts)
+    if malformed_path is not None:
+        # Before bronze: a failure in between then reloads the file next run (bronze is the one that
+        # records the fingerprint), instead of skipping it with a stale quarantine.
+        spark.createDataFrame(malformed, MALFORMED_SCHEMA).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(malformed_path)
+    with workdir:
+        rows = rows.persist()
+        loaded = rows.count()
+        metadata = {"source_sha256": fingerprint, "rows": loaded, "malformed": counts}
+        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").option(
+            "userMetadata", json.dumps(metadata)
+        ).partitionBy(INGESTION_DATE).save(bronze_path)
+        rows.unpersist()
+    return BatchLoad(loaded, counts)
+
+
+def file_fingerprint(path: Path) -> str:
+    """SHA-256 of the file's bytes ("missing" for an optional file that is absent)."""
+    if not path.is_file():
+        return "missing"
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def last_commit_metadata(spark: SparkSession, path: str) -> dict:
+    """The JSON userMetadata of the Delta table's latest commit ({} without a table or metadata)."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        return {}
+    latest = DeltaTable.forPath(spark, path).history(1).select("userMetadata").first()
+    try:
+        return json.loads(latest[0]) if latest and latest[0] else {}
+    except ValueError:
+        return {}
 
 
 # --- silver Delta steps: MERGE of the newest valid rows, quarantine, propagation ------------------------
