@@ -131,3 +131,35 @@ def test_an_unchanged_batch_file_is_not_loaded_again_and_a_changed_one_is(tmp_pa
     assert not changed.skipped and (changed.rows, changed.quarantined) == (2, 0)
     assert version() == loaded_version + 1
     assert spark.read.format("delta").load(bronze_path).count() == 2
+
+
+def test_silver_merges_a_batch_table_once_per_bronze_load(tmp_path):
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake, build_silver, load_batch_bronze
+    from shopflow_assets.resources.spark import get_spark_session
+
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    csv_file = folder / f"{ORDER_PAYMENTS.csv_name}.csv"
+    csv_file.write_text(HEADER + "\no1,1,credit_card,3,99.90\no2,1,voucher,1,10.00\n")
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
+    spark = get_spark_session()
+
+    def load_and_build() -> dict[str, int]:
+        load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))
+        return build_silver(spark, lake, (ORDER_PAYMENTS,))["order_payments"]
+
+    first = load_and_build()
+    assert first["newest_versions"] == 2 and "unchanged_bronze_skipped" not in first
+    unchanged = load_and_build()  # same file: bronze skipped, so silver has nothing new to merge
+    assert unchanged == {
+        "input": 0,
+        "quarantined": 0,
+        "newest_versions": 0,
+        "superseded_in_batch": 0,
+        "unchanged_bronze_skipped": 1,
+    }
+    csv_file.write_text(HEADER + "\no1,1,credit_card,3,99.90\no2,1,voucher,1,10.00\no3,1,boleto,1,7.50\n")
+    changed = load_and_build()
+    assert changed["input"] == 3 and "unchanged_bronze_skipped" not in changed
+    silver = spark.read.format("delta").load(lake.paths.silver("order_payments"))
+    assert sorted(row.order_id for row in silver.select("order_id").collect()) == ["o1", "o2", "o3"]

@@ -169,6 +169,10 @@ def _add(total: dict[str, int], counts: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + value
 
 
+# Recorded with the silver MERGE of a batch-loaded table: the bronze version it merged.
+MERGED_BRONZE_VERSION = "merged_bronze_version"
+
+
 def build_silver(
     spark: SparkSession,
     lake: MarketplaceLake,
@@ -186,8 +190,17 @@ def build_silver(
         if table.topic is None:
             bronze = read_delta(spark, paths.bronze(table.name))
             if bronze is not None:
-                version = spark.sql(f"DESCRIBE HISTORY delta.`{paths.bronze(table.name)}` LIMIT 1").first()[0]
-                _add(total, upsert_silver_batch(spark, table, bronze, int(version), paths))
+                version = int(
+                    DeltaTable.forPath(spark, paths.bronze(table.name)).history(1).first()["version"]
+                )
+                merged = last_commit_metadata(spark, paths.silver(table.name)).get(MERGED_BRONZE_VERSION)
+                if merged == version:
+                    # The bronze load this silver table last merged (its file was unchanged): merging it
+                    # again would change nothing, silver keeps only strictly newer versions.
+                    total["unchanged_bronze_skipped"] = 1
+                else:
+                    marker = {MERGED_BRONZE_VERSION: version}
+                    _add(total, upsert_silver_batch(spark, table, bronze, version, paths, marker))
             results[table.name] = total
             continue
         if read_delta(spark, paths.bronze(table.name)) is None:
@@ -442,20 +455,38 @@ def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
     return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
 
 
-def merge_newest(spark: SparkSession, rows: DataFrame, path: str, keys: tuple[str, ...]) -> None:
-    """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`."""
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def merge_newest(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    keys: tuple[str, ...],
+    commit_metadata: dict | None = None,
+) -> None:
+    """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`.
+    `commit_metadata` is recorded as the MERGE commit's userMetadata (JSON)."""
     if not DeltaTable.isDeltaTable(spark, path):
         # An empty table first, so the very first batch goes through the same MERGE as every other one.
         rows.limit(0).write.format("delta").mode("append").save(path)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (
+    merge = (
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(rows.alias("s"), on)
         .whenMatchedUpdateAll(condition=f"s.{INGESTION_TS} > t.{INGESTION_TS}")
         .whenNotMatchedInsertAll()
-        .execute()
     )
+    if commit_metadata is None:
+        merge.execute()
+        return
+    # A session setting: silver is built one table after the other, so no other commit runs meanwhile.
+    spark.conf.set(USER_METADATA_CONF, json.dumps(commit_metadata))
+    try:
+        merge.execute()
+    finally:
+        spark.conf.unset(USER_METADATA_CONF)
 
 
 def propagate(
@@ -488,9 +519,15 @@ def append_idempotent(df: DataFrame, path: str, app_id: str, batch_id: int) -> N
 
 
 def upsert_silver_batch(
-    spark: SparkSession, table: TableContract, bronze_batch: DataFrame, batch_id: int, paths: SilverPaths
+    spark: SparkSession,
+    table: TableContract,
+    bronze_batch: DataFrame,
+    batch_id: int,
+    paths: SilverPaths,
+    commit_metadata: dict | None = None,
 ) -> dict[str, int]:
-    """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined)."""
+    """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined).
+    `commit_metadata` goes with the silver MERGE commit."""
     typed = typed_with_reasons(bronze_batch, table).cache()
     try:
         valid, quarantined = split_valid(typed)
@@ -512,7 +549,7 @@ def upsert_silver_batch(
             "newest_versions": newest.count(),
         }
         counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
-        merge_newest(spark, newest, paths.silver(table.name), table.keys)
+        merge_newest(spark, newest, paths.silver(table.name), table.keys, commit_metadata)
         if counts["quarantined"]:
             append_idempotent(
                 quarantined.withColumn("_batch_id", F.lit(batch_id)).withColumn(
