@@ -56,7 +56,7 @@ def main() -> None:
     for layout, workers in LAYOUTS:
         home = Path(tempfile.mkdtemp(prefix="shopflow-bench-cluster-"))
         shutil.copy(settings.home / "generated.env", home / "generated.env")
-        env = {**os.environ, "SHOPFLOW_HOME": str(home), "SHOPFLOW_SHOP_START_DATE": "2025-01-01"}
+        env = {**os.environ, "SHOPFLOW_HOME": str(home)}
         try:
             if workers:
                 env |= {"SPARK_WORKER_CORES": "1", "SPARK_WORKER_MEMORY": "2g"}

@@ -114,7 +114,6 @@ class Settings(BaseSettings):
 
     # --- shop daily batch -----------------------------------------------------------------------
     # First business day of the shop's daily partitions (YYYY-MM-DD).
-    shop_start_date: str = Field("2025-01-01", validation_alias="SHOPFLOW_SHOP_START_DATE")
     # Where the shop's daily CSVs land before upload (<dir>/YYYY-MM-DD/*.csv). Default: $SHOPFLOW_HOME/incoming/shop
     shop_landing_dir: Path | None = Field(None, validation_alias="SHOPFLOW_SHOP_LANDING_DIR")
 

@@ -131,6 +131,7 @@ def _run_shop(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from shopflow_assets.contracts.shop import FIRST_BUSINESS_DAY
     from shopflow_assets.datagen.shop import generate_shop_day
     from shopflow_assets.domains.shop.definitions import days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
@@ -141,10 +142,10 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(f"--days must be at least 1, got {args.days}")
     end = args.end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     days = days_between(end - dt.timedelta(days=args.days - 1), end)
-    start_of_partitions = dt.date.fromisoformat(settings.shop_start_date)
-    if days[0] < start_of_partitions:
+    if days[0] < FIRST_BUSINESS_DAY:
         raise UsageError(
-            f"{days[0]} is before the first shop partition {start_of_partitions}: set SHOPFLOW_SHOP_START_DATE"
+            f"{days[0]} is before the first shop partition {FIRST_BUSINESS_DAY} "
+            "(FIRST_BUSINESS_DAY in shopflow_assets/contracts/shop.py)"
         )
     os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
     print(f"ShopFlow demo: {len(days)} day(s) {days[0]}..{days[-1]}, SHOPFLOW_ENV={settings.env}")

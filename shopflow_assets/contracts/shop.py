@@ -6,9 +6,15 @@ manifest (`shopflow_assets.datagen.shop`) so quarantine can be checked row by ro
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandera.pandas as pa
 
 from shopflow_assets.contracts.dataset import DatasetContract, register_contract
+
+# The shop's daily partitions begin with its first business day. Code, not a setting: partitions are part
+# of the asset graph, fixed when the code location loads; move it back if your history starts earlier.
+FIRST_BUSINESS_DAY = dt.date(2025, 1, 1)
 
 # --- raw files ----------------------------------------------------------------------------------------
 # Column order of each raw CSV as the generator writes it (the header is checked before upload).

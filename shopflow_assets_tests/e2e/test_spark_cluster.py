@@ -71,7 +71,6 @@ def cluster(tmp_path_factory):
         **os.environ,
         "SHOPFLOW_HOME": str(home),
         "SHOPFLOW_ENV": "local",
-        "SHOPFLOW_SHOP_START_DATE": "2025-01-01",
         "SPARK_STANDALONE_PORT": str(_free_port()),
         "SPARK_MASTER_WEBUI_PORT": str(ui_port),
         "SPARK_HISTORY_PORT": str(_free_port()),

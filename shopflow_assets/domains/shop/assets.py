@@ -22,7 +22,6 @@ from shopflow_assets.io_managers.metadata import preview
 from shopflow_assets.resources.lake import LakeConflictError, LakeResource
 from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
-from shopflow_assets.settings import get_settings
 
 PREFIX = "shop"
 PARQUET_IO = "shop_parquet_io_manager"
@@ -31,7 +30,7 @@ DBT_RESOURCE_KEY = "dbt"
 
 # One partition = one business day (UTC).
 shop_daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=get_settings().shop_start_date, timezone="UTC"
+    start_date=contract.FIRST_BUSINESS_DAY.isoformat(), timezone="UTC"
 )
 
 
