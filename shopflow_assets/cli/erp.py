@@ -28,7 +28,7 @@ def connect(
     """The ERP databases outside Dagster (CLI, benchmark), with the same roles as its assets: the source
     is read through the read-only role; generators, state and loads use the owner. Imports stay inside the
     functions: the resources package loads Dagster, which `shopflow --help` should not wait for."""
-    from shopflow_assets.domains.erp.contract import SOURCE_DATABASE
+    from shopflow_assets.contracts.erp import SOURCE_DATABASE
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.settings import WAREHOUSE_DATABASE, get_settings
 

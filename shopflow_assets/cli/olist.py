@@ -22,9 +22,10 @@ def _dbt(args: argparse.Namespace) -> int:
     from shopflow_assets.domains.marketplace.gold import run_dbt_olist
     from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
     from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.settings import get_settings
 
     root = MarketplaceLake(build_lake().uri).duckdb_lakehouse_root
-    print(run_dbt_olist(args.dbt_command, root).stdout[-3000:])
+    print(run_dbt_olist(args.dbt_command, root, get_settings()).stdout[-3000:])
     return 0
 
 

@@ -1,8 +1,9 @@
 """Dataset contracts: one Pandera schema per dataset, plus what storage and the IO managers need to know.
 
-A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`) and found by
-name: an asset names its dataset in its definition metadata (`{"dataset": "shop.fact_orders"}`) and the
-IO managers look the contract up, so assets never repeat a schema.
+A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`). An asset binds
+to the contract object (`metadata=FACT_ORDERS.asset_metadata()`, which Dagster stores as the contract's
+name, since definition metadata must be serializable) and the IO managers look the contract up by that
+name, so assets never repeat a schema and a wrong contract fails at import, not at run time.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class DatasetContract:
     @property
     def columns(self) -> list[str]:
         return list(self.schema.columns)
+
+    def asset_metadata(self, **extra: str) -> dict[str, str]:
+        """The definition metadata that binds an asset (output) to this contract, plus `extra` entries."""
+        return {"dataset": self.name, **extra}
 
 
 class ContractViolationError(Exception):

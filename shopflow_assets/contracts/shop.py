@@ -270,3 +270,12 @@ FACT_ORDERS = register_contract(
         partition_column="order_date",
     )
 )
+
+# The contract of each asset the shop domain stores through a contract-checked IO manager.
+CLEAN_CONTRACTS = {"users": CLEAN_USERS, "products": CLEAN_PRODUCTS, "orders": CLEAN_ORDERS}
+STAR_CONTRACTS = {
+    "dim_users": DIM_USERS,
+    "dim_products": DIM_PRODUCTS,
+    "dim_date": DIM_DATE,
+    "fact_orders": FACT_ORDERS,
+}

@@ -22,7 +22,7 @@ from typing import Any
 
 from faker import Faker
 
-from shopflow_assets.domains.erp.contract import SOURCE_TABLES, primary_key, source_ddl
+from shopflow_assets.contracts.erp import SOURCE_TABLES, primary_key, source_ddl
 
 CURRENCIES = ("GBP", "USD", "EUR")
 PAYMENT_TYPES = ("SALES_RECEIPT", "SALES_REFUND", "PURCHASE_PAYMENT", "PURCHASE_REFUND")

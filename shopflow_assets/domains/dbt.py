@@ -3,7 +3,7 @@
 - `DBT_PROJECT`: the dagster-dbt DbtProject; domains select their models by tag (`tag:shop`, `tag:olist`).
 - `prepare_dbt()`: `dbt parse` -> target/manifest.json, which dagster-dbt needs to load definitions
   (`shopflow dbt-prepare` in make/CI; definitions also call it when the manifest is missing or stale).
-- `dbt_env()`: the environment profiles.yml reads, from settings (warehouse file, extensions, S3).
+  The environment profiles.yml reads comes from the warehouse resource (`WarehouseResource.dbt_environment`).
 - `partition_env()`: a partition's time window -> the env the dbt partition macro reads (min inclusive, max exclusive).
 """
 
@@ -12,62 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+from shopflow_assets.resources.warehouse import WarehouseResource
+from shopflow_assets.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment variables profiles.yml reads (nothing secret is written anywhere)."""
-    from shopflow_assets.resources.warehouse import extension_directory
-
-    env = {
-        "SHOPFLOW_DUCKDB_PATH": str(settings.warehouse_path),
-        "SHOPFLOW_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
-        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
-        "AWS_REGION": settings.aws_region,
-    }
-    if settings.aws_access_key_id and settings.aws_secret_access_key is not None:
-        env["AWS_ACCESS_KEY_ID"] = settings.aws_access_key_id
-        env["AWS_SECRET_ACCESS_KEY"] = settings.secret("aws_secret_access_key")
-    return env
-
-
-def apply_dbt_env(settings: Settings | None = None) -> None:
-    """Export dbt_env() into this process for good (prefer `dbt_environment()`, which restores it)."""
-    from shopflow_assets.resources.warehouse import ensure_extension_directory
-
-    settings = settings or get_settings()
-    ensure_extension_directory(settings)
-    os.environ.update(dbt_env(settings))
-
-
-@contextmanager
-def dbt_environment(settings: Settings | None = None, extra: dict[str, str] | None = None) -> Iterator[None]:
-    """dbt_env() (and `extra`) exported for the duration of a dbt invocation, then the previous environment
-    restored (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
-    from shopflow_assets.resources.warehouse import ensure_extension_directory
-
-    settings = settings or get_settings()
-    ensure_extension_directory(settings)
-    values = {**dbt_env(settings), **(extra or {})}
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def partition_vars(start: dt.datetime | dt.date, end: dt.datetime | dt.date) -> dict[str, str]:
@@ -104,9 +57,12 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
 
 
-def prepare_dbt(settings: Settings | None = None) -> Path:
-    """Run `dbt parse` and return the manifest path (no warehouse connection is made)."""
-    with dbt_environment(settings):
+def prepare_dbt(warehouse: WarehouseResource | None = None) -> Path:
+    """Run `dbt parse` and return the manifest path (no warehouse connection is made).
+
+    The parse sees the environment the runs will see (the default warehouse's), so dbt's partial parse
+    stays valid for them: a changed profile makes dbt parse everything again."""
+    with (warehouse or WarehouseResource()).dbt_environment():
         dbt_resource().cli(["--quiet", "parse"], target_path=DBT_PROJECT.target_path).wait()
     manifest = DBT_PROJECT.manifest_path
     if not manifest.is_file():

@@ -1,7 +1,7 @@
 """Pandera-checked IO managers shared by every domain.
 
 A domain registers a `DatasetContract` (shopflow_assets.contracts.dataset) per dataset and names it in each
-asset's metadata (`{"dataset": "<domain>.<table>"}`); these IO managers validate every frame against it
+asset by its metadata (`metadata=CONTRACT.asset_metadata()`); these IO managers validate every frame against it
 when it is written and when it is read back.
 """
 

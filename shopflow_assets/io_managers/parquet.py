@@ -41,7 +41,7 @@ def dataset_of(definition_metadata: dict | None, asset_key: dg.AssetKey) -> Data
     if name is None:
         raise dg.DagsterInvariantViolationError(
             f"asset {asset_key.to_user_string()} uses a contract-checked IO manager but declares no "
-            "`dataset` in its metadata (e.g. metadata={'dataset': 'shop.clean_orders'})"
+            "`dataset` in its metadata (e.g. metadata=CLEAN_ORDERS.asset_metadata())"
         )
     return get_contract(str(getattr(name, "value", name)))
 

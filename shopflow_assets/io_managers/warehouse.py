@@ -15,8 +15,7 @@ import pandas as pd
 from shopflow_assets.contracts.dataset import DatasetContract, validate_frame
 from shopflow_assets.io_managers.metadata import frame_metadata, partition_window
 from shopflow_assets.io_managers.parquet import dataset_of, to_pandas
-from shopflow_assets.resources.warehouse import connect_warehouse
-from shopflow_assets.settings import get_settings
+from shopflow_assets.resources.warehouse import WarehouseResource
 
 
 def _q(name: str) -> str:
@@ -100,12 +99,13 @@ def read_frame(
 
 
 class PanderaDuckDBIOManager(dg.ConfigurableIOManager):
-    """Warehouse tables in the DuckDB warehouse (`settings.warehouse_path`, opened by resources.warehouse).
+    """Warehouse tables in the DuckDB warehouse that `warehouse` opens.
 
     The table is named after the last part of the asset key, in `schema_name`. The asset's definition
     metadata names its dataset contract (`dataset`), which gives the DDL, the keys and the load mode.
     """
 
+    warehouse: WarehouseResource
     schema_name: str = "main"
 
     def _table(self, asset_key: dg.AssetKey) -> str:
@@ -117,7 +117,7 @@ class PanderaDuckDBIOManager(dg.ConfigurableIOManager):
         contract = dataset_of(context.definition_metadata, context.asset_key)
         frame = validate_frame(contract, to_pandas(obj), stage="write")
         table = self._table(context.asset_key)
-        with connect_warehouse(get_settings()) as conn:
+        with self.warehouse.connect() as conn:
             if self.schema_name != "main":
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.schema_name)}")
             write_frame(conn, contract, table, frame, partition_window(context))
@@ -127,13 +127,13 @@ class PanderaDuckDBIOManager(dg.ConfigurableIOManager):
                 **frame_metadata(contract, frame),
                 "dagster/table_name": f"{self.schema_name}.{context.asset_key.path[-1]}",
                 "table_rows_total": total,
-                "warehouse": dg.MetadataValue.path(str(get_settings().warehouse_path)),
+                "warehouse": dg.MetadataValue.path(str(self.warehouse.path)),
             }
         )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         upstream = context.upstream_output
         contract = dataset_of(upstream.definition_metadata if upstream else None, context.asset_key)
-        with connect_warehouse(get_settings(), read_only=True) as conn:
+        with self.warehouse.connect(read_only=True) as conn:
             frame = read_frame(conn, contract, self._table(context.asset_key), partition_window(context))
         return validate_frame(contract, frame, stage="read")

@@ -246,13 +246,36 @@ def _apply_runtime_conf(session: SparkSession, extra_conf: Mapping[str, str]) ->
 
 
 class SparkResource(dg.ConfigurableResource):
-    """Dagster's handle on the process-wide SparkSession; starting Spark waits until an asset asks."""
+    """Dagster's handle on the process-wide SparkSession; starting Spark waits until an asset asks.
+
+    build_resources() fills the typed fields from the environment (SPARK_MASTER, SPARK_REMOTE,
+    SPARK_DRIVER_MEMORY, SPARK_EXECUTOR_MEMORY, SPARK_SHUFFLE_PARTITIONS), so the UI shows where a run's
+    Spark runs; a field left None follows the settings in force when the session starts. The S3A
+    credentials are the lake's, from the environment, never a field.
+    """
 
     app_name: str = "shopflow"
+    master: str | None = None
+    remote: str | None = None
+    driver_memory: str | None = None
+    executor_memory: str | None = None
+    shuffle_partitions: int | None = None
     extra_conf: dict[str, str] = {}
 
+    def effective_settings(self) -> Settings:
+        fields = {
+            "spark_master": self.master,
+            "spark_remote": self.remote,
+            "spark_driver_memory": self.driver_memory,
+            "spark_executor_memory": self.executor_memory,
+            "spark_shuffle_partitions": self.shuffle_partitions,
+        }
+        return get_settings().model_copy(update={k: v for k, v in fields.items() if v is not None})
+
     def get_session(self) -> SparkSession:
-        return get_spark_session(app_name=self.app_name, extra_conf=self.extra_conf)
+        return get_spark_session(
+            self.effective_settings(), app_name=self.app_name, extra_conf=self.extra_conf
+        )
 
     @property
     def spark(self) -> SparkSession:
@@ -260,5 +283,5 @@ class SparkResource(dg.ConfigurableResource):
 
     def conf_preview(self) -> dict[str, Any]:
         """The configuration a session would get, secrets masked (for run metadata and docs)."""
-        conf = spark_conf(get_settings(), self.app_name, None, self.extra_conf)
+        conf = spark_conf(self.effective_settings(), self.app_name, None, self.extra_conf)
         return {k: ("***" if "secret" in k or "password" in k else v) for k, v in conf.items()}

@@ -10,6 +10,7 @@ auto-install off. S3 access goes through a DuckDB secret, because the delta exte
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,16 +177,69 @@ def connect_warehouse(settings: Settings | None = None, read_only: bool = False)
         connection.close()
 
 
-class WarehouseResource(dg.ConfigurableResource):
-    """Dagster's handle on the DuckDB warehouse; opening it does nothing until `connect()`."""
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables dbt_project/profiles.yml reads: this warehouse file, its extensions, the S3
+    store (the credentials only go into the environment of the dbt call, never into a file)."""
+    env = {
+        "SHOPFLOW_DUCKDB_PATH": str(settings.warehouse_path),
+        "SHOPFLOW_DUCKDB_EXTENSION_DIR": str(extension_directory(settings)),
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "AWS_REGION": settings.aws_region,
+    }
+    if settings.aws_access_key_id and settings.aws_secret_access_key is not None:
+        env["AWS_ACCESS_KEY_ID"] = settings.aws_access_key_id
+        env["AWS_SECRET_ACCESS_KEY"] = settings.secret("aws_secret_access_key")
+    return env
 
+
+@contextmanager
+def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """dbt_env() (and `extra`) exported for the duration of a dbt invocation, then the previous environment
+    restored (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
+    ensure_extension_directory(settings)
+    values = {**dbt_env(settings), **(extra or {})}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Dagster's handle on the DuckDB warehouse; opening it does nothing until `connect()`.
+
+    `duckdb_path` is the file (build_resources() fills it from SHOPFLOW_DUCKDB_PATH, default
+    `$SHOPFLOW_HOME/warehouse.duckdb`, so the UI shows which file a run writes); left None it follows the
+    settings in force when used. The S3 secret comes from the lake's credentials in the environment.
+    """
+
+    duckdb_path: str | None = None
     read_only: bool = False
 
+    def effective_settings(self) -> Settings:
+        settings = get_settings()
+        if self.duckdb_path is None:
+            return settings
+        return settings.model_copy(update={"duckdb_path": Path(self.duckdb_path)})
+
     @contextmanager
-    def connect(self) -> Iterator[Any]:
-        with connect_warehouse(get_settings(), read_only=self.read_only) as connection:
+    def connect(self, read_only: bool | None = None) -> Iterator[Any]:
+        """A connection (see `connect_warehouse()`); `read_only` overrides the resource's for this one."""
+        read_only = self.read_only if read_only is None else read_only
+        with connect_warehouse(self.effective_settings(), read_only=read_only) as connection:
             yield connection
+
+    @contextmanager
+    def dbt_environment(self, extra: dict[str, str] | None = None) -> Iterator[None]:
+        """The environment a dbt call against this warehouse needs (see `dbt_environment()`)."""
+        with dbt_environment(self.effective_settings(), extra):
+            yield
 
     @property
     def path(self) -> Path:
-        return get_settings().warehouse_path
+        return self.effective_settings().warehouse_path

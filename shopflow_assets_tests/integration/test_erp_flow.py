@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 
 from shopflow_assets import devstack
+from shopflow_assets.contracts.erp import SOURCE_TABLES
 from shopflow_assets.domains.erp import runner
-from shopflow_assets.domains.erp.contract import SOURCE_TABLES
 from shopflow_assets.resources.extract import InvalidIdentifierError
 from shopflow_assets.resources.lake import LakeConflictError, LakeError
 from shopflow_assets.settings import get_settings

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from shopflow_assets.contracts.erp import expected_columns, schema_drift, source_ddl, warehouse_ddl
 from shopflow_assets.domains.erp import transforms
-from shopflow_assets.domains.erp.contract import expected_columns, schema_drift, source_ddl, warehouse_ddl
 
 UTC = dt.UTC
 CEST = dt.timezone(dt.timedelta(hours=2))

@@ -237,3 +237,46 @@ def test_resources_carry_their_configuration_and_secrets_only_as_env_var_names(t
     assert isinstance(s3, S3Lake)
     assert (s3.endpoint_url, s3.retry_attempts) == ("http://127.0.0.1:29000", 6)
     assert resources["kafka"].config("admin")["bootstrap.servers"] == "127.0.0.1:29092"
+
+
+def test_spark_and_warehouse_resources_carry_their_setup_and_it_wins_over_the_settings(tmp_path, monkeypatch):
+    settings = make_settings(
+        tmp_path,
+        SPARK_MASTER="spark://127.0.0.1:17077",
+        SPARK_DRIVER_MEMORY="3g",
+        SPARK_SHUFFLE_PARTITIONS="6",
+        SHOPFLOW_DUCKDB_PATH=str(tmp_path / "wh" / "shop.duckdb"),
+    )
+    resources = build_resources(settings)
+    spark, warehouse = resources["spark"], resources["warehouse"]
+    assert (spark.master, spark.driver_memory, spark.shuffle_partitions) == (
+        "spark://127.0.0.1:17077",
+        "3g",
+        6,
+    )
+    assert warehouse.duckdb_path == str(tmp_path / "wh" / "shop.duckdb")
+
+    # The process settings say something else: what a session or connection gets is the resource's.
+    monkeypatch.setenv("SHOPFLOW_HOME", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("SHOPFLOW_DUCKDB_PATH", raising=False)
+    monkeypatch.setenv("SPARK_MASTER", "local[1]")
+    from shopflow_assets.settings import reload_settings
+
+    reload_settings()
+    try:
+        conf = spark.conf_preview()
+        assert (conf["spark.master"], conf["spark.driver.memory"]) == ("spark://127.0.0.1:17077", "3g")
+        assert conf["spark.sql.shuffle.partitions"] == "6"
+        assert warehouse.path == tmp_path / "wh" / "shop.duckdb"
+        with warehouse.dbt_environment():
+            import os
+
+            assert os.environ["SHOPFLOW_DUCKDB_PATH"] == str(tmp_path / "wh" / "shop.duckdb")
+        # A resource built by hand (fields None) follows the settings in force.
+        from shopflow_assets.resources import SparkResource, WarehouseResource
+
+        assert SparkResource().conf_preview()["spark.master"] == "local[1]"
+        assert WarehouseResource().path == (tmp_path / "elsewhere" / "warehouse.duckdb").resolve()
+    finally:
+        monkeypatch.undo()
+        reload_settings()

@@ -178,7 +178,7 @@ def test_days_between_is_inclusive():
 def test_dbt_environment_is_restored_after_a_dbt_call(tmp_path, monkeypatch):
     import os
 
-    from shopflow_assets.domains.dbt import dbt_environment
+    from shopflow_assets.resources.warehouse import dbt_environment
     from shopflow_assets.settings import Settings
 
     monkeypatch.delenv("SHOPFLOW_DUCKDB_PATH", raising=False)

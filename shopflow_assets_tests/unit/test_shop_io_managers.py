@@ -13,7 +13,7 @@ from shopflow_assets.contracts.dataset import (
 )
 from shopflow_assets.io_managers import PanderaDuckDBIOManager, PanderaParquetIOManager
 from shopflow_assets.resources.lake import LakeResource
-from shopflow_assets.resources.warehouse import connect_warehouse
+from shopflow_assets.resources.warehouse import WarehouseResource, connect_warehouse
 from shopflow_assets.settings import reload_settings
 
 ITEMS = register_contract(
@@ -141,7 +141,7 @@ def test_warehouse_io_manager_replaces_a_partition_and_keeps_the_others(home):
     def items(context: dg.AssetExecutionContext):
         return _items(context.partition_key, prices[context.partition_key])
 
-    resources = {"wh": PanderaDuckDBIOManager()}
+    resources = {"wh": PanderaDuckDBIOManager(warehouse=WarehouseResource())}
     for day in ("2026-01-02", "2026-01-03", "2026-01-02"):  # a rerun of the first day
         dg.materialize([items], partition_key=day, resources=resources)
     prices["2026-01-02"] = [7.0]  # changed upstream data replaces the day, never adds to it
@@ -166,7 +166,11 @@ def test_warehouse_io_manager_refuses_rows_outside_the_partition(home):
         return _items("2026-01-05", [1.0])
 
     with pytest.raises(ValueError, match="outside the partition window \\[2026-01-02, 2026-01-03\\)"):
-        dg.materialize([items], partition_key="2026-01-02", resources={"wh": PanderaDuckDBIOManager()})
+        dg.materialize(
+            [items],
+            partition_key="2026-01-02",
+            resources={"wh": PanderaDuckDBIOManager(warehouse=WarehouseResource())},
+        )
 
 
 def test_warehouse_io_manager_merges_versioned_rows_newest_wins(home):
@@ -184,7 +188,7 @@ def test_warehouse_io_manager_merges_versioned_rows_newest_wins(home):
             {"item_id": ["a", "b"][: len(names)], "label": names, "seen": pd.Timestamp(context.partition_key)}
         )
 
-    resources = {"wh": PanderaDuckDBIOManager()}
+    resources = {"wh": PanderaDuckDBIOManager(warehouse=WarehouseResource())}
     for day in ("2026-01-02", "2026-01-03", "2026-01-02"):  # the older day rerun last must not win
         dg.materialize([versioned], partition_key=day, resources=resources)
     with connect_warehouse(home, read_only=True) as conn:

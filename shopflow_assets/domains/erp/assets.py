@@ -10,9 +10,7 @@ import json
 
 import dagster as dg
 
-from shopflow_assets.domains.erp import runner
-from shopflow_assets.domains.erp.checks import CHECK_SPECS, dimension_key_checks
-from shopflow_assets.domains.erp.contract import (
+from shopflow_assets.contracts.erp import (
     CHANGED_COLUMN,
     DIMENSIONS,
     FACTS,
@@ -21,6 +19,8 @@ from shopflow_assets.domains.erp.contract import (
     WAREHOUSE_SCHEMA,
     WAREHOUSE_TABLES,
 )
+from shopflow_assets.domains.erp import runner
+from shopflow_assets.domains.erp.checks import CHECK_SPECS, dimension_key_checks
 from shopflow_assets.domains.erp.transforms import DIMENSION_SOURCES
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.postgres import PostgresResource

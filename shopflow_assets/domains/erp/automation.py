@@ -23,9 +23,9 @@ import psycopg
 from psycopg import sql
 
 from shopflow_assets.automation import schedule_status, sensor_status
+from shopflow_assets.contracts.erp import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
 from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
-from shopflow_assets.domains.erp.contract import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
 from shopflow_assets.resources.postgres import PostgresError, PostgresResource
 from shopflow_assets.settings import WAREHOUSE_DATABASE
 

@@ -6,7 +6,7 @@ The load asset evaluates them on its own connection right after each load (see a
 import dagster as dg
 from psycopg import sql
 
-from shopflow_assets.domains.erp.contract import FACTS, WAREHOUSE_SCHEMA
+from shopflow_assets.contracts.erp import FACTS, WAREHOUSE_SCHEMA
 
 # fact column -> (dimension, its key)
 _REFERENCES = {

@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from shopflow_assets.domains.erp import transforms
-from shopflow_assets.domains.erp.contract import (
+from shopflow_assets.contracts.erp import (
     CHANGED_COLUMN,
     DIMENSIONS,
     FACTS,
@@ -40,6 +39,7 @@ from shopflow_assets.domains.erp.contract import (
     schema_drift,
     warehouse_ddl,
 )
+from shopflow_assets.domains.erp import transforms
 from shopflow_assets.resources.extract import (
     ChangeWindow,
     ExtractError,

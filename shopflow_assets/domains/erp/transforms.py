@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shopflow_assets.domains.erp.contract import (
+from shopflow_assets.contracts.erp import (
     CHANGED_COLUMN,
     DIMENSIONS,
     FACTS,

@@ -16,7 +16,7 @@ from shopflow_assets.contracts.marketplace import (
     SILVER_ORDER,
     STREAMED,
 )
-from shopflow_assets.domains.dbt import DBT_PROJECT, apply_dbt_env, ensure_dbt_manifest
+from shopflow_assets.domains.dbt import DBT_PROJECT, ensure_dbt_manifest
 from shopflow_assets.domains.marketplace import bronze_key, key, silver_key
 from shopflow_assets.domains.marketplace.checks import (
     bronze_check_result,
@@ -37,6 +37,7 @@ from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
+from shopflow_assets.resources.warehouse import WarehouseResource
 
 # Every step of the domain: two retries with back-off (a broker or store hiccup); the run itself is retried
 # by Dagster's run retries (automation.py), nothing else retries.
@@ -233,12 +234,13 @@ def olist_dbt_models(
     config: MarketplaceRunConfig,
     olist_dbt: DbtCliResource,
     lake: LakeResource,
+    warehouse: WarehouseResource,
 ):
     """`dbt build --select tag:olist`: staging views, intermediate, incremental gold, then their tests.
 
     dbt runs a model's tests right after it and skips what depends on a failed test, so a failing
     error-severity test blocks publication downstream.
     """
-    apply_dbt_env()
     root = marketplace_lake(lake, config).duckdb_lakehouse_root
-    yield from olist_dbt.cli(["build", *olist_dbt_vars(root)], context=context).stream()
+    with warehouse.dbt_environment():
+        yield from olist_dbt.cli(["build", *olist_dbt_vars(root)], context=context).stream()

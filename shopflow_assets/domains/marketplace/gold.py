@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shopflow_assets.domains.dbt import DBT_PROJECT_DIR, apply_dbt_env
+from shopflow_assets.domains.dbt import DBT_PROJECT_DIR
+from shopflow_assets.resources.warehouse import dbt_environment
 from shopflow_assets.settings import Settings
 
 OLIST_SELECT = "tag:olist"
@@ -22,17 +23,17 @@ def olist_dbt_vars(lakehouse_root: str) -> list[str]:
 
 
 def run_dbt_olist(
-    command: str, lakehouse_root: str, settings: Settings | None = None, target_path: Path | None = None
+    command: str, lakehouse_root: str, settings: Settings, target_path: Path | None = None
 ) -> subprocess.CompletedProcess:
     """`dbt <command> --select tag:olist` outside Dagster (`shopflow olist dbt`, benchmarks, end-to-end tests),
     same env as Dagster."""
-    apply_dbt_env(settings)
     dbt = Path(sys.executable).with_name("dbt")
     args = [str(dbt), command, "--select", OLIST_SELECT, *olist_dbt_vars(lakehouse_root)]
     args += ["--profiles-dir", str(DBT_PROJECT_DIR)]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
-    result = subprocess.run(args, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=1800)
+    with dbt_environment(settings):
+        result = subprocess.run(args, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise RuntimeError(f"dbt {command} of the olist models failed:\n{result.stdout[-6000:]}")
     return result

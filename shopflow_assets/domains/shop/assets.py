@@ -15,13 +15,14 @@ import pandas as pd
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from shopflow_assets.contracts import shop as contract
-from shopflow_assets.domains.dbt import DBT_PROJECT, dbt_environment, ensure_dbt_manifest, partition_env
+from shopflow_assets.domains.dbt import DBT_PROJECT, ensure_dbt_manifest, partition_env
 from shopflow_assets.domains.shop import transforms
 from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.io_managers.metadata import preview
 from shopflow_assets.resources.lake import LakeConflictError, LakeResource
 from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
+from shopflow_assets.resources.warehouse import WarehouseResource
 
 PREFIX = "shop"
 PARQUET_IO = "shop_parquet_io_manager"
@@ -168,7 +169,7 @@ class ShopCleaningConfig(dg.Config):
                     f"The day's valid {dataset}: required values present, types cast, rules applied, "
                     f"duplicates dropped. Parquet in s3://staging/shop/clean_{dataset}/date=YYYY-MM-DD/."
                 ),
-                metadata={"dataset": f"shop.clean_{dataset}"},
+                metadata=contract.CLEAN_CONTRACTS[dataset].asset_metadata(),
                 kinds={"spark", "parquet"},
             )
             for dataset in contract.SHOP_DATASETS
@@ -180,7 +181,7 @@ class ShopCleaningConfig(dg.Config):
                 "Every raw row of the day that was not loaded, with the rule it broke, its file, 1-based row "
                 "number and raw values. Parquet in s3://quarantine/shop/quarantine/date=YYYY-MM-DD/."
             ),
-            metadata={"dataset": "shop.quarantine", "lake_bucket": "quarantine"},
+            metadata=contract.QUARANTINE.asset_metadata(lake_bucket="quarantine"),
             kinds={"spark", "parquet"},
         ),
     },
@@ -274,24 +275,20 @@ def shop_cleaned_tables(
 
 # --- star schema in the warehouse ------------------------------------------------------------------------
 
-_STAR_DESCRIPTIONS = {
-    "dim_users": contract.DIM_USERS.description,
-    "dim_products": contract.DIM_PRODUCTS.description,
-    "dim_date": contract.DIM_DATE.description,
-    "fact_orders": contract.FACT_ORDERS.description,
-}
-
 
 @dg.multi_asset(
     outs={
         table: dg.AssetOut(
             key=dg.AssetKey([PREFIX, table]),
             io_manager_key=WAREHOUSE_IO,
-            description=f"{description} Warehouse table `{table}` (DuckDB by default), loaded per day, idempotently.",
-            metadata={"dataset": f"shop.{table}"},
+            description=(
+                f"{table_contract.description} Warehouse table `{table}` (DuckDB by default), loaded per day, "
+                "idempotently."
+            ),
+            metadata=table_contract.asset_metadata(),
             kinds={"duckdb", "table"},
         )
-        for table, description in _STAR_DESCRIPTIONS.items()
+        for table, table_contract in contract.STAR_CONTRACTS.items()
     },
     ins={f"clean_{dataset}": dg.AssetIn(key=clean_key(dataset)) for dataset in contract.SHOP_DATASETS},
     partitions_def=shop_daily_partitions,
@@ -340,8 +337,8 @@ class ShopDbtTranslator(DagsterDbtTranslator):
     # One day per run, like the Python assets upstream (their IO managers write one partition at a time).
     backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
-def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of the shop models for the partition's days: models, then their tests (as checks)."""
     window = context.partition_time_window
-    with dbt_environment(extra=partition_env(window.start, window.end)):
+    with warehouse.dbt_environment(extra=partition_env(window.start, window.end)):
         yield from dbt.cli(["build"], context=context).stream()

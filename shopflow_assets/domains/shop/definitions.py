@@ -32,6 +32,7 @@ from shopflow_assets.domains.shop.checks import shop_star_schema_checks
 from shopflow_assets.domains.skeleton import domain_specs
 from shopflow_assets.io_managers import PanderaDuckDBIOManager, PanderaParquetIOManager
 from shopflow_assets.resources.lake import LakeResource
+from shopflow_assets.resources.warehouse import WarehouseResource
 
 defs = domain_specs(
     dg.Definitions(
@@ -43,7 +44,7 @@ defs = domain_specs(
         resources={
             # backend None: the lake follows SHOPFLOW_ENV when used (directory locally, S3 with the stack).
             PARQUET_IO: PanderaParquetIOManager(lake=LakeResource(), bucket="staging"),
-            WAREHOUSE_IO: PanderaDuckDBIOManager(),
+            WAREHOUSE_IO: PanderaDuckDBIOManager(warehouse=WarehouseResource()),
             DBT_RESOURCE_KEY: dbt_resource(),
         },
     ),
