@@ -1,4 +1,4 @@
-"""`shopflow olist`: the Olist gold models' dbt commands and gold checks outside Dagster (the Airflow DAG's
+"""`shopflow olist`: the Olist gold models' dbt commands (their tests are the gold rules) and gold freshness outside Dagster (the Airflow DAG's
 dbt_test and quality_checks tasks, and by hand)."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dbt = commands.add_parser("dbt", help="`dbt <run|test|build> --select tag:olist` on the configured lake")
     dbt.add_argument("dbt_command", choices=("run", "test", "build"))
     dbt.set_defaults(func=_dbt)
-    quality = commands.add_parser("quality", help="the gold checks on the warehouse; exit 1 if one fails")
+    quality = commands.add_parser(
+        "quality", help="gold freshness (the gold rules are `dbt test`); exit 1 if stale"
+    )
     quality.set_defaults(func=_quality)
 
 
@@ -30,18 +32,16 @@ def _dbt(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
+    """Gold's freshness; exit 1 if it fails. The gold rules are the dbt tests (`shopflow olist dbt test`)."""
     import duckdb
 
-    from shopflow_assets.domains.marketplace.checks import evaluate_gold
+    from shopflow_assets.domains.marketplace.checks import evaluate_gold_freshness
     from shopflow_assets.resources.warehouse import connect_warehouse
 
     try:
         with connect_warehouse(read_only=True) as con:
-            results = evaluate_gold(con)
+            fresh = evaluate_gold_freshness(con)
     except duckdb.Error as exc:
         raise RuntimeError(f"olist gold checks cannot run: {str(exc).splitlines()[0]}") from exc
-    for result in results:
-        print(
-            f"{'PASS' if result.passed else 'FAIL'} {result.asset_key.to_user_string()} {result.check_name}"
-        )
-    return 0 if all(r.passed for r in results) else 1
+    print(f"{'PASS' if fresh.passed else 'FAIL'} {fresh.asset_key.to_user_string()} {fresh.check_name}")
+    return 0 if fresh.passed else 1

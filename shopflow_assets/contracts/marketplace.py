@@ -1,7 +1,8 @@
 """Contracts of the Olist marketplace lakehouse: what each bronze, silver and gold table holds.
 
-One place for the names, keys, column types and business rules, so the bronze parser, the silver
-validation, the Pandera checks and the tests all read the same definitions.
+One place for the names, keys, column types and business rules of bronze and silver, so the bronze
+parser, the silver validation and the tests all read the same definitions. Gold's rules are the dbt
+tests of its models (dbt_project/models/marts/olist/_olist__marts.yml), not repeated here.
 
 Bronze keeps every source column as a string (raw, as sent); silver casts to the types below and
 quarantines a row whose non-empty value does not parse, with the column named in the reason.
@@ -10,8 +11,6 @@ quarantines a row whose non-empty value does not parse, with the column named in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandera.pandas as pa
 
 # Statuses seen in the real data; anything else is quarantined in silver as `invalid_status`.
 ORDER_STATUSES = (
@@ -24,7 +23,6 @@ ORDER_STATUSES = (
     "created",
     "approved",
 )
-RFM_SEGMENTS = ("Champions", "Loyal Customers", "Potential Loyalists", "At Risk", "Hibernating", "Others")
 # Silver amounts outside [0, MAX_AMOUNT] are quarantined (the silver quality gate bounds amounts so).
 MAX_AMOUNT = 100_000
 
@@ -232,63 +230,3 @@ DEAD_LETTER_COLUMNS = (
     "reason",
     "_bronze_ingested_at",
 )
-
-# --- Pandera contracts (checked on pandas frames read back from the lake / warehouse) ----------------
-
-_rate = pa.Column(float, pa.Check.in_range(0, 1), coerce=True)
-_money = pa.Column(float, pa.Check.ge(0), coerce=True)
-_count = pa.Column(int, pa.Check.ge(1), coerce=True)
-_score = pa.Column(float, pa.Check.in_range(1, 5), nullable=True, coerce=True)
-
-GOLD_SCHEMAS = {
-    "gold_daily_sales": pa.DataFrameSchema(
-        {
-            "order_date": pa.Column(nullable=False, unique=True),
-            "total_orders": _count,
-            "total_revenue": _money,
-            "avg_order_value": _money,
-            "total_items": _count,
-        },
-        strict=False,
-    ),
-    "gold_seller_performance": pa.DataFrameSchema(
-        {
-            "seller_id": pa.Column(str, nullable=False, unique=True),
-            "total_orders": _count,
-            "total_revenue": _money,
-            "avg_review_score": _score,
-            "avg_delivery_days": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
-        },
-        strict=False,
-    ),
-    "gold_customer_rfm": pa.DataFrameSchema(
-        {
-            "customer_unique_id": pa.Column(str, nullable=False, unique=True),
-            "recency_days": pa.Column(int, pa.Check.ge(0), coerce=True),
-            "frequency": _count,
-            "monetary": _money,
-            "rfm_segment": pa.Column(str, pa.Check.isin(RFM_SEGMENTS)),
-        },
-        strict=False,
-    ),
-    "gold_product_analytics": pa.DataFrameSchema(
-        {
-            "product_category": pa.Column(str, nullable=False, unique=True),
-            "total_sold": _count,
-            "total_revenue": _money,
-            "avg_price": _money,
-            "avg_review_score": _score,
-        },
-        strict=False,
-    ),
-    "gold_delivery_performance": pa.DataFrameSchema(
-        {
-            "total_deliveries": _count,
-            "avg_delivery_days": pa.Column(float, pa.Check.ge(0), coerce=True),
-            "on_time_rate": _rate,
-            "late_rate": _rate,
-        },
-        unique=["seller_state", "customer_state"],
-        strict=False,
-    ),
-}

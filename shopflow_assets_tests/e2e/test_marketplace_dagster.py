@@ -75,8 +75,6 @@ def test_olist_pipeline_job_materializes_everything_and_passes_its_checks(tmp_pa
     assert {
         "unique_keys",
         "allowed_statuses",
-        "pandera_contract",
-        "gold_equals_silver_totals",
         "fresh",
         "assert_gold_revenue_equals_silver",  # the dbt reconciliation test, as a check on gold_daily_sales
     } <= {c.check_name for c in checks}

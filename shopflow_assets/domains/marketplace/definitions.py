@@ -24,7 +24,7 @@ from shopflow_assets.domains.marketplace.automation import (
     olist_pipeline,
     olist_success_notification,
 )
-from shopflow_assets.domains.marketplace.checks import olist_gold_checks
+from shopflow_assets.domains.marketplace.checks import olist_gold_fresh
 from shopflow_assets.domains.skeleton import domain_specs
 
 defs = domain_specs(
@@ -36,7 +36,7 @@ defs = domain_specs(
             olist_silver,
             olist_dbt_models,
         ],
-        asset_checks=[olist_gold_checks],
+        asset_checks=[olist_gold_fresh],
         jobs=[olist_pipeline, olist_bronze_silver],
         schedules=[olist_daily_schedule],
         sensors=[olist_kafka_sensor, olist_success_notification],
