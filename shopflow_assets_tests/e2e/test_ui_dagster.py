@@ -34,6 +34,11 @@ DAEMONLESS_INSTANCE = """run_coordinator:
 def webserver(demo_home: Path):
     dagster_home = demo_home / "dagster"
     (dagster_home / "dagster.yaml").write_text(DAEMONLESS_INSTANCE)
+    # This instance has already shown Dagster's "join the community" dialog (the file the webserver checks).
+    # It otherwise pops up over the launch dialog at a moment that depends on the machine's speed, and a
+    # click landing during its entrance left it open and the launch dialog unreachable (CI, stop 16).
+    (dagster_home / ".nux").mkdir(exist_ok=True)
+    (dagster_home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     port = free_port()
     env = demo_environment(demo_home)
     log = (demo_home / "webserver.log").open("w")
@@ -64,7 +69,9 @@ def definitions():
 
 
 def _page(page):
-    # Dagster's first-visit "join the community" dialog covers the page: dismiss it whenever it shows.
+    # The browser has dismissed the community dialog too (the UI keeps that in localStorage), and should
+    # it show anyway, it is dismissed whenever it covers an element the test acts on.
+    page.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
     page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda button: button.click())
     return page
 
