@@ -18,9 +18,8 @@ CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
 # (every seed field is required, as in the shop batch's cleaning rules); only `action` may be missing.
 REQUIRED_CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp")
 
-# Dead-letter reasons. `wrong_type:<field>` and `missing:<field>` name the field.
-REASON_NOT_JSON = "not_json"
-REASON_NOT_OBJECT = "not_a_json_object"
+# Dead-letter reasons besides the shared ones of contracts.streaming. `wrong_type:<field>` and
+# `missing:<field>` name the field.
 REASON_BAD_TIMESTAMP = "bad_timestamp"
 # An event time beyond now + this skew cannot be real: left in, it would move the watermark into the
 # future and every later, honest click would be dropped as late.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from shopflow_assets.contracts.streaming import REASON_OVERSIZED
+from shopflow_assets.contracts.streaming import REASON_NOT_JSON, REASON_NOT_OBJECT, REASON_OVERSIZED
 
 USER_ACTIONS_TOPIC = "user_actions"
 
@@ -38,9 +38,7 @@ OUTPUT_SPARK_DDL = (
 BATCH_COLUMN = "batch_id"
 PARTITION_COLUMNS = ("event_date", BATCH_COLUMN)
 
-# Dead-letter reasons. `wrong_type:<field>` names the field.
-REASON_NOT_JSON = "not_json"
-REASON_NOT_OBJECT = "not_a_json_object"
+# Dead-letter reasons besides the shared ones of contracts.streaming. `wrong_type:<field>` names the field.
 REASON_MISSING_TIMESTAMP = "missing_timestamp"
 REASON_BAD_TIMESTAMP = "bad_timestamp"
 # A user action is under a kilobyte; anything over this is dead-lettered as `oversized_record` unparsed.

@@ -24,11 +24,9 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
 from shopflow_assets.identifiers import quote_identifier, safe_table
-from shopflow_assets.resources.lake import Lake
-from shopflow_assets.resources.streaming.flow import StreamFlow, StreamFlowConfig
+from shopflow_assets.resources.streaming.flow import QueryContext, StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
-from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
-from shopflow_assets.resources.streaming.source import kafka_stream
+from shopflow_assets.resources.streaming.runner import QueryReport
 from shopflow_assets.settings import Settings
 
 PAGE_VIEWS_QUERY = "page_views"
@@ -38,14 +36,17 @@ DEDUP_OPERATOR = "dedupeWithinWatermark"
 
 @dataclass
 class PageViewsConfig(StreamFlowConfig):
-    """Where the page-view flow reads and writes; tests and benches point it at their own topic and keys."""
+    """Where the page-view flow reads and writes; tests and benches point it at their own topic and keys.
+
+    Each of its two queries has an output and a checkpoint: the windows (Delta table, mirrored to the
+    warehouse) and the dead letters."""
 
     topic: str = contract.CLICKS_TOPIC
-    dead_letter_key: str = contract.CLICKS_DEAD_LETTER_LOCATION[1]
-    checkpoint_name: str = contract.PAGE_VIEWS_CHECKPOINT
     table_key: str = contract.FACT_PAGE_VIEWS_LOCATION[1]  # in the lakehouse bucket
-    dead_letter_checkpoint_name: str = contract.CLICKS_DEAD_LETTER_CHECKPOINT
     warehouse_table: str = contract.FACT_PAGE_VIEWS
+    checkpoint_name: str = contract.PAGE_VIEWS_CHECKPOINT
+    dead_letter_key: str = contract.CLICKS_DEAD_LETTER_LOCATION[1]
+    dead_letter_checkpoint_name: str = contract.CLICKS_DEAD_LETTER_CHECKPOINT
     watermark: str = contract.DEFAULT_WATERMARK
     mirror_to_warehouse: bool = True
     max_future_skew: str = contract.DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
@@ -141,33 +142,17 @@ def upsert_warehouse(settings: Settings, table: str, rows: list[Any], attempts: 
 
 
 def start_page_view_queries(
-    spark: SparkSession,
-    runner: StreamingRunner,
-    lake: Lake,
-    settings: Settings,
-    config: PageViewsConfig,
-    stats: PageViewStats,
-    *,
-    bounded: bool,
+    on: QueryContext, config: PageViewsConfig, stats: PageViewStats
 ) -> dict[str, Any]:
     """Start both queries; returns {name: StreamingQuery}. Wait on them with runner.wait()."""
-    table_path = lake.spark_uri("lakehouse", config.table_key)
-    dead_letter_path = lake.spark_uri("quarantine", config.dead_letter_key)
-    ensure_delta_table(spark, table_path)
-
-    def records() -> DataFrame:
-        return kafka_stream(
-            spark,
-            settings.kafka_bootstrap_servers,
-            config.topic,
-            max_offsets_per_trigger=config.max_offsets_per_trigger,
-            min_partitions=config.min_partitions,
-        )
+    table_path = on.lake.spark_uri("lakehouse", config.table_key)
+    dead_letter_path = on.lake.spark_uri("quarantine", config.dead_letter_key)
+    ensure_delta_table(on.spark, table_path)
 
     def upsert(updates: DataFrame, batch_id: int) -> None:
-        rows, counted = merge_page_views(spark, updates, table_path)
+        rows, counted = merge_page_views(on.spark, updates, table_path)
         if rows and config.mirror_to_warehouse:
-            upsert_warehouse(settings, config.warehouse_table, rows)
+            upsert_warehouse(on.settings, config.warehouse_table, rows)
         with stats.lock:
             stats.counted[batch_id] = counted
             stats.windows[batch_id] = len(rows)
@@ -183,14 +168,15 @@ def start_page_view_queries(
         with stats.lock:
             stats.dead_lettered[batch_id] = count
 
+    # Each query reads the topic itself, with its own checkpoint.
     windows = page_view_windows(
-        valid_clicks(parse_clicks(records(), config.max_future_skew)), config.watermark
+        valid_clicks(parse_clicks(on.read(config), config.max_future_skew)), config.watermark
     )
-    page_views = runner.start(
-        windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name, bounded=bounded
+    page_views = on.start(
+        windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name
     )
-    letters = runner.start(
-        records().writeStream.foreachBatch(dead_letter), config.dead_letter_checkpoint_name, bounded=bounded
+    letters = on.start(
+        on.read(config).writeStream.foreachBatch(dead_letter), config.dead_letter_checkpoint_name
     )
     return {PAGE_VIEWS_QUERY: page_views, DEAD_LETTER_QUERY: letters}
 

@@ -12,15 +12,7 @@ from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.contracts.streaming import REASON_OVERSIZED
-from shopflow_assets.resources.streaming.parse import (
-    first_reason,
-    json_string,
-    json_type,
-    oversized,
-    parse_json_object,
-    plausible_timestamp,
-    present_with_wrong_type,
-)
+from shopflow_assets.resources.streaming import parse
 
 STRING_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
 
@@ -33,33 +25,31 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
     timestamp that does not parse. Timestamps without a zone are UTC (the session time zone).
     """
     # Parse once into a column, not an expression repeated in every check below.
-    parsed = records.withColumn("_v", parse_json_object(F.col("value")))
+    parsed = records.withColumn("_v", parse.parse_json_object(F.col("value")))
     v = F.col("_v")
-    kind = F.schema_of_variant(v)
-    raw_ts = json_string(v, "$.timestamp")
-    event_time = plausible_timestamp(raw_ts)
+    raw_ts = parse.json_string(v, "$.timestamp")
+    event_time = parse.plausible_timestamp(raw_ts)
 
     checks = [
-        (oversized(F.col("value"), contract.MAX_RECORD_BYTES), REASON_OVERSIZED),
-        (v.isNull(), contract.REASON_NOT_JSON),
-        (~kind.startswith("OBJECT"), contract.REASON_NOT_OBJECT),
+        (parse.oversized(F.col("value"), contract.MAX_RECORD_BYTES), REASON_OVERSIZED),
+        *parse.json_object_checks(v),
     ]
     for name in contract.REQUIRED_CLICK_FIELDS:
-        field_kind = json_type(v, f"$.{name}")
+        field_kind = parse.json_type(v, f"$.{name}")
         checks.append((field_kind.isNull() | (field_kind == "VOID"), f"missing:{name}"))
     for name in STRING_FIELDS:
-        checks.append((present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
+        checks.append((parse.present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
     checks.append((event_time.isNull(), contract.REASON_BAD_TIMESTAMP))
     future = event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
     checks.append((future, contract.REASON_FUTURE_TIMESTAMP))
 
     return parsed.select(
-        json_string(v, "$.event_id").alias("event_id"),
-        json_string(v, "$.user_id").alias("user_id"),
-        json_string(v, "$.url").alias("url"),
-        json_string(v, "$.action").alias("action"),
+        parse.json_string(v, "$.event_id").alias("event_id"),
+        parse.json_string(v, "$.user_id").alias("user_id"),
+        parse.json_string(v, "$.url").alias("url"),
+        parse.json_string(v, "$.action").alias("action"),
         event_time.alias("event_time"),
-        first_reason(checks).alias("reason"),
+        parse.first_reason(checks).alias("reason"),
         "value",
         "topic",
         "partition",

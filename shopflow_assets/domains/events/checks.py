@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import dagster as dg
+from shopflow_assets.resources.streaming.asset import accounting_check
 
-ACCOUNTED_CHECK = "every_action_accounted_for"
+# Every record read is written or dead-lettered (no window here, so nothing is dropped late).
+EVERY_ACTION_ACCOUNTED = accounting_check("every_action_accounted_for", terms=("written", "dead_lettered"))
 
-
-def user_action_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(ACCOUNTED_CHECK, asset=asset_key, blocking=True)]
-
-
-def user_action_check_results(summary) -> list[dg.AssetCheckResult]:
-    """Every record read is written or dead-lettered."""
-    return [
-        dg.AssetCheckResult(
-            check_name=ACCOUNTED_CHECK,
-            passed=summary.accounted,
-            metadata={
-                "records_in": summary.records_in,
-                "written + dead_lettered": summary.written + summary.dead_lettered,
-            },
-        )
-    ]
+USER_ACTION_CHECKS = (EVERY_ACTION_ACCOUNTED,)

@@ -15,17 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
-from shopflow_assets.resources.lake import Lake
-from shopflow_assets.resources.streaming.flow import StreamFlow, StreamFlowConfig
+from shopflow_assets.resources.streaming.flow import QueryContext, StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
-from shopflow_assets.resources.streaming.runner import QueryReport, StreamingRunner
-from shopflow_assets.resources.streaming.source import kafka_stream
-from shopflow_assets.settings import Settings
+from shopflow_assets.resources.streaming.runner import QueryReport
 
 USER_ACTIONS_QUERY = "user_actions"
 
@@ -118,17 +115,10 @@ def write_user_action_batch(
 
 
 def start_user_action_query(
-    spark: SparkSession,
-    runner: StreamingRunner,
-    lake: Lake,
-    settings: Settings,
-    config: UserActionsConfig,
-    stats: UserActionStats,
-    *,
-    bounded: bool,
+    on: QueryContext, config: UserActionsConfig, stats: UserActionStats
 ) -> dict[str, Any]:
-    output_path = lake.spark_uri("events", config.output_key)
-    dead_letter_path = lake.spark_uri("quarantine", config.dead_letter_key)
+    output_path = on.lake.spark_uri("events", config.output_key)
+    dead_letter_path = on.lake.spark_uri("quarantine", config.dead_letter_key)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         counts = write_user_action_batch(parse_user_actions(batch), batch_id, output_path, dead_letter_path)
@@ -137,14 +127,7 @@ def start_user_action_query(
             stats.dead_lettered[batch_id] = sum(v for k, v in counts.items() if k != "valid")
             stats.reasons[batch_id] = {k: v for k, v in counts.items() if k != "valid"}
 
-    records = kafka_stream(
-        spark,
-        settings.kafka_bootstrap_servers,
-        config.topic,
-        max_offsets_per_trigger=config.max_offsets_per_trigger,
-        min_partitions=config.min_partitions,
-    )
-    query = runner.start(records.writeStream.foreachBatch(handle), config.checkpoint_name, bounded=bounded)
+    query = on.start(on.read(config).writeStream.foreachBatch(handle), config.checkpoint_name)
     return {USER_ACTIONS_QUERY: query}
 
 

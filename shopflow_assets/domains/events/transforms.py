@@ -9,6 +9,7 @@ from shopflow_assets.contracts import events as contract
 from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
     first_reason,
+    json_object_checks,
     json_string,
     json_type,
     oversized,
@@ -120,8 +121,7 @@ def whole_record_reason(value: Column) -> Column:
     raw_ts = json_string(whole, contract.TIMESTAMP_PATH)
     return first_reason(
         [
-            (whole.isNull(), contract.REASON_NOT_JSON),
-            (~json_type(whole, "$").startswith("OBJECT"), contract.REASON_NOT_OBJECT),
+            *json_object_checks(whole),
             (ts_kind.isNull() | (ts_kind == "VOID"), contract.REASON_MISSING_TIMESTAMP),
             ((ts_kind != "STRING") | plausible_timestamp(raw_ts).isNull(), contract.REASON_BAD_TIMESTAMP),
             *[

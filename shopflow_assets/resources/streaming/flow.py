@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
 from shopflow_assets.identifiers import safe_prefix
+from shopflow_assets.resources.streaming.source import kafka_stream
 
 
 @dataclass
@@ -42,12 +43,38 @@ class StreamFlowConfig:
 
 
 @dataclass(frozen=True)
+class QueryContext:
+    """What a flow's queries start on: the Spark session, the runner (checkpoints, triggers), the lake, the
+    settings (broker, warehouse), and whether the run is bounded."""
+
+    spark: Any
+    runner: Any
+    lake: Any
+    settings: Any
+    bounded: bool
+
+    def read(self, config: StreamFlowConfig) -> Any:
+        """The flow's topic as a stream of Kafka records, in batches of `max_offsets_per_trigger`."""
+        return kafka_stream(
+            self.spark,
+            self.settings.kafka_bootstrap_servers,
+            config.topic,
+            max_offsets_per_trigger=config.max_offsets_per_trigger,
+            min_partitions=config.min_partitions,
+        )
+
+    def start(self, writer: Any, checkpoint_name: str) -> Any:
+        """Start one query of the flow on the runner, bounded or not as the run is."""
+        return self.runner.start(writer, checkpoint_name, bounded=self.bounded)
+
+
+@dataclass(frozen=True)
 class StreamFlow:
     """One streaming flow as the asset, the CLI, the tests and the benches run it: start its queries on a
     runner, wait for them (bounded: until the available records are processed; else until stopped), then
     summarize what the queries' batch handlers recorded in a fresh `stats` object."""
 
-    start_queries: Callable[..., list[Any]]  # (spark, runner, lake, settings, config, stats, *, bounded)
+    start_queries: Callable[[QueryContext, Any, Any], dict[str, Any]]  # (context, config, stats) -> queries
     new_stats: Callable[[], Any]
     summarize: Callable[[list[Any], Any], Any]  # (query reports, stats) -> the run's summary
 
@@ -64,6 +91,6 @@ class StreamFlow:
         on_progress: Callable[[str, dict], None] | None = None,
     ) -> Any:
         stats = self.new_stats()
-        queries = self.start_queries(spark, runner, lake, settings, config, stats, bounded=bounded)
+        queries = self.start_queries(QueryContext(spark, runner, lake, settings, bounded), config, stats)
         reports = runner.wait(queries, stop_event=stop_event, on_progress=on_progress)
         return self.summarize(reports, stats)

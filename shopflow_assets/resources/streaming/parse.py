@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from shopflow_assets.contracts.streaming import REASON_NOT_JSON, REASON_NOT_OBJECT
 from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
 
 
@@ -34,6 +35,14 @@ def json_type(variant: Column, path: str) -> Column:
 
 def json_string(variant: Column, path: str) -> Column:
     return F.try_variant_get(variant, path, "string")
+
+
+def json_object_checks(variant: Column) -> list[tuple[Column, str]]:
+    """The first two rules of every stream, for `first_reason`: the text is JSON, and a JSON object."""
+    return [
+        (variant.isNull(), REASON_NOT_JSON),
+        (~json_type(variant, "$").startswith("OBJECT"), REASON_NOT_OBJECT),
+    ]
 
 
 def present_with_wrong_type(variant: Column, path: str, expected_prefix: str) -> Column:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
@@ -44,12 +44,22 @@ class SparkStreamingResource(dg.ConfigurableResource):
 
 
 class BoundedStreamRunConfig(dg.Config):
-    """Run config of every bounded streaming asset (a domain's subclass adds its own knobs)."""
+    """Run config of every bounded streaming asset: a domain's subclass adds its own knobs and says, in
+    `flow_config`, what they make of its flow's config."""
 
     max_offsets_per_trigger: int = 500_000
     # For tests and benches: another topic, and a key prefix for every output, checkpoint and table.
     topic: str | None = None
     key_prefix: str | None = None
+
+    def flow_config(self) -> StreamFlowConfig:
+        """The flow's config from the domain's own knobs."""
+        raise NotImplementedError
+
+    def flow_config_for_run(self) -> StreamFlowConfig:
+        """`flow_config()` with this run's batch size, moved to the run's key prefix and topic if it names them."""
+        flow_config = replace(self.flow_config(), max_offsets_per_trigger=self.max_offsets_per_trigger)
+        return flow_config.isolated(self.key_prefix, self.topic)
 
 
 @dataclass
