@@ -39,11 +39,12 @@ def main() -> None:
 
     from psycopg import sql
 
+    from shopflow_assets.contracts.rainforest import REPORTS, SOURCE_DATABASE
     from shopflow_assets.datagen.rainforest import generate_rainforest
     from shopflow_assets.domains.rainforest import pipeline
     from shopflow_assets.domains.rainforest.assets import key
     from shopflow_assets.domains.rainforest.checks import evaluate_gold_checks
-    from shopflow_assets.domains.rainforest.publish import GOLD_SOURCE, publish_reports
+    from shopflow_assets.domains.rainforest.publish import publish_reports
     from shopflow_assets.resources.lake import build_lake
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.resources.spark import get_spark_session, stop_spark_session
@@ -53,8 +54,10 @@ def main() -> None:
     settings = get_settings()
     schema = f"bench_{run_id}"
     namespace = f"bench-{run_id}"
-    owner = PostgresResource.from_settings(settings, "owner", "rainforest").process_config_and_initialize()
-    reader = PostgresResource.from_settings(settings, "reader", "rainforest").process_config_and_initialize()
+    owner = PostgresResource.from_settings(settings, "owner", SOURCE_DATABASE).process_config_and_initialize()
+    reader = PostgresResource.from_settings(
+        settings, "reader", SOURCE_DATABASE
+    ).process_config_and_initialize()
     s3 = build_lake(settings.model_copy(update={"env": "docker"}))
     lake = pipeline.RainforestLake(s3.uri, namespace)
     day = args.date
@@ -95,8 +98,8 @@ def main() -> None:
 
         def publish():
             reports = {
-                view: pipeline.gold_days(spark, lake, t, day, day).toArrow()
-                for view, t in GOLD_SOURCE.items()
+                view: pipeline.gold_days(spark, lake, report.gold, day, day).toArrow()
+                for view, report in REPORTS.items()
             }
             with connect_warehouse() as con:
                 return publish_reports(con, reports, day, day)

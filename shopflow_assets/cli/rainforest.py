@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from shopflow_assets.contracts.rainforest import SOURCE_DATABASE
     from shopflow_assets.datagen.rainforest import RainforestError, generate_rainforest
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.settings import get_settings
@@ -78,7 +79,7 @@ def _generate(args: argparse.Namespace) -> int:
     settings = get_settings()
     schema = args.schema
     owner = PostgresResource.from_settings(
-        settings, role="owner", database="rainforest"
+        settings, role="owner", database=SOURCE_DATABASE
     ).process_config_and_initialize()
     started = time.perf_counter()
     try:
@@ -107,12 +108,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _landed(args: argparse.Namespace) -> int:
+    from shopflow_assets.contracts.rainforest import SOURCE_DATABASE
     from shopflow_assets.domains.rainforest.pipeline import source_orders_on
     from shopflow_assets.resources.postgres import PostgresResource
     from shopflow_assets.settings import get_settings
 
     reader = PostgresResource.from_settings(
-        get_settings(), role="reader", database="rainforest"
+        get_settings(), role="reader", database=SOURCE_DATABASE
     ).process_config_and_initialize()
     with reader.connect() as conn:
         orders = source_orders_on(conn, args.date)
@@ -121,12 +123,13 @@ def _landed(args: argparse.Namespace) -> int:
 
 
 def _published(args: argparse.Namespace) -> int:
-    from shopflow_assets.domains.rainforest.publish import REPORTS, SCHEMA, published_rows
+    from shopflow_assets.contracts.rainforest import INTERFACE_SCHEMA, REPORTS
+    from shopflow_assets.domains.rainforest.publish import published_rows
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings
 
     if not get_settings().warehouse_path.exists():
-        rows = dict.fromkeys((f"{SCHEMA}.{view}" for view in REPORTS), 0)
+        rows = dict.fromkeys((f"{INTERFACE_SCHEMA}.{view}" for view in REPORTS), 0)
     else:
         with connect_warehouse(read_only=True) as con:
             rows = published_rows(con, args.date)

@@ -1,9 +1,11 @@
 """Dataset contracts: one Pandera schema per dataset, plus what storage and the IO managers need to know.
 
-A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`). An asset binds
-to the contract object (`metadata=FACT_ORDERS.asset_metadata()`, which Dagster stores as the contract's
-name, since definition metadata must be serializable) and the IO managers look the contract up by that
-name, so assets never repeat a schema and a wrong contract fails at import, not at run time.
+A contract is registered once by its domain module (e.g. `shopflow_assets.contracts.shop`) with
+`register_dataset`, which takes only what differs between datasets (name, description, columns, keys).
+An asset binds to the contract object (`metadata=FACT_ORDERS.asset_metadata()`, which Dagster stores as
+the contract's name, since definition metadata must be serializable) and the IO managers look the
+contract up by that name, so assets never repeat a schema and a wrong contract fails at import, not at
+run time.
 """
 
 from __future__ import annotations
@@ -67,6 +69,38 @@ def register_contract(contract: DatasetContract) -> DatasetContract:
         raise ValueError(f"dataset contract {contract.name!r} is registered twice")
     _REGISTRY[contract.name] = contract
     return contract
+
+
+# A column of a dataset: its Pandera rules, or (rules, warehouse SQL type) for a column of a warehouse table.
+ColumnSpec = pa.Column | tuple[pa.Column, str]
+
+
+def register_dataset(
+    name: str,
+    description: str,
+    columns: Mapping[str, ColumnSpec],
+    *,
+    unique: Sequence[str] | None = None,
+    primary_key: Sequence[str] = (),
+    partition_column: str | None = None,
+    version_column: str | None = None,
+) -> DatasetContract:
+    """Register the contract of a frame with exactly `columns`, in that order: the schema is strict, ordered
+    and named after the dataset, `unique` lists columns unique together, and a column given with its SQL
+    type goes into `sql_types`. The keyword arguments are DatasetContract's."""
+    rules = {column: spec[0] if isinstance(spec, tuple) else spec for column, spec in columns.items()}
+    sql_types = {column: spec[1] for column, spec in columns.items() if isinstance(spec, tuple)}
+    return register_contract(
+        DatasetContract(
+            name=name,
+            description=description,
+            schema=pa.DataFrameSchema(rules, unique=unique, strict=True, ordered=True, name=name),
+            sql_types=sql_types,
+            primary_key=primary_key,
+            partition_column=partition_column,
+            version_column=version_column,
+        )
+    )
 
 
 def get_contract(name: str) -> DatasetContract:

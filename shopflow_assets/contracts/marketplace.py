@@ -31,11 +31,19 @@ INGESTION_TS = "_ingestion_timestamp"
 MAX_RECORD_BYTES = 256 * 1024
 
 
+TS = "timestamp"
+MONEY = "decimal(12,2)"
+# The JSON number a producer sends for a column of each silver type (columns of other types are strings).
+JSON_NUMBERS: dict[str, type] = {"int": int, "double": float, MONEY: float}
+
+
 @dataclass(frozen=True)
 class TableContract:
     """One Olist table: where it comes from, its key, and how its columns are typed in silver.
 
     `types` maps a column to the Spark SQL type it is cast to in silver; columns not listed stay strings.
+    `whole_numbers` are counts that silver types `double` all the same (pandas writes "40.0" whenever a
+    value of the column is missing; double survives both forms); a producer sends them as JSON integers.
     """
 
     name: str  # bronze/silver table name: lakehouse/bronze/<name>, lakehouse/silver/<name>
@@ -47,14 +55,18 @@ class TableContract:
     required: tuple[str, ...] = ()  # non-key columns that must be present in silver
     non_negative: tuple[str, ...] = ()  # amounts that must be in [0, MAX_AMOUNT]
     in_silver: bool = True
+    whole_numbers: tuple[str, ...] = ()
 
     @property
     def silver_name(self) -> str:
         return f"silver_{self.name}"
 
+    def json_numbers(self) -> dict[str, type]:
+        """Columns a producer sends as JSON numbers, with their type (int or float); the other columns are
+        sent as the CSV's strings (zip prefixes stay strings for their leading zeros)."""
+        numbers = {c: JSON_NUMBERS[t] for c, t in self.types.items() if t in JSON_NUMBERS}
+        return numbers | dict.fromkeys(self.whole_numbers, int)
 
-TS = "timestamp"
-MONEY = "decimal(12,2)"
 
 ORDERS = TableContract(
     name="orders",
@@ -112,32 +124,23 @@ CUSTOMERS = TableContract(
     keys=("customer_id",),
     required=("customer_unique_id",),
 )
+_PRODUCT_MEASURES = (
+    "product_name_lenght",
+    "product_description_lenght",
+    "product_photos_qty",
+    "product_weight_g",
+    "product_length_cm",
+    "product_height_cm",
+    "product_width_cm",
+)
 PRODUCTS = TableContract(
     name="products",
     csv_name="olist_products_dataset",
     topic="raw_products",
-    columns=(
-        "product_id",
-        "product_category_name",
-        "product_name_lenght",
-        "product_description_lenght",
-        "product_photos_qty",
-        "product_weight_g",
-        "product_length_cm",
-        "product_height_cm",
-        "product_width_cm",
-    ),
+    columns=("product_id", "product_category_name", *_PRODUCT_MEASURES),
     keys=("product_id",),
-    # Pandas writes these as floats ("40.0") whenever a value is missing: double survives both forms.
-    types={
-        "product_name_lenght": "double",
-        "product_description_lenght": "double",
-        "product_photos_qty": "double",
-        "product_weight_g": "double",
-        "product_length_cm": "double",
-        "product_height_cm": "double",
-        "product_width_cm": "double",
-    },
+    types=dict.fromkeys(_PRODUCT_MEASURES, "double"),
+    whole_numbers=_PRODUCT_MEASURES,
 )
 SELLERS = TableContract(
     name="sellers",

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pandera.pandas as pa
 
-from shopflow_assets.contracts.dataset import DatasetContract, register_contract
+from shopflow_assets.contracts.dataset import DatasetContract, register_dataset
 
 # The shop's daily partitions begin with its first business day. Code, not a setting: partitions are part
 # of the asset graph, fixed when the code location loads; move it back if your history starts earlier.
@@ -68,207 +68,126 @@ def _unique_id() -> pa.Column:
 
 
 # --- cleaned tables (Parquet in s3://staging/shop/<table>/date=YYYY-MM-DD/) -----------------------------
-CLEAN_USERS = register_contract(
-    DatasetContract(
-        name="shop.clean_users",
-        description="Users of one day that passed every cleaning rule; one row per user_id.",
-        schema=pa.DataFrameSchema(
-            {"user_id": _unique_id(), "signup_date": _TIMESTAMP, "country": pa.Column(str, nullable=False)},
-            strict=True,
-            ordered=True,
-            name="shop.clean_users",
-        ),
-        primary_key=("user_id",),
-    )
+CLEAN_USERS = register_dataset(
+    "shop.clean_users",
+    "Users of one day that passed every cleaning rule; one row per user_id.",
+    {"user_id": _unique_id(), "signup_date": _TIMESTAMP, "country": pa.Column(str, nullable=False)},
+    primary_key=("user_id",),
 )
 
-CLEAN_PRODUCTS = register_contract(
-    DatasetContract(
-        name="shop.clean_products",
-        description="Products of one day that passed every cleaning rule; one row per product_id.",
-        schema=pa.DataFrameSchema(
-            {
-                "product_id": _unique_id(),
-                "category": pa.Column(str, nullable=False),
-                "price": pa.Column(float, pa.Check.gt(0), nullable=False, coerce=True),
-            },
-            strict=True,
-            ordered=True,
-            name="shop.clean_products",
-        ),
-        primary_key=("product_id",),
-    )
+CLEAN_PRODUCTS = register_dataset(
+    "shop.clean_products",
+    "Products of one day that passed every cleaning rule; one row per product_id.",
+    {
+        "product_id": _unique_id(),
+        "category": pa.Column(str, nullable=False),
+        "price": pa.Column(float, pa.Check.gt(0), nullable=False, coerce=True),
+    },
+    primary_key=("product_id",),
 )
 
-CLEAN_ORDERS = register_contract(
-    DatasetContract(
-        name="shop.clean_orders",
-        description="Orders of one day that passed every cleaning rule, foreign keys included.",
-        schema=pa.DataFrameSchema(
-            {
-                "order_id": _unique_id(),
-                "user_id": _ID,
-                "product_id": _ID,
-                "quantity": pa.Column("int64", pa.Check.ge(1), nullable=False, coerce=True),
-                "total_amount": pa.Column(float, pa.Check.ge(0), nullable=False, coerce=True),
-                "order_ts": _TIMESTAMP,
-            },
-            strict=True,
-            ordered=True,
-            name="shop.clean_orders",
-        ),
-        primary_key=("order_id",),
-    )
+CLEAN_ORDERS = register_dataset(
+    "shop.clean_orders",
+    "Orders of one day that passed every cleaning rule, foreign keys included.",
+    {
+        "order_id": _unique_id(),
+        "user_id": _ID,
+        "product_id": _ID,
+        "quantity": pa.Column("int64", pa.Check.ge(1), nullable=False, coerce=True),
+        "total_amount": pa.Column(float, pa.Check.ge(0), nullable=False, coerce=True),
+        "order_ts": _TIMESTAMP,
+    },
+    primary_key=("order_id",),
 )
 
-QUARANTINE = register_contract(
-    DatasetContract(
-        name="shop.quarantine",
-        description="Every raw row that was not loaded, with the rule it broke (s3://quarantine/shop/...).",
-        schema=pa.DataFrameSchema(
-            {
-                "dataset": pa.Column(str, pa.Check.isin(SHOP_DATASETS)),
-                "source": pa.Column(str, nullable=False),
-                "row_number": pa.Column("int64", pa.Check.ge(1), coerce=True),
-                "record_id": pa.Column(str, nullable=True),
-                "rule": pa.Column(str, pa.Check.isin(QUARANTINE_RULES)),
-                "detail": pa.Column(str, nullable=False),
-                "raw_record": pa.Column(str, nullable=False),
-            },
-            unique=["dataset", "row_number"],
-            strict=True,
-            ordered=True,
-            name="shop.quarantine",
-        ),
-        primary_key=("dataset", "row_number"),
-    )
+QUARANTINE = register_dataset(
+    "shop.quarantine",
+    "Every raw row that was not loaded, with the rule it broke (s3://quarantine/shop/...).",
+    {
+        "dataset": pa.Column(str, pa.Check.isin(SHOP_DATASETS)),
+        "source": pa.Column(str, nullable=False),
+        "row_number": pa.Column("int64", pa.Check.ge(1), coerce=True),
+        "record_id": pa.Column(str, nullable=True),
+        "rule": pa.Column(str, pa.Check.isin(QUARANTINE_RULES)),
+        "detail": pa.Column(str, nullable=False),
+        "raw_record": pa.Column(str, nullable=False),
+    },
+    unique=["dataset", "row_number"],
+    primary_key=("dataset", "row_number"),
 )
 
 # --- warehouse tables (DuckDB by default) ---------------------------------------------------------------
-DIM_USERS = register_contract(
-    DatasetContract(
-        name="shop.dim_users",
-        description="One row per user: the attributes from the newest day the user appeared in.",
-        schema=pa.DataFrameSchema(
-            {
-                "user_id": _unique_id(),
-                "signup_date": _TIMESTAMP,
-                "country": pa.Column(str, nullable=False),
-                "last_seen_date": _DATE,
-            },
-            strict=True,
-            ordered=True,
-            name="shop.dim_users",
-        ),
-        sql_types={
-            "user_id": "VARCHAR",
-            "signup_date": "TIMESTAMP",
-            "country": "VARCHAR",
-            "last_seen_date": "DATE",
-        },
-        primary_key=("user_id",),
-        version_column="last_seen_date",
+_LAST_SEEN = "last_seen_date"
+
+
+def _dimension(name: str, description: str, key: str, attributes: dict) -> DatasetContract:
+    """A dimension keeping the newest version of each key: its attributes from the newest day it was seen."""
+    return register_dataset(
+        name,
+        description,
+        {key: (_unique_id(), "VARCHAR"), **attributes, _LAST_SEEN: (_DATE, "DATE")},
+        primary_key=(key,),
+        version_column=_LAST_SEEN,
     )
+
+
+DIM_USERS = _dimension(
+    "shop.dim_users",
+    "One row per user: the attributes from the newest day the user appeared in.",
+    "user_id",
+    {"signup_date": (_TIMESTAMP, "TIMESTAMP"), "country": (pa.Column(str, nullable=False), "VARCHAR")},
+)
+DIM_PRODUCTS = _dimension(
+    "shop.dim_products",
+    "One row per product: category and list price from the newest day the product appeared in.",
+    "product_id",
+    {
+        "category": (pa.Column(str, nullable=False), "VARCHAR"),
+        "price": (pa.Column(float, pa.Check.gt(0), coerce=True), _MONEY),
+    },
 )
 
-DIM_PRODUCTS = register_contract(
-    DatasetContract(
-        name="shop.dim_products",
-        description="One row per product: category and list price from the newest day the product appeared in.",
-        schema=pa.DataFrameSchema(
-            {
-                "product_id": _unique_id(),
-                "category": pa.Column(str, nullable=False),
-                "price": pa.Column(float, pa.Check.gt(0), coerce=True),
-                "last_seen_date": _DATE,
-            },
-            strict=True,
-            ordered=True,
-            name="shop.dim_products",
+DIM_DATE = register_dataset(
+    "shop.dim_date",
+    "One row per business day.",
+    {
+        "date_key": (
+            pa.Column("int64", pa.Check.in_range(19000101, 29991231), unique=True, coerce=True),
+            "INTEGER",
         ),
-        sql_types={"product_id": "VARCHAR", "category": "VARCHAR", "price": _MONEY, "last_seen_date": "DATE"},
-        primary_key=("product_id",),
-        version_column="last_seen_date",
-    )
+        "date": (_DATE, "DATE"),
+        "year": (pa.Column("int64", coerce=True), "INTEGER"),
+        "quarter": (pa.Column("int64", pa.Check.in_range(1, 4), coerce=True), "INTEGER"),
+        "month": (pa.Column("int64", pa.Check.in_range(1, 12), coerce=True), "INTEGER"),
+        "day": (pa.Column("int64", pa.Check.in_range(1, 31), coerce=True), "INTEGER"),
+        "day_of_week": (pa.Column("int64", pa.Check.in_range(1, 7), coerce=True), "INTEGER"),
+        "day_name": (pa.Column(str), "VARCHAR"),
+        "month_name": (pa.Column(str), "VARCHAR"),
+        "is_weekend": (pa.Column(bool, coerce=True), "BOOLEAN"),
+    },
+    primary_key=("date_key",),
+    partition_column="date",
 )
 
-DIM_DATE = register_contract(
-    DatasetContract(
-        name="shop.dim_date",
-        description="One row per business day.",
-        schema=pa.DataFrameSchema(
-            {
-                "date_key": pa.Column(
-                    "int64", pa.Check.in_range(19000101, 29991231), unique=True, coerce=True
-                ),
-                "date": _DATE,
-                "year": pa.Column("int64", coerce=True),
-                "quarter": pa.Column("int64", pa.Check.in_range(1, 4), coerce=True),
-                "month": pa.Column("int64", pa.Check.in_range(1, 12), coerce=True),
-                "day": pa.Column("int64", pa.Check.in_range(1, 31), coerce=True),
-                "day_of_week": pa.Column("int64", pa.Check.in_range(1, 7), coerce=True),
-                "day_name": pa.Column(str),
-                "month_name": pa.Column(str),
-                "is_weekend": pa.Column(bool, coerce=True),
-            },
-            strict=True,
-            ordered=True,
-            name="shop.dim_date",
-        ),
-        sql_types={
-            "date_key": "INTEGER",
-            "date": "DATE",
-            "year": "INTEGER",
-            "quarter": "INTEGER",
-            "month": "INTEGER",
-            "day": "INTEGER",
-            "day_of_week": "INTEGER",
-            "day_name": "VARCHAR",
-            "month_name": "VARCHAR",
-            "is_weekend": "BOOLEAN",
-        },
-        primary_key=("date_key",),
-        partition_column="date",
-    )
-)
-
-FACT_ORDERS = register_contract(
-    DatasetContract(
-        name="shop.fact_orders",
-        description=(
-            "One row per clean order of the business day, joined to its user and product "
-            "(unit_price is the product's price that day). Revenue of a day = sum(total_amount)."
-        ),
-        schema=pa.DataFrameSchema(
-            {
-                "order_id": _unique_id(),
-                "order_date": _DATE,
-                "date_key": pa.Column("int64", coerce=True),
-                "order_ts": _TIMESTAMP,
-                "user_id": _ID,
-                "product_id": _ID,
-                "quantity": pa.Column("int64", pa.Check.ge(1), coerce=True),
-                "unit_price": pa.Column(float, pa.Check.gt(0), coerce=True),
-                "total_amount": pa.Column(float, pa.Check.ge(0), coerce=True),
-            },
-            strict=True,
-            ordered=True,
-            name="shop.fact_orders",
-        ),
-        sql_types={
-            "order_id": "VARCHAR",
-            "order_date": "DATE",
-            "date_key": "INTEGER",
-            "order_ts": "TIMESTAMP",
-            "user_id": "VARCHAR",
-            "product_id": "VARCHAR",
-            "quantity": "INTEGER",
-            "unit_price": _MONEY,
-            "total_amount": _MONEY,
-        },
-        primary_key=("order_id",),
-        partition_column="order_date",
-    )
+FACT_ORDERS = register_dataset(
+    "shop.fact_orders",
+    (
+        "One row per clean order of the business day, joined to its user and product "
+        "(unit_price is the product's price that day). Revenue of a day = sum(total_amount)."
+    ),
+    {
+        "order_id": (_unique_id(), "VARCHAR"),
+        "order_date": (_DATE, "DATE"),
+        "date_key": (pa.Column("int64", coerce=True), "INTEGER"),
+        "order_ts": (_TIMESTAMP, "TIMESTAMP"),
+        "user_id": (_ID, "VARCHAR"),
+        "product_id": (_ID, "VARCHAR"),
+        "quantity": (pa.Column("int64", pa.Check.ge(1), coerce=True), "INTEGER"),
+        "unit_price": (pa.Column(float, pa.Check.gt(0), coerce=True), _MONEY),
+        "total_amount": (pa.Column(float, pa.Check.ge(0), coerce=True), _MONEY),
+    },
+    primary_key=("order_id",),
+    partition_column="order_date",
 )
 
 # The contract of each asset the shop domain stores through a contract-checked IO manager.

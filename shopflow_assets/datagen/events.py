@@ -19,6 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shopflow_assets.contracts.marketplace import CUSTOMERS, ORDER_ITEMS, ORDERS, PRODUCTS, SELLERS
 from shopflow_assets.datagen import csvio
 
 CHUNK_SIZE = 20_000
@@ -421,32 +422,14 @@ def action_stream(options: ActionOptions) -> Iterator[MessageChunk]:
 
 
 # --- Olist rows ------------------------------------------------------------------------
-OLIST_TOPICS = {
-    "customers": "raw_customers",
-    "sellers": "raw_sellers",
-    "products": "raw_products",
-    "orders": "raw_orders",
-    "order_items": "raw_order_items",
-}
-OLIST_KEYS = {
-    "customers": ("customer_id",),
-    "sellers": ("seller_id",),
-    "products": ("product_id",),
-    "orders": ("order_id",),
-    "order_items": ("order_id", "order_item_id"),
-}
-# JSON types of the CSV columns (the rest are strings; zip prefixes stay strings for their leading zeros).
-OLIST_INTS = {
-    "order_item_id",
-    "product_name_lenght",
-    "product_description_lenght",
-    "product_photos_qty",
-    "product_weight_g",
-    "product_length_cm",
-    "product_height_cm",
-    "product_width_cm",
-}
-OLIST_FLOATS = {"price", "freight_value"}
+# The streamed tables in the order a producer walks them (dimensions first), with their topics and keys.
+_OLIST_STREAMED = (CUSTOMERS, SELLERS, PRODUCTS, ORDERS, ORDER_ITEMS)
+OLIST_TOPICS = {table.name: table.topic for table in _OLIST_STREAMED}
+OLIST_KEYS = {table.name: table.keys for table in _OLIST_STREAMED}
+# JSON types of the CSV columns, from the contract (the rest are strings).
+_OLIST_NUMBERS = {c: kind for table in _OLIST_STREAMED for c, kind in table.json_numbers().items()}
+OLIST_INTS = {c for c, kind in _OLIST_NUMBERS.items() if kind is int}
+OLIST_FLOATS = {c for c, kind in _OLIST_NUMBERS.items() if kind is float}
 # Status changes an order goes through, for upsert tests (`order_updates`).
 NEXT_STATUS = {
     "created": "approved",

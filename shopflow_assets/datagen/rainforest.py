@@ -2,10 +2,10 @@
 
 The app's tables (users with a buyer or a seller role, brands, manufacturers, categories, products with
 1-3 categories, the sellers offering each product, orders, order items and clickstream events) are
-created in one PostgreSQL schema. `generate_rainforest` fills them day by day with consistent data:
-reference rows once (on the first day), then every day a few dimension updates, the orders of the day,
-their items and the click events that led to them. Rows are built with numpy and streamed with COPY,
-so 100,000 orders a day take seconds.
+created in one PostgreSQL schema, as the contract declares them (`contracts/rainforest.py`).
+`generate_rainforest` fills them day by day with consistent data: reference rows once (on the first day),
+then every day a few dimension updates, the orders of the day, their items and the click events that led
+to them. Rows are built with numpy and streamed with COPY, so 100,000 orders a day take seconds.
 
 Every generated order and item has `updated_ts` on its order day (app rows are written when the order
 is placed); every table has `created_ts`/`updated_ts`, which is what extraction windows use.
@@ -23,11 +23,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from shopflow_assets.contracts.rainforest import (
+    CHANGED_COLUMN,
+    EVENT_TYPES,
+    ORDER_STATUSES,
+    SOURCE_KEYS,
+    SOURCE_TABLES,
+    source_table_sql,
+)
 from shopflow_assets.resources.extract import checked_identifier
 
-ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled")
-ORDER_STATUS_WEIGHTS = (0.24, 0.30, 0.40, 0.06)
-EVENT_TYPES = ("view", "impression", "checkout")
+ORDER_STATUS_WEIGHTS = (0.24, 0.30, 0.40, 0.06)  # of ORDER_STATUSES, in order
 CATEGORIES = (
     "books", "electronics", "home", "garden", "toys", "sports", "beauty", "fashion", "grocery", "music",
     "games", "office", "pets", "baby", "automotive", "health", "tools", "jewelry", "outdoors", "kitchen",
@@ -36,58 +42,6 @@ COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BR", "IN", "JP")
 FIRST_NAMES = ("Ana", "Ben", "Chloe", "Dev", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jun", "Kai", "Lena")
 LAST_NAMES = ("Smith", "Garcia", "Müller", "Rossi", "Dubois", "Silva", "Khan", "Tanaka", "Novak", "Berg")
 DISCOUNTS = np.array([0.0, 0.0, 0.0, 0.05, 0.10, 0.20])
-
-# The app's tables in dependency order (what --reset drops in reverse and extraction walks).
-TABLES = (
-    "appuser",
-    "buyer",
-    "seller",
-    "brand",
-    "manufacturer",
-    "category",
-    "product",
-    "product_category",
-    "seller_product",
-    "orders",
-    "order_items",
-    "clickstream",
-)
-
-_STAMPS = "created_ts timestamptz NOT NULL, updated_ts timestamptz NOT NULL"
-
-SCHEMA_DDL = {
-    "appuser": f"""user_id bigint PRIMARY KEY, username text NOT NULL UNIQUE, email text NOT NULL,
-        is_active boolean NOT NULL, {_STAMPS}""",
-    "buyer": f"""buyer_id bigint PRIMARY KEY, user_id bigint NOT NULL UNIQUE REFERENCES {{s}}.appuser,
-        first_name text NOT NULL, last_name text NOT NULL, country text NOT NULL, {_STAMPS}""",
-    "seller": f"""seller_id bigint PRIMARY KEY, user_id bigint NOT NULL UNIQUE REFERENCES {{s}}.appuser,
-        store_name text NOT NULL, country text NOT NULL, rating numeric(2,1) NOT NULL, {_STAMPS}""",
-    "brand": f"brand_id integer PRIMARY KEY, name text NOT NULL, country text NOT NULL, {_STAMPS}",
-    "manufacturer": f"""manufacturer_id integer PRIMARY KEY, name text NOT NULL, country text NOT NULL,
-        {_STAMPS}""",
-    "category": f"category_id integer PRIMARY KEY, name text NOT NULL UNIQUE, {_STAMPS}",
-    "product": f"""product_id bigint PRIMARY KEY, name text NOT NULL,
-        brand_id integer NOT NULL REFERENCES {{s}}.brand,
-        manufacturer_id integer NOT NULL REFERENCES {{s}}.manufacturer,
-        base_price numeric(10,2) NOT NULL CHECK (base_price > 0), {_STAMPS}""",
-    "product_category": f"""product_id bigint NOT NULL REFERENCES {{s}}.product,
-        category_id integer NOT NULL REFERENCES {{s}}.category, {_STAMPS},
-        PRIMARY KEY (product_id, category_id)""",
-    "seller_product": f"""seller_id bigint NOT NULL REFERENCES {{s}}.seller,
-        product_id bigint NOT NULL REFERENCES {{s}}.product, {_STAMPS}, PRIMARY KEY (seller_id, product_id)""",
-    "orders": f"""order_id bigint PRIMARY KEY, buyer_id bigint NOT NULL REFERENCES {{s}}.buyer,
-        order_ts timestamptz NOT NULL, status text NOT NULL
-        CHECK (status IN ('placed', 'shipped', 'delivered', 'cancelled')), {_STAMPS}""",
-    # No foreign keys on the two large tables: they would double the COPY time; the generator keeps
-    # them consistent and the pipeline's checks verify it downstream.
-    "order_items": f"""order_item_id bigint PRIMARY KEY, order_id bigint NOT NULL, product_id bigint NOT NULL,
-        seller_id bigint NOT NULL, quantity integer NOT NULL CHECK (quantity > 0),
-        base_price numeric(10,2) NOT NULL, actual_price numeric(10,2) NOT NULL, {_STAMPS}""",
-    "clickstream": f"""event_id bigint PRIMARY KEY, buyer_id bigint, session_id text NOT NULL,
-        product_id bigint NOT NULL, event_type text NOT NULL
-        CHECK (event_type IN ('view', 'impression', 'checkout')), event_ts timestamptz NOT NULL,
-        order_id bigint, {_STAMPS}""",
-}
 
 
 class RainforestError(RuntimeError):
@@ -124,7 +78,7 @@ class Sizes:
 class GenerationReport:
     schema: str
     days: list[dt.date] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SOURCE_TABLES, 0))
 
 
 def _ident(schema: str, table: str) -> sql.Composed:
@@ -140,18 +94,20 @@ def create_schema(conn, schema: str = "public", reader_role: str | None = None, 
     with conn.cursor() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         if reset:
-            for table in reversed(TABLES):
+            for table in reversed(SOURCE_TABLES):
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(_ident(schema, table)))
-        for table in TABLES:
-            body = SCHEMA_DDL[table].replace("{s}", sql.Identifier(schema).as_string(conn))
+        for table in SOURCE_TABLES:
+            body = source_table_sql(table, sql.Identifier(schema).as_string(conn))
             cur.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} (").format(_ident(schema, table))
-                + sql.SQL(body)  # fixed DDL text above, the schema quoted as an identifier
+                + sql.SQL(body)  # the contract's fixed DDL text, the schema quoted as an identifier
                 + sql.SQL(")")
             )
             cur.execute(
-                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (updated_ts)").format(
-                    sql.Identifier(f"{table}_updated_ts"), _ident(schema, table)
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                    sql.Identifier(f"{table}_{CHANGED_COLUMN}"),
+                    _ident(schema, table),
+                    sql.Identifier(CHANGED_COLUMN),
                 )
             )
         if reader_role:
@@ -305,7 +261,9 @@ def _reference(rng: np.random.Generator, sizes: Sizes, day: dt.date) -> dict[str
     return frames
 
 
-def _next_id(conn, schema: str, table: str, column: str) -> int:
+def _next_id(conn, schema: str, table: str) -> int:
+    """The next free id of a table keyed by one generated id."""
+    (column,) = SOURCE_KEYS[table]
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("SELECT coalesce(max({}), 0) + 1 FROM {}").format(
@@ -500,15 +458,15 @@ def generate_rainforest(
                 day,
                 sizes,
                 _product_prices(conn, schema),
-                _next_id(conn, schema, "orders", "order_id"),
-                _next_id(conn, schema, "order_items", "order_item_id"),
-                _next_id(conn, schema, "clickstream", "event_id"),
+                _next_id(conn, schema, "orders"),
+                _next_id(conn, schema, "order_items"),
+                _next_id(conn, schema, "clickstream"),
             )
             for table, frame in facts.items():
                 report.rows[table] += _copy(conn, schema, table, frame)
         report.days.append(day)
     with conn.cursor() as cur:
-        for table in TABLES:
+        for table in SOURCE_TABLES:
             cur.execute(sql.SQL("ANALYZE {}").format(_ident(schema, table)))
     conn.commit()
     return report

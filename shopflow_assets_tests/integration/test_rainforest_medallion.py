@@ -17,6 +17,7 @@ import dagster as dg
 import pytest
 from psycopg import sql
 
+from shopflow_assets.contracts.rainforest import GOLD_TABLES, SILVER_FACTS
 from shopflow_assets.datagen.rainforest import generate_rainforest
 from shopflow_assets.domains.rainforest.assets import (
     rainforest_bronze,
@@ -24,7 +25,7 @@ from shopflow_assets.domains.rainforest.assets import (
     rainforest_interface,
     rainforest_silver,
 )
-from shopflow_assets.domains.rainforest.pipeline import GOLD_TABLES, SILVER_FACTS, RainforestLake
+from shopflow_assets.domains.rainforest.pipeline import RainforestLake
 from shopflow_assets.resources.lake import LakeResource, build_lake
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.resources.spark import SparkResource, get_spark_session

@@ -4,7 +4,8 @@ import dagster as dg
 import pytest
 
 from shopflow_assets.cli import build_parser, main
-from shopflow_assets.datagen.rainforest import TABLES, RainforestError, Sizes, seller_ids_for
+from shopflow_assets.contracts.rainforest import SOURCE_TABLES
+from shopflow_assets.datagen.rainforest import RainforestError, Sizes, seller_ids_for
 from shopflow_assets.definitions import defs
 
 
@@ -16,7 +17,7 @@ def repo():
 def test_every_asset_under_the_rainforest_prefix_daily_partitioned(repo):
     keys = [k for k in repo.assets_defs_by_key if k.path[0] == "rainforest"]
     names = {k.path[1] for k in keys}
-    assert {f"bronze_{t}" for t in TABLES} <= names
+    assert {f"bronze_{t}" for t in SOURCE_TABLES} <= names
     assert {"fact_orders", "fact_order_items", "fact_clickstream", "dim_buyer", "dim_seller", "dim_category",
             "dim_product", "product_x_category", "seller_x_product", "wide_orders", "wide_order_items",
             "daily_category_metrics", "daily_order_metrics", "daily_category_report",

@@ -11,18 +11,25 @@ import datetime as dt
 import dagster as dg
 from pyspark.sql import DataFrame
 
-from shopflow_assets.datagen.rainforest import TABLES as SOURCE_TABLES
+from shopflow_assets.contracts.rainforest import (
+    CHANGED_COLUMN,
+    GOLD_TABLES,
+    INTERFACE_SCHEMA,
+    REPORTS,
+    SILVER_TABLES,
+    SOURCE_DATABASE,
+    SOURCE_TABLES,
+)
 from shopflow_assets.domains.rainforest import pipeline
 from shopflow_assets.domains.rainforest.checks import CHECKS, evaluate_gold_checks
-from shopflow_assets.domains.rainforest.pipeline import GOLD_TABLES, SILVER_TABLES, RainforestLake
-from shopflow_assets.domains.rainforest.publish import GOLD_SOURCE, REPORTS, SCHEMA, publish_reports
+from shopflow_assets.domains.rainforest.pipeline import RainforestLake
+from shopflow_assets.domains.rainforest.publish import publish_reports
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.resources.warehouse import WarehouseResource
 
 GROUP = "rainforest"
-SOURCE_DATABASE = "rainforest"
 START_DATE = "2025-01-01"
 PREVIEW_ROWS = 5
 
@@ -90,7 +97,7 @@ GOLD_DEPS = {
         dg.AssetSpec(
             key(f"bronze_{table}"),
             kinds={"postgres", "spark", "delta"},
-            description=f"rainforest.{table}: every row changed that day (updated_ts), with _load_ts and _partition",
+            description=f"rainforest.{table}: every row changed that day ({CHANGED_COLUMN}), with _load_ts and _partition",
         )
         for table in SOURCE_TABLES
     ],
@@ -204,7 +211,7 @@ def rainforest_gold(
             key(view),
             deps=[key(name) for name in GOLD_TABLES],
             kinds={"duckdb"},
-            description=f"view {SCHEMA}.{view} in the warehouse (published only when every gold check passes)",
+            description=f"view {INTERFACE_SCHEMA}.{view} in the warehouse (published only when every gold check passes)",
         )
         for view in REPORTS
     ],
@@ -225,13 +232,17 @@ def rainforest_interface(
     session = spark.get_session()
     rlake = rainforest_lake(lake, config)
     reports = {
-        view: pipeline.gold_days(session, rlake, gold, first, last).toArrow()
-        for view, gold in GOLD_SOURCE.items()
+        view: pipeline.gold_days(session, rlake, report.gold, first, last).toArrow()
+        for view, report in REPORTS.items()
     }
     with warehouse.connect() as con:
         rows = publish_reports(con, reports, first, last)
     for view in REPORTS:
         yield dg.MaterializeResult(
             asset_key=key(view),
-            metadata={"rows_published": rows[view], "view": f"{SCHEMA}.{view}", "days": f"{first}..{last}"},
+            metadata={
+                "rows_published": rows[view],
+                "view": f"{INTERFACE_SCHEMA}.{view}",
+                "days": f"{first}..{last}",
+            },
         )

@@ -3,6 +3,7 @@
 They are blocking asset checks on the gold assets (declared in assets.py, evaluated right after gold
 is written for the run's days): a failure fails the gold step, so the interface step never runs and
 the report views keep the content published last. Each failure names the rows at fault.
+The rules (the keys guarded, the order line, the revenue limit) are the contract's (`contracts/rainforest.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from dataclasses import dataclass
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
+from shopflow_assets.contracts.rainforest import MAX_MEAN_REVENUE, ORDER_LINE, SOURCE_KEYS
 from shopflow_assets.domains.rainforest import transforms as T
 from shopflow_assets.domains.rainforest.pipeline import RainforestLake, gold_days, silver_days
 
 SHOWN = 20  # offending rows listed in a check's message and metadata
+MEAN_REVENUE_CHECK = f"mean_revenue_below_{MAX_MEAN_REVENUE}"
+TOO_HIGH = f"report rows with mean revenue >= {MAX_MEAN_REVENUE:,}"
+# The grain the duplicate checks guard: one row per order, per item and per click event of the source.
+ORDER_KEY, ITEM_KEY, EVENT_KEY = (list(SOURCE_KEYS[t]) for t in ("orders", "order_items", "clickstream"))
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,10 @@ CHECKS = (
         "no_duplicate_items",
         "every item once in wide_order_items: by order_item_id and by order line (order, product, seller)",
     ),
-    CheckDef("daily_category_metrics", "mean_revenue_below_100000", "every mean revenue < 100,000"),
-    CheckDef("daily_order_metrics", "mean_revenue_below_100000", "every mean revenue < 100,000"),
+    *(
+        CheckDef(metrics, MEAN_REVENUE_CHECK, f"every mean revenue < {MAX_MEAN_REVENUE:,}")
+        for metrics in ("daily_category_metrics", "daily_order_metrics")
+    ),
 )
 
 
@@ -73,23 +81,24 @@ def evaluate_gold_checks(
     wide = gold_days(spark, lake, "wide_orders", first, last)
     items = gold_days(spark, lake, "wide_order_items", first, last)
     clicks = silver_days(spark, lake, "fact_clickstream", first, last)
-    by_id = T.duplicate_keys(items, ["order_item_id"])
-    by_line = T.duplicate_keys(items, ["order_id", "product_id", "seller_id"], "order_item_id")
+    (item_id,) = ITEM_KEY
+    by_id = T.duplicate_keys(items, ITEM_KEY)
+    by_line = T.duplicate_keys(items, list(ORDER_LINE), item_id)  # with the item ids of each line
     checks = {(c.asset, c.name): c for c in CHECKS}
     return [
         _result(
             checks[("wide_orders", "no_duplicate_orders")],
             key,
-            T.duplicate_keys(wide, ["order_id"]),
-            ["order_id", "copies"],
+            T.duplicate_keys(wide, ORDER_KEY),
+            [*ORDER_KEY, "copies"],
             "duplicated orders",
             days,
         ),
         _result(
             checks[("wide_orders", "no_duplicate_click_events")],
             key,
-            T.duplicate_keys(clicks, ["event_id"]),
-            ["event_id", "copies"],
+            T.duplicate_keys(clicks, EVENT_KEY),
+            [*EVENT_KEY, "copies"],
             "duplicated click events",
             days,
         ),
@@ -99,31 +108,27 @@ def evaluate_gold_checks(
             # The same item id twice, or one order line (order, product, seller) under two item ids.
             by_line.unionByName(
                 by_id.selectExpr(
-                    "NULL AS order_id",
-                    "NULL AS product_id",
-                    "NULL AS seller_id",
-                    "copies",
-                    "array(order_item_id) AS order_item_ids",
-                )  # fmt: skip
+                    *(f"NULL AS {c}" for c in ORDER_LINE), "copies", f"array({item_id}) AS {item_id}s"
+                )
             ),
-            ["order_id", "product_id", "seller_id", "copies", "order_item_ids"],
+            [*ORDER_LINE, "copies", f"{item_id}s"],
             "duplicated items",
             days,
         ),
         _result(
-            checks[("daily_category_metrics", "mean_revenue_below_100000")],
+            checks[("daily_category_metrics", MEAN_REVENUE_CHECK)],
             key,
             T.mean_revenue_too_high(gold_days(spark, lake, "daily_category_metrics", first, last)),
             ["order_date", "category", "mean_revenue"],
-            "report rows with mean revenue >= 100,000",
+            TOO_HIGH,
             days,
         ),
         _result(
-            checks[("daily_order_metrics", "mean_revenue_below_100000")],
+            checks[("daily_order_metrics", MEAN_REVENUE_CHECK)],
             key,
             T.mean_revenue_too_high(gold_days(spark, lake, "daily_order_metrics", first, last)),
             ["order_date", "mean_revenue"],
-            "report rows with mean revenue >= 100,000",
+            TOO_HIGH,
             days,
         ),
     ]

@@ -8,6 +8,8 @@ Layout (under the lakehouse bucket, optionally below a namespace for tests):
     rainforest/bronze/<source table>   every extracted row + _load_ts, _partition (UTC day of updated_ts)
     rainforest/silver/<fact|dim|bridge> facts partitioned by their day; dims/bridges newest versions
     rainforest/gold/<table>             wide tables and daily metrics, by order_date
+The source tables, the table names of each layer and their day columns are the contract's
+(`contracts/rainforest.py`).
 """
 
 from __future__ import annotations
@@ -19,28 +21,17 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 
-from shopflow_assets.datagen.rainforest import TABLES as SOURCE_TABLES
+from shopflow_assets.contracts.rainforest import (
+    CHANGED_COLUMN,
+    GOLD_DAY_COLUMN,
+    GOLD_TABLES,
+    SILVER_FACTS,
+    SOURCE_TABLES,
+)
 from shopflow_assets.domains.rainforest import transforms as T
 from shopflow_assets.resources.extract import ChangeWindow, checked_identifier, extract_changes
 
 Uri = Callable[..., str]  # the lake path scheme: uri(bucket, key, engine)
-
-CHANGED_COLUMN = "updated_ts"
-SILVER_DIMS = (
-    "dim_buyer",
-    "dim_seller",
-    "dim_category",
-    "dim_product",
-    "product_x_category",
-    "seller_x_product",
-)
-SILVER_FACTS = {
-    "fact_orders": "order_date",
-    "fact_order_items": "order_date",
-    "fact_clickstream": "event_date",
-}
-SILVER_TABLES = (*SILVER_FACTS, *SILVER_DIMS)
-GOLD_TABLES = ("wide_orders", "wide_order_items", "daily_category_metrics", "daily_order_metrics")
 
 
 @dataclass(frozen=True)
@@ -112,7 +103,7 @@ def extract_bronze(
     last: dt.date,
     *,
     schema: str = "public",
-    tables: tuple[str, ...] = SOURCE_TABLES,
+    tables: tuple[str, ...] = tuple(SOURCE_TABLES),
 ) -> dict[str, int]:
     """Every source table's rows changed on days first..last (by updated_ts), into its bronze table.
 
@@ -243,13 +234,13 @@ def build_gold(spark: SparkSession, lake: RainforestLake, first: dt.date, last: 
         # The day's metrics come from the cached wide rows just written, not from a re-read of gold.
         frame, rows = _write_counted(
             frame,
-            lambda frame: _replace_days(frame, lake.path("gold", name), "order_date", first, last, True),
+            lambda frame: _replace_days(frame, lake.path("gold", name), GOLD_DAY_COLUMN, first, last, True),
         )
         # Small tables (a row per day and category): one file per write, no directory per day.
         metric_frame, metric_rows = _write_counted(
             metrics(frame).coalesce(1),
             lambda metric: _replace_days(
-                metric, lake.path("gold", metrics_name), "order_date", first, last, False
+                metric, lake.path("gold", metrics_name), GOLD_DAY_COLUMN, first, last, False
             ),
         )
         metric_frame.unpersist()
@@ -271,7 +262,7 @@ def gold_days(
     spark: SparkSession, lake: RainforestLake, name: str, first: dt.date, last: dt.date
 ) -> DataFrame:
     return _read(spark, lake.path("gold", name)).where(
-        f"order_date >= '{first.isoformat()}' AND order_date <= '{last.isoformat()}'"
+        f"{GOLD_DAY_COLUMN} >= '{first.isoformat()}' AND {GOLD_DAY_COLUMN} <= '{last.isoformat()}'"
     )
 
 

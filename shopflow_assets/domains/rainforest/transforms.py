@@ -4,6 +4,8 @@ Every function takes and returns DataFrames (no I/O), so the unit tests run them
 Money stays decimal end to end: item revenue = actual_price * quantity is exact, and so are the sums,
 the means (rounded half-up to 6 places) and the median (the middle value, or the mean of the two middle
 values for an even count, computed on the sorted decimals — no approximate percentile).
+Source keys, the cancelled status, the report columns and the revenue limit come from the contract
+(`contracts/rainforest.py`).
 """
 
 from __future__ import annotations
@@ -14,37 +16,29 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
-MEAN = DecimalType(38, 6)
-CANCELLED = "cancelled"
-MAX_MEAN_REVENUE = 100_000
+from shopflow_assets.contracts.rainforest import (
+    CANCELLED,
+    CATEGORY_REPORT,
+    CHANGED_COLUMN,
+    MAX_MEAN_REVENUE,
+    MEAN_DECIMAL,
+    ORDER_REPORT,
+    SOURCE_KEYS,
+)
 
-# Primary keys of the source tables (what "newest version" is taken per).
-SOURCE_KEYS: dict[str, tuple[str, ...]] = {
-    "appuser": ("user_id",),
-    "buyer": ("buyer_id",),
-    "seller": ("seller_id",),
-    "brand": ("brand_id",),
-    "manufacturer": ("manufacturer_id",),
-    "category": ("category_id",),
-    "product": ("product_id",),
-    "product_category": ("product_id", "category_id"),
-    "seller_product": ("seller_id", "product_id"),
-    "orders": ("order_id",),
-    "order_items": ("order_item_id",),
-    "clickstream": ("event_id",),
-}
+MEAN = DecimalType(*MEAN_DECIMAL)
 
 
 def with_load_metadata(frame: DataFrame, load_ts: dt.datetime) -> DataFrame:
     """Bronze rows as extracted, plus when they were loaded and the day (UTC) of their change."""
     return frame.withColumn("_load_ts", F.lit(load_ts).cast("timestamp")).withColumn(
-        "_partition", F.date_format(F.col("updated_ts"), "yyyy-MM-dd")
+        "_partition", F.date_format(F.col(CHANGED_COLUMN), "yyyy-MM-dd")
     )
 
 
 def newest_versions(frame: DataFrame, keys: tuple[str, ...]) -> DataFrame:
     """One row per key: the latest change (updated_ts, then the latest load), load metadata dropped."""
-    order = [F.col("updated_ts").desc()]
+    order = [F.col(CHANGED_COLUMN).desc()]
     if "_load_ts" in frame.columns:
         order.append(F.col("_load_ts").desc())
     ranked = frame.withColumn("_rank", F.row_number().over(Window.partitionBy(*keys).orderBy(*order)))
@@ -316,7 +310,7 @@ def daily_category_metrics(items: DataFrame) -> DataFrame:
         F.avg("item_revenue").cast(MEAN).alias("mean_revenue"),
     )
     return means.join(exact_median(exploded, groups, "item_revenue", "median_revenue"), groups).select(
-        "order_date", "category", "items", "total_revenue", "mean_revenue", "median_revenue"
+        *CATEGORY_REPORT.column_names
     )
 
 
@@ -327,7 +321,7 @@ def daily_order_metrics(orders: DataFrame) -> DataFrame:
         .groupBy("order_date")
         .agg(F.count("*").alias("orders"), F.sum("order_revenue").alias("total_revenue"))
         .withColumn("mean_revenue", (F.col("total_revenue") / F.col("orders")).cast(MEAN))
-        .select("order_date", "orders", "total_revenue", "mean_revenue")
+        .select(*ORDER_REPORT.column_names)
     )
 
 
