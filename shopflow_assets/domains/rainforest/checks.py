@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
-from shopflow_assets.contracts.rainforest import MAX_MEAN_REVENUE, ORDER_LINE, SOURCE_KEYS
+from shopflow_assets.contracts.rainforest import MAX_MEAN_REVENUE, ORDER_LINE, REPORTS, SOURCE_KEYS
 from shopflow_assets.domains.rainforest import transforms as T
 from shopflow_assets.domains.rainforest.pipeline import RainforestLake, gold_days, silver_days
 
@@ -46,7 +46,7 @@ CHECKS = (
     ),
     *(
         CheckDef(metrics, MEAN_REVENUE_CHECK, f"every mean revenue < {MAX_MEAN_REVENUE:,}")
-        for metrics in ("daily_category_metrics", "daily_order_metrics")
+        for metrics in (report.gold for report in REPORTS.values())
     ),
 )
 
