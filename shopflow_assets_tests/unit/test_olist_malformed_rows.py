@@ -163,3 +163,26 @@ def test_silver_merges_a_batch_table_once_per_bronze_load(tmp_path):
     assert changed["input"] == 3 and "unchanged_bronze_skipped" not in changed
     silver = spark.read.format("delta").load(lake.paths.silver("order_payments"))
     assert sorted(row.order_id for row in silver.select("order_id").collect()) == ["o1", "o2", "o3"]
+
+
+def test_a_batch_row_without_its_key_fails_the_bronze_check_also_when_the_file_is_skipped(tmp_path):
+    """The bronze check's null-key count is taken from the rows as loaded and recorded with the load, so a
+    skipped (unchanged) file reports the same verdict without reading bronze again."""
+    from shopflow_assets.domains.marketplace.checks import bronze_check_result
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake, load_batch_bronze
+    from shopflow_assets.resources.spark import get_spark_session
+
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    (folder / f"{ORDER_PAYMENTS.csv_name}.csv").write_text(
+        HEADER + "\no1,1,credit_card,3,99.90\n,2,voucher,1,10.00\no3,,boleto,1,7.50\n"
+    )
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
+    spark = get_spark_session()
+    bronze_path = lake.paths.bronze("order_payments")
+
+    loads = [load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"] for _ in range(2)]
+    assert [(load.skipped, load.rows, load.null_ids) for load in loads] == [(False, 3, 2), (True, 3, 2)]
+    verdict = bronze_check_result(spark, bronze_path, ORDER_PAYMENTS, loads[1].null_ids)
+    assert not verdict.passed and verdict.metadata["null_ids"].value == 2
+    assert bronze_check_result(spark, bronze_path, ORDER_PAYMENTS, 0).passed

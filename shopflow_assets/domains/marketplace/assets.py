@@ -107,7 +107,7 @@ def olist_bronze_streams(
                 "dead_letter_path": mlake.dead_letters(table),
             },
         )
-        yield bronze_check_result(session, mlake.paths.bronze(table.name), table)
+        yield bronze_check_result(session, mlake.paths.bronze(table.name), table, c.null_ids)
 
 
 class OlistCsvConfig(MarketplaceRunConfig):
@@ -155,7 +155,7 @@ def olist_bronze_batch(
                 "source": str(csv_dir / f"{table.csv_name}.csv"),
             },
         )
-        yield bronze_check_result(session, mlake.paths.bronze(table.name), table)
+        yield bronze_check_result(session, mlake.paths.bronze(table.name), table, load.null_ids)
 
 
 SILVER_DEPS = {

@@ -233,6 +233,7 @@ class BronzeCounts:
     dead_letters: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    null_ids: int = 0  # bronze rows written with a null key (the bronze check's rule: must stay 0)
 
 
 def bronze_batch_writer(
@@ -257,11 +258,16 @@ def bronze_batch_writer(
                 .option("txnVersion", batch_id)
                 .save(bronze_path)
             )
-            letters = dead_letter_frame(parsed, batch_id)
-            reasons = {
-                r["reason"]: r["n"] for r in letters.groupBy("reason").agg(F.count("*").alias("n")).collect()
-            }
+            # One pass over the cached batch: messages per reason (null = written to bronze) and the
+            # written rows with a null key, which the bronze check reports without re-reading the table.
+            summary = (
+                parsed.groupBy("reason")
+                .agg(F.count("*").alias("n"), F.sum(null_key_flag(table)).alias("null_ids"))
+                .collect()
+            )
+            reasons = {r["reason"]: r["n"] for r in summary if r["reason"] is not None}
             if reasons:
+                letters = dead_letter_frame(parsed, batch_id)
                 (
                     letters.write.format("delta")
                     .mode("append")
@@ -269,17 +275,25 @@ def bronze_batch_writer(
                     .option("txnVersion", batch_id)
                     .save(dead_letter_path)
                 )
-            total = parsed.count()
+            total = sum(r["n"] for r in summary)
             counts.batches += 1
             counts.messages += total
             counts.dead_letters += sum(reasons.values())
             counts.rows += total - sum(reasons.values())
+            counts.null_ids += sum(r["null_ids"] or 0 for r in summary if r["reason"] is None)
             for reason, n in reasons.items():
                 counts.reasons[reason] = counts.reasons.get(reason, 0) + n
         finally:
             parsed.unpersist()
 
     return write
+
+
+def null_key_flag(table: TableContract):
+    """1 for a row whose key (any key column) is null, else 0: the bronze check's rule, as a column."""
+    if not table.keys:
+        return F.lit(0)
+    return F.when(F.expr(" OR ".join(f"`{k}` IS NULL" for k in table.keys)), 1).otherwise(0)
 
 
 # --- batch-loaded CSVs (payments, reviews, geolocation, category translation) ------------------------
@@ -306,6 +320,7 @@ class BatchLoad:
     rows: int
     malformed: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    null_ids: int = 0  # rows loaded with a null key (recorded with the load, reported by the bronze check)
 
     @property
     def quarantined(self) -> int:
@@ -353,8 +368,13 @@ def load_csv_to_bronze(
     """
     fingerprint = file_fingerprint(csv_path)
     last_load = last_commit_metadata(spark, bronze_path)
-    if last_load.get("source_sha256") == fingerprint and "rows" in last_load:
-        return BatchLoad(int(last_load["rows"]), dict(last_load.get("malformed", {})), skipped=True)
+    if last_load.get("source_sha256") == fingerprint and "null_ids" in last_load:
+        return BatchLoad(
+            int(last_load["rows"]),
+            dict(last_load.get("malformed", {})),
+            skipped=True,
+            null_ids=int(last_load["null_ids"]),
+        )
     schema = ", ".join(f"`{c}` string" for c in table.columns)
     malformed: list[tuple] = []
     workdir = tempfile.TemporaryDirectory(prefix="olist-csv-")
@@ -399,13 +419,14 @@ def load_csv_to_bronze(
         ).save(malformed_path)
     with workdir:
         rows = rows.persist()
-        loaded = rows.count()
-        metadata = {"source_sha256": fingerprint, "rows": loaded, "malformed": counts}
+        summary = rows.agg(F.count("*").alias("n"), F.sum(null_key_flag(table)).alias("null_ids")).first()
+        loaded, null_ids = int(summary["n"]), int(summary["null_ids"] or 0)
+        metadata = {"source_sha256": fingerprint, "rows": loaded, "malformed": counts, "null_ids": null_ids}
         rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").option(
             "userMetadata", json.dumps(metadata)
         ).partitionBy(INGESTION_DATE).save(bronze_path)
         rows.unpersist()
-    return BatchLoad(loaded, counts)
+    return BatchLoad(loaded, counts, null_ids=null_ids)
 
 
 def file_fingerprint(path: Path) -> str:
