@@ -37,6 +37,8 @@ phase "security lint (bandit)" security_lint
 phase "airflow environment" bash airflow/install.sh
 phase "dashboard environment" bash dashboard/install.sh
 phase "spark jars" uv_cmd run shopflow spark jars
+# Every test process that starts Spark maps the recorded classes instead of loading them (docs/runtime.md).
+phase "spark class archive" uv_cmd run shopflow spark class-archive
 phase "dbt parse" uv_cmd run shopflow dbt-prepare
 trap 'stop_services; report' EXIT
 phase "services up" uv_cmd run shopflow services up

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from shopflow_assets.resources import class_archive
 from shopflow_assets.resources.spark_jars import ensure_spark_jars
 from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -62,6 +63,14 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def driver_java_options(settings: Settings) -> str:
+    """The driver JVM's options: logging, Derby's home, JVM_OPTIONS (class sharing is added by spark_conf)."""
+    return (
+        f"-Dlog4j.configurationFile=file:{LOG4J2_PROPERTIES} -Dderby.system.home={settings.home} "
+        + JVM_OPTIONS
+    )
+
+
 def spark_conf(
     settings: Settings,
     app_name: str = "shopflow",
@@ -82,9 +91,8 @@ def spark_conf(
         "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
-        "spark.driver.extraJavaOptions": (
-            f"-Dlog4j.configurationFile=file:{LOG4J2_PROPERTIES} -Dderby.system.home={settings.home} "
-            + JVM_OPTIONS
+        "spark.driver.extraJavaOptions": " ".join(
+            filter(None, [driver_java_options(settings), class_archive.use_options(settings, jars or [])])
         ),
         "spark.executor.extraJavaOptions": JVM_OPTIONS,
         **DELTA_CONF,
