@@ -186,3 +186,42 @@ def test_a_batch_row_without_its_key_fails_the_bronze_check_also_when_the_file_i
     verdict = bronze_check_result(spark, bronze_path, ORDER_PAYMENTS, loads[1].null_ids)
     assert not verdict.passed and verdict.metadata["null_ids"].value == 2
     assert bronze_check_result(spark, bronze_path, ORDER_PAYMENTS, 0).passed
+
+
+def test_a_changed_dimension_refreshes_its_facts_and_an_unchanged_one_writes_nothing(tmp_path):
+    """propagate(): a customer that arrives after (or changes since) its orders fills in their enrichment;
+    when every order already carries the customer's values, the MERGE is skipped (no new table version)."""
+    from delta.tables import DeltaTable
+
+    from shopflow_assets.domains.marketplace.pipeline import propagate
+    from shopflow_assets.resources.spark import get_spark_session
+
+    spark = get_spark_session()
+    orders = str(tmp_path / "silver_orders")
+    spark.createDataFrame(
+        [("o1", "c1", None, None), ("o2", "c2", "rio", "2024-01-01 00:00:00")],
+        "order_id string, customer_id string, customer_city string, _silver_updated_at string",
+    ).selectExpr(
+        "order_id",
+        "customer_id",
+        "customer_city",
+        "cast(_silver_updated_at as timestamp) as _silver_updated_at",
+    ).write.format("delta").save(orders)
+
+    def version() -> int:
+        return DeltaTable.forPath(spark, orders).history(1).first()["version"]
+
+    def customers(*rows):
+        return spark.createDataFrame(list(rows), "customer_id string, customer_city string")
+
+    def cities() -> dict:
+        frame = spark.read.format("delta").load(orders)
+        return {row.order_id: row.customer_city for row in frame.collect()}
+
+    propagate(spark, customers(("c1", "sao paulo"), ("c2", "rio")), orders, "customer_id", ("customer_city",))
+    assert cities() == {"o1": "sao paulo", "o2": "rio"}
+    refreshed = version()
+    propagate(spark, customers(("c1", "sao paulo"), ("c2", "rio")), orders, "customer_id", ("customer_city",))
+    assert version() == refreshed  # nothing stale: no MERGE, no commit
+    propagate(spark, customers(("c2", "niteroi")), orders, "customer_id", ("customer_city",))
+    assert cities() == {"o1": "sao paulo", "o2": "niteroi"} and version() == refreshed + 1
