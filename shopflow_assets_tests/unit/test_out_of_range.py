@@ -22,7 +22,7 @@ def spark():
 def _clean(spark, tmp_path, name, text, dataset, clean, *extra):
     path = tmp_path / name
     path.write_text(text)
-    rows = clean(transforms.read_raw_csv(spark, str(path), dataset), *extra, name).toPandas()
+    rows = clean(transforms.read_raw_csv(spark, str(path), dataset).frame, *extra, name).toPandas()
     return transforms.split_rows(rows, dataset)
 
 

@@ -222,8 +222,10 @@ def test_every_shop_user_row_is_loaded_or_quarantined(spark, tmp_path_factory, r
     writer.writerow(["user_id", "signup_date", "country"])
     writer.writerows([[field.replace("\x00", "") for field in row] for row in rows])
     path.write_text(buffer.getvalue())
-    raw = transforms.read_raw_csv(spark, str(path), "users")
+    raw_file = transforms.read_raw_csv(spark, str(path), "users")
+    raw = raw_file.frame
     clean, quarantine = transforms.split_rows(transforms.clean_users(raw, "Users.csv").toPandas(), "users")
     read_back = raw.count()
+    assert raw_file.rows == read_back  # the numbering scan's count is the file's rows
     assert len(clean) + len(quarantine) == read_back
     assert quarantine["rule"].notna().all() and (quarantine["rule"].str.len() > 0).all()

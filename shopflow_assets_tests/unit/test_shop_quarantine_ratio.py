@@ -23,7 +23,7 @@ def _clean(tmp_path, dataset: str, text: str, **ids):
     spark = get_spark_session()
     path = tmp_path / f"{dataset}.csv"
     path.write_text(text)
-    raw = transforms.read_raw_csv(spark, str(path), dataset)
+    raw = transforms.read_raw_csv(spark, str(path), dataset).frame
     if dataset == "orders":
         rows = transforms.clean_orders(
             raw, *(spark.createDataFrame(ids[k]) for k in ("users", "products")), "o.csv"

@@ -28,7 +28,9 @@ def _write(path, text: str) -> str:
 
 def _clean_all(spark, tmp_path, users_csv: str, products_csv: str, orders_csv: str):
     """The cleaning step as the asset runs it: Spark rules per file, collected once, split in pandas."""
-    read = lambda name, text, dataset: transforms.read_raw_csv(spark, _write(tmp_path / name, text), dataset)  # noqa: E731
+    read = lambda name, text, dataset: (
+        transforms.read_raw_csv(spark, _write(tmp_path / name, text), dataset).frame
+    )  # noqa: E731
     users, bad_users = transforms.split_rows(
         transforms.clean_users(read("Users.csv", users_csv, "users"), "users.csv").toPandas(), "users"
     )
@@ -183,7 +185,7 @@ def test_row_numbers_follow_the_file_across_several_splits(spark, tmp_path):
     spark.conf.set("spark.sql.files.maxPartitionBytes", "65536")
     try:
         assert spark.read.csv(path).rdd.getNumPartitions() > 1  # the file is read as several splits
-        raw = transforms.read_raw_csv(spark, path, "users")
+        raw = transforms.read_raw_csv(spark, path, "users").frame
         numbered = raw.select("user_id", transforms.ROW_NUMBER).toPandas()
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")

@@ -223,7 +223,8 @@ def shop_cleaned_tables(
     quarantined: list[pd.DataFrame] = []
     input_rows: dict[str, int] = {}
     for dataset in contract.SHOP_DATASETS:
-        raw, source = read(dataset)
+        raw_file, source = read(dataset)
+        raw = raw_file.frame
         if dataset == "users":
             rows = transforms.clean_users(raw, source)
         elif dataset == "products":
@@ -233,8 +234,7 @@ def shop_cleaned_tables(
             products_ids = session.createDataFrame(frames["products"][["product_id"]])
             rows = transforms.clean_orders(raw, users_ids, products_ids, source)
         collected = rows.toPandas()
-        # Counted apart from the cleaning plan, so a row lost by the rules cannot go unnoticed.
-        input_rows[dataset] = raw.count()
+        input_rows[dataset] = raw_file.rows
         frames[dataset], bad = transforms.split_rows(collected, dataset)
         quarantined.append(bad)
         del collected

@@ -31,7 +31,16 @@ QUARANTINE_COLUMNS = ("dataset", "source", "row_number", "record_id", "rule", "d
 # --- reading --------------------------------------------------------------------------------------------
 
 
-def read_raw_csv(spark: SparkSession, path: str, dataset: str) -> DataFrame:
+@dataclass(frozen=True)
+class RawCsv:
+    """A raw file as Spark reads it (`frame`) and its data rows, counted by the numbering scan: apart from
+    the cleaning plan, so a row the rules lose cannot go unnoticed, and without reading the file again."""
+
+    frame: DataFrame
+    rows: int
+
+
+def read_raw_csv(spark: SparkSession, path: str, dataset: str) -> RawCsv:
     """A raw CSV with every column as a string and `_row_number` (1-based data row, header = row 0).
 
     Strings first, so that a value of the wrong type is quarantined as `bad_type` instead of silently
@@ -51,8 +60,8 @@ def read_raw_csv(spark: SparkSession, path: str, dataset: str) -> DataFrame:
     return with_file_row_numbers(frame)
 
 
-def with_file_row_numbers(frame: DataFrame) -> DataFrame:
-    """Number rows 1..n in file order without moving them to one partition.
+def with_file_row_numbers(frame: DataFrame) -> RawCsv:
+    """Number rows 1..n in file order without moving them to one partition (and count them).
 
     A cheap first scan counts the rows of each split (keyed by its byte offset); each row's number is then
     the rows of the earlier splits plus its position inside its own split, where
@@ -71,11 +80,12 @@ def with_file_row_numbers(frame: DataFrame) -> DataFrame:
         shifts.append((split["_block"], earlier_rows + 1 - split["first_seq"]))
         earlier_rows += split["rows"]
     shift_table = frame.sparkSession.createDataFrame(shifts, "_block long, _shift long")
-    return (
+    numbered = (
         tagged.join(F.broadcast(shift_table), "_block")
         .withColumn(ROW_NUMBER, (F.col("_seq") + F.col("_shift")).cast("long"))
         .drop("_block", "_seq", "_shift")
     )
+    return RawCsv(numbered, earlier_rows)
 
 
 # --- rules ----------------------------------------------------------------------------------------------
