@@ -70,11 +70,9 @@ def test_a_crafted_marketplace_namespace_is_refused(attack):
 
 
 def test_the_dbt_lake_root_stays_one_duckdb_literal():
-    import json as json_module
+    from shopflow_assets.domains.marketplace.gold import OLIST_LAKE_ROOT_ENV, olist_dbt_env
 
-    from shopflow_assets.domains.marketplace.gold import olist_dbt_vars
-
-    root = json_module.loads(olist_dbt_vars("/home/o'brien/lake/lakehouse/")[1])["olist_lake_root"]
+    root = olist_dbt_env("/home/o'brien/lake/lakehouse/")[OLIST_LAKE_ROOT_ENV]
     con = duckdb.connect()
     assert con.execute(f"SELECT '{root}/silver/orders'").fetchone() == (
         "/home/o'brien/lake/lakehouse/silver/orders",

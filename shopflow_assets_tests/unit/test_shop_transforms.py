@@ -28,9 +28,10 @@ def _write(path, text: str) -> str:
 
 def _clean_all(spark, tmp_path, users_csv: str, products_csv: str, orders_csv: str):
     """The cleaning step as the asset runs it: Spark rules per file, collected once, split in pandas."""
-    read = lambda name, text, dataset: (
-        transforms.read_raw_csv(spark, _write(tmp_path / name, text), dataset).frame
-    )  # noqa: E731
+
+    def read(name: str, text: str, dataset: str):
+        return transforms.read_raw_csv(spark, _write(tmp_path / name, text), dataset).frame
+
     users, bad_users = transforms.split_rows(
         transforms.clean_users(read("Users.csv", users_csv, "users"), "users.csv").toPandas(), "users"
     )

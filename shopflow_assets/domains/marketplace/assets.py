@@ -24,7 +24,7 @@ from shopflow_assets.domains.marketplace.checks import (
     silver_check_results,
     silver_check_specs,
 )
-from shopflow_assets.domains.marketplace.gold import OLIST_SELECT, olist_dbt_vars
+from shopflow_assets.domains.marketplace.gold import OLIST_SELECT, olist_dbt_env
 from shopflow_assets.domains.marketplace.pipeline import (
     MarketplaceLake,
     build_silver,
@@ -242,5 +242,5 @@ def olist_dbt_models(
     error-severity test blocks publication downstream.
     """
     root = marketplace_lake(lake, config).duckdb_lakehouse_root
-    with warehouse.dbt_environment():
-        yield from olist_dbt.cli(["build", *olist_dbt_vars(root)], context=context).stream()
+    with warehouse.dbt_environment(extra=olist_dbt_env(root)):
+        yield from olist_dbt.cli(["build"], context=context).stream()

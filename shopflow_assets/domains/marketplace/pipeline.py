@@ -99,7 +99,7 @@ class MarketplaceLake:
 
     @property
     def duckdb_lakehouse_root(self) -> str:
-        """What dbt's `olist_lake_root` var is: the lakehouse bucket as DuckDB addresses it."""
+        """What dbt's SHOPFLOW_OLIST_LAKE_ROOT is: the lakehouse bucket as DuckDB addresses it."""
         return self.uri("lakehouse", self.namespace, "duckdb")
 
 
