@@ -6,6 +6,7 @@ read-only role; the lake is the real MinIO. Everything is dropped afterwards.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,12 +125,28 @@ def erp_stack(settings: Settings, sizes: ErpSizes = SMALL, seed: int = 3) -> Ite
         yield stack
     finally:
         with owner.connect(database=settings.postgres_db, autocommit=True) as admin:
+            _wait_for_other_roles_to_leave(admin, (source_db, warehouse_db))
             for name in (source_db, warehouse_db):
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         # Raw objects need MinIO's root key: the pipeline's own key may not delete from raw-data.
         purge_with_root(settings, runner.RAW_BUCKET, f"_tests/{tag}/")
         for key in stack.lake.list_keys(runner.PROCESSED_BUCKET, f"_tests/{tag}/"):
             stack.lake.client.delete_object(Bucket=runner.PROCESSED_BUCKET, Key=key)
+
+
+def _wait_for_other_roles_to_leave(admin: Any, databases: tuple[str, ...], timeout_s: float = 15.0) -> None:
+    """A closed connection's server process exits a moment after the client has gone. FORCE may only
+    terminate the owner's own sessions, so dropping while a just-closed reader session is still listed
+    fails with InsufficientPrivilege; wait for those sessions to end first (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        others = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) AND usename <> current_user",
+            (list(databases),),
+        ).fetchone()[0]
+        if not others:
+            return
+        time.sleep(0.2)
 
 
 def rows(conn: Any, query: str, *params: Any) -> list[tuple]:
