@@ -66,7 +66,7 @@ def cmd_class_archive(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with console.status("recording the classes of a small Spark run (about 30 s)"):
         path = build(get_settings(), force=args.force)
-    size_mb = path.stat().st_size / 1e6 if path else 0
+    size_mb = path.stat().st_size / 1e6
     console.print(f"class archive {path} ({size_mb:.0f} MB) ready in {time.perf_counter() - started:.1f} s")
     return 0
 

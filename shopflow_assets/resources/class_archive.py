@@ -4,13 +4,13 @@ A new JVM parses and verifies some 20,000 classes from Spark's, Delta's, Kafka's
 the first query runs; every Dagster run, test process and CLI command is a new JVM, so small runs pay it
 each time. HotSpot's dynamic class-data sharing records the loaded classes once (`ArchiveClassesAtExit`)
 and maps them on later starts (`SharedArchiveFile`). Measured on the 2-core machine with
-`bench/bench_spark_start.py` (docs/runtime.md): session start 5.0 -> 3.6 s, the first Delta write
-3.7 -> 2.8 s.
+`bench/bench_spark_start.py` (docs/runtime.md): session start 5.0 -> 3.5 s, the first Delta write
+3.7 -> 2.7 s.
 
 The archive is only valid for the JVM and the classpath that wrote it, so its file name carries a digest
 of both, and a JVM that finds it stale or unreadable starts without it (silently: `-Xshare:auto` with the
-CDS log off). Nothing depends on it being there; `shopflow spark class-archive` writes it, and `make demo`
-and `make test` run that first.
+CDS log off). Nothing depends on it being there; `shopflow spark class-archive` writes it, and `make test`
+runs that first.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import tempfile
 from pathlib import Path
 
 from shopflow_assets.settings import Settings, get_settings
+
+# Without these a JVM prints a warning for a stale archive, and the recording run one per class it skips.
+QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
 
 def java_binary() -> Path | None:
@@ -52,10 +55,10 @@ def use_options(settings: Settings, jars: list[Path]) -> str:
     path = archive_path(settings, jars)
     if path is None or not path.is_file():
         return ""
-    return f"-XX:SharedArchiveFile={path} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+    return f"-XX:SharedArchiveFile={path} -Xshare:auto {QUIET_CDS}"
 
 
-def build(settings: Settings | None = None, *, force: bool = False) -> Path | None:
+def build(settings: Settings | None = None, *, force: bool = False) -> Path:
     """Write the archive for the current JVM and jars (a no-op when it exists, unless `force`).
 
     A child process runs a small workload that touches what the pipelines load (Delta write, MERGE and
@@ -97,8 +100,7 @@ def _record(archive: Path, workdir: Path) -> None:
     from shopflow_assets.resources.spark import driver_java_options, get_spark_session, stop_spark_session
 
     settings = get_settings()
-    quiet = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # one warning per class it cannot keep (generated code)
-    options = f"{driver_java_options(settings)} -XX:ArchiveClassesAtExit={archive} {quiet}"
+    options = f"{driver_java_options(settings)} -XX:ArchiveClassesAtExit={archive} {QUIET_CDS}"
     spark = get_spark_session(settings, "shopflow-class-archive", {"spark.driver.extraJavaOptions": options})
     table, copy = str(workdir / "table"), str(workdir / "copy")
     rows = spark.range(1000).select(

@@ -369,6 +369,7 @@ def load_csv_to_bronze(
     """
     fingerprint = file_fingerprint(csv_path)
     last_load = last_commit_metadata(spark, bronze_path)
+    # A load recorded before null keys were counted has no "null_ids": it is read again, once.
     if last_load.get("source_sha256") == fingerprint and "null_ids" in last_load:
         return BatchLoad(
             int(last_load["rows"]),
