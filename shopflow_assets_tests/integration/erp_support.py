@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp
@@ -125,28 +126,36 @@ def erp_stack(settings: Settings, sizes: ErpSizes = SMALL, seed: int = 3) -> Ite
         yield stack
     finally:
         with owner.connect(database=settings.postgres_db, autocommit=True) as admin:
-            _wait_for_other_roles_to_leave(admin, (source_db, warehouse_db))
             for name in (source_db, warehouse_db):
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                _drop_database(admin, name)
         # Raw objects need MinIO's root key: the pipeline's own key may not delete from raw-data.
         purge_with_root(settings, runner.RAW_BUCKET, f"_tests/{tag}/")
         for key in stack.lake.list_keys(runner.PROCESSED_BUCKET, f"_tests/{tag}/"):
             stack.lake.client.delete_object(Bucket=runner.PROCESSED_BUCKET, Key=key)
 
 
-def _wait_for_other_roles_to_leave(admin: Any, databases: tuple[str, ...], timeout_s: float = 15.0) -> None:
-    """A closed connection's server process exits a moment after the client has gone. FORCE may only
-    terminate the owner's own sessions, so dropping while a just-closed reader session is still listed
-    fails with InsufficientPrivilege; wait for those sessions to end first (bounded)."""
+def _drop_database(admin: Any, name: str, timeout_s: float = 30.0) -> None:
+    """Drop one test database, bounded in time.
+
+    Not `WITH (FORCE)`: run by a non-superuser, FORCE fails with InsufficientPrivilege on any process of
+    another role in the database, and PostgreSQL 15 counts an autovacuum worker analysing the freshly loaded
+    tables as one (seen in CI). A plain DROP stops autovacuum workers itself and only refuses while a client
+    session remains: the owner's own are ended here, and a just-closed reader session exits a moment later,
+    so the DROP is retried until the deadline."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        others = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) AND usename <> current_user",
-            (list(databases),),
-        ).fetchone()[0]
-        if not others:
+    while True:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        try:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
             return
-        time.sleep(0.2)
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def rows(conn: Any, query: str, *params: Any) -> list[tuple]:
