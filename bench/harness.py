@@ -1,7 +1,7 @@
 """What every bench shares: the peak-memory sampler, and printing figures against targets as JSON.
 
 `bench/out/<bench>.json` holds the latest result (figures, targets, verdicts, commit, load average,
-cores), so two runs can be compared with `python bench/results.py compare OLD.json NEW.json`.
+cores), so two runs can be compared with `python bench/harness.py compare OLD.json NEW.json`.
 """
 
 from __future__ import annotations
@@ -129,5 +129,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3])
     else:
-        print("usage: python bench/results.py compare OLD.json NEW.json", file=sys.stderr)
+        print("usage: python bench/harness.py compare OLD.json NEW.json", file=sys.stderr)
         raise SystemExit(2)

@@ -43,18 +43,20 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
     future = event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
     checks.append((future, contract.REASON_FUTURE_TIMESTAMP))
 
-    return parsed.select(
-        parse.json_string(v, "$.event_id").alias("event_id"),
-        parse.json_string(v, "$.user_id").alias("user_id"),
-        parse.json_string(v, "$.url").alias("url"),
-        parse.json_string(v, "$.action").alias("action"),
-        event_time.alias("event_time"),
-        parse.first_reason(checks).alias("reason"),
-        "value",
-        "topic",
-        "partition",
-        "offset",
-        "kafka_timestamp",
+    return parse.evaluated_once(
+        parsed.select(
+            parse.json_string(v, "$.event_id").alias("event_id"),
+            parse.json_string(v, "$.user_id").alias("user_id"),
+            parse.json_string(v, "$.url").alias("url"),
+            parse.json_string(v, "$.action").alias("action"),
+            event_time.alias("event_time"),
+            parse.first_reason(checks).alias("reason"),
+            "value",
+            "topic",
+            "partition",
+            "offset",
+            "kafka_timestamp",
+        )
     )
 
 

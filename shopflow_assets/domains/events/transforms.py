@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
+    evaluated_once,
     first_reason,
     json_object_checks,
     json_string,
@@ -83,16 +84,18 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
         .when(needs_whole_record, whole_record_reason(F.col("value")))
         .otherwise(first_reason(timestamp_checks))
     )
-    return parsed.select(
-        event_datetime.alias("event_datetime"),
-        F.to_date(event_datetime).alias("event_date"),
-        *[leaf.alias(name) for name, leaf in leaves.items()],
-        reason.alias("reason"),
-        "value",
-        "topic",
-        "partition",
-        "offset",
-        "kafka_timestamp",
+    return evaluated_once(
+        parsed.select(
+            event_datetime.alias("event_datetime"),
+            F.to_date(event_datetime).alias("event_date"),
+            *[leaf.alias(name) for name, leaf in leaves.items()],
+            reason.alias("reason"),
+            "value",
+            "topic",
+            "partition",
+            "offset",
+            "kafka_timestamp",
+        )
     )
 
 

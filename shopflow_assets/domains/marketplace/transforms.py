@@ -35,6 +35,7 @@ from shopflow_assets.contracts.marketplace import (
 )
 from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming.parse import (
+    evaluated_once,
     first_reason,
     json_string,
     json_type,
@@ -200,14 +201,16 @@ def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
         (present_with_wrong_type(variant, f"$.{INGESTION_TS}", "STRING"), f"wrong_type_{INGESTION_TS}"),
         (json_string(variant, f"$.{INGESTION_TS}").isNull(), f"missing_{INGESTION_TS}"),
     ]
-    return records.select(
-        *[json_string(variant, f"$.{column}").alias(column) for column in (*table.columns, INGESTION_TS)],
-        "value",
-        "topic",
-        "partition",
-        "offset",
-        "kafka_timestamp",
-        first_reason(checks).alias("reason"),
+    return evaluated_once(
+        records.select(
+            *[json_string(variant, f"$.{column}").alias(column) for column in (*table.columns, INGESTION_TS)],
+            "value",
+            "topic",
+            "partition",
+            "offset",
+            "kafka_timestamp",
+            first_reason(checks).alias("reason"),
+        )
     )
 
 

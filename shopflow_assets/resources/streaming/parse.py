@@ -62,6 +62,17 @@ def plausible_timestamp(text: Column) -> Column:
     return F.when(F.year(parsed).between(1970, 9999), parsed)
 
 
+def evaluated_once(parsed: DataFrame) -> DataFrame:
+    """The same rows, behind a barrier that keeps a later filter (valid rows, dead letters) above the parse.
+
+    Without it Spark pushes `WHERE reason IS NULL` below the parser's projection and pastes the JSON parse
+    into every branch of the reason's CASE WHEN, where common-subexpression elimination does not reach:
+    the parse then runs once per rule (SPARK-47672). Measured on 300k clicks: valid rows 13-14 s instead
+    of 4.2-4.6 s. A one-row `inline` is a Generate, and filters on its output are not pushed through it.
+    """
+    return parsed.select(F.inline(F.array(F.struct(*[F.col(name) for name in parsed.columns]))))
+
+
 def first_reason(checks: Iterable[tuple[Column, str]]) -> Column:
     """The reason of the first failed check (checks in priority order), else NULL (the record is valid)."""
     reason = F.lit(None).cast("string")
