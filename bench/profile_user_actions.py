@@ -29,11 +29,10 @@ from harness import Figure, record
 
 os.environ.setdefault("SHOPFLOW_ENV", "docker")
 
-from pyspark import StorageLevel  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from shopflow_assets.contracts import events as contract  # noqa: E402
-from shopflow_assets.domains.events.pipeline import write_user_action_batch  # noqa: E402
+from shopflow_assets.domains.events.pipeline import cache_batch, write_user_action_batch  # noqa: E402
 from shopflow_assets.domains.events.transforms import (  # noqa: E402
     JSON_OPTIONS,
     TYPED_DDL,
@@ -93,12 +92,6 @@ def main() -> None:
     def noop(frame) -> None:
         frame.write.format("noop").mode("overwrite").save()
 
-    def cached():
-        parsed = parse_user_actions(records).withColumn(
-            "value", F.when(F.col("reason").isNotNull(), F.col("value"))
-        )
-        return parsed.persist(StorageLevel.MEMORY_AND_DISK)
-
     def with_batch(frame, i: int):
         return frame.withColumn(contract.BATCH_COLUMN, F.lit(i).cast("long"))
 
@@ -118,7 +111,7 @@ def main() -> None:
         ("2 fetch + from_json only (-> noop)", lambda i: noop(from_json_only)),
         ("3 fetch + whole parse (-> noop)", lambda i: noop(parse_user_actions(records))),
     ]
-    cache = cached()  # filled after the stages above: they must not find it
+    cache = cache_batch(parse_user_actions(records))  # filled after the stages above: they must not find it
     stages_on_cache: list[tuple[str, Callable[[int], object]]] = [
         ("4 cache -> valid rows -> noop", lambda i: noop(valid_user_actions(cache))),
         (

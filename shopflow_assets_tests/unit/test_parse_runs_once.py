@@ -67,3 +67,21 @@ def test_the_check_sees_a_filter_that_parses_again(records):
         F.when(F.col("v").isNull(), F.lit("not_json")).alias("reason")
     )
     assert filters_with_the_parse(bare.where(F.col("reason").isNull()))
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_the_barrier_keeps_every_record_and_its_reason(name):
+    """A Kafka tombstone (null value), an empty message, blank text and garbage each come out once, dead-lettered
+    as not JSON: the one-row `inline` drops no row, and keeps the order of the columns."""
+    spark = get_spark_session()
+    values = [None, "", "   ", "\ufeff{", "garbage"]
+    records = spark.createDataFrame(
+        [(v, "topic", 0, i, dt.datetime(2024, 1, 1)) for i, v in enumerate(values)],
+        "value string, topic string, partition int, offset long, kafka_timestamp timestamp",
+    )
+    parse, _valid = PARSERS[name]
+    parsed = parse(records)
+    rows = parsed.orderBy("offset").collect()
+    assert [r.offset for r in rows] == list(range(len(values)))
+    assert all(r.reason is not None and "json" in r.reason for r in rows)
+    assert dead_letter_frame(parsed).count() == len(values)

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.contracts.streaming import REASON_OVERSIZED
 from shopflow_assets.resources.streaming import parse
+from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
 
 STRING_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")
 
@@ -52,10 +53,7 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
             event_time.alias("event_time"),
             parse.first_reason(checks).alias("reason"),
             "value",
-            "topic",
-            "partition",
-            "offset",
-            "kafka_timestamp",
+            *KAFKA_META_COLUMNS,
         )
     )
 

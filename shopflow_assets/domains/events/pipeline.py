@@ -77,25 +77,32 @@ class UserActionRunSummary:
         }
 
 
+def cache_batch(parsed: DataFrame) -> DataFrame:
+    """The parsed batch, persisted, with the raw text and the Kafka metadata kept only for dead letters.
+
+    Building the cache is about a fifth of a batch's time; the slimmer rows cut ~5 % (docs/streaming.md).
+    """
+    reason = F.col("reason")
+    dead_letter_only = ("value", *KAFKA_META_COLUMNS)
+    return parsed.select(
+        *[
+            F.when(reason.isNotNull(), F.col(c)).alias(c) if c in dead_letter_only else c
+            for c in parsed.columns
+        ]
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+
+
 def write_user_action_batch(
     parsed: DataFrame, batch_id: int, output_path: str, dead_letter_path: str
 ) -> dict[str, int]:
     """Write one parsed micro-batch; returns {reason or "valid": count} (zeros left out).
 
-    The batch is parsed once: the valid-row write fills a cache and counts every reason on the way
-    (observe, no extra job); the dead letters are then read from that cache. A second parse would cost
-    more than the cache (docs/streaming.md). The cache keeps the raw text and the Kafka metadata only
-    for dead letters: building it is about a fifth of a batch's time, and the slimmer rows cut ~5 %.
+    The batch is parsed once: the valid-row write fills a cache (`cache_batch`) and counts every reason
+    on the way (observe, no extra job); the dead letters are then read from that cache. A second parse
+    would cost more than the cache (docs/streaming.md).
     """
     reason = F.col("reason")
-    dead_letter_only = ("value", *KAFKA_META_COLUMNS)
-    parsed = parsed.select(
-        *[
-            F.when(reason.isNotNull(), F.col(c)).alias(c) if c in dead_letter_only else c
-            for c in parsed.columns
-        ]
-    )
-    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+    parsed = cache_batch(parsed)
     try:
         observation = Observation(f"user_actions_batch_{batch_id}_{uuid.uuid4().hex}")
         observed = parsed.observe(

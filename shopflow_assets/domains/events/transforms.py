@@ -18,6 +18,7 @@ from shopflow_assets.resources.streaming.parse import (
     plausible_timestamp,
     present_with_wrong_type,
 )
+from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
 
 # Every leaf is a STRING: the cheapest parse. Spark renders a non-string token there as its JSON text
 # (5 -> "5", true -> "true"), so a leaf whose text could be such a token goes to the exact slow path.
@@ -91,10 +92,7 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
             *[leaf.alias(name) for name, leaf in leaves.items()],
             reason.alias("reason"),
             "value",
-            "topic",
-            "partition",
-            "offset",
-            "kafka_timestamp",
+            *KAFKA_META_COLUMNS,
         )
     )
 

@@ -43,6 +43,7 @@ from shopflow_assets.resources.streaming.parse import (
     parse_json_object,
     present_with_wrong_type,
 )
+from shopflow_assets.resources.streaming.source import KAFKA_META_COLUMNS
 
 INGESTION_DATE = "_ingestion_date"
 REASON = "_quarantine_reason"
@@ -205,10 +206,7 @@ def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
         records.select(
             *[json_string(variant, f"$.{column}").alias(column) for column in (*table.columns, INGESTION_TS)],
             "value",
-            "topic",
-            "partition",
-            "offset",
-            "kafka_timestamp",
+            *KAFKA_META_COLUMNS,
             first_reason(checks).alias("reason"),
         )
     )
