@@ -118,8 +118,18 @@ def evaluate_failure_sensor(instance: dg.DagsterInstance, run: dg.DagsterRun, al
     run_failure_alert_sensor(context)
 
 
-def evaluate_check_sensor(instance: dg.DagsterInstance, alerts: AlertResource, cursor: str | None) -> str:
-    """One tick of `check_failure_alert_sensor`; returns the new cursor (pass "0" to see every check)."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"alerts": alerts})
+# The check sensor's cursor before any evaluation: alert every failed check recorded.
+EVERY_CHECK = json.dumps({"since": 0, "alerted": []})
+
+
+def evaluate_check_sensor(
+    instance: dg.DagsterInstance, alerts: AlertResource, cursor: str | None, definitions: dg.Definitions
+) -> str:
+    """One tick of `check_failure_alert_sensor` in `definitions`; returns the new cursor.
+
+    Pass EVERY_CHECK to see every check ever recorded (the sensor itself starts from now)."""
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"alerts": alerts}, definitions=definitions
+    )
     check_failure_alert_sensor(context)
     return context.cursor

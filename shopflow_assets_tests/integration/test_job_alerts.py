@@ -20,6 +20,7 @@ from shopflow_assets.domains.shop.checks import shop_star_schema_checks
 from shopflow_assets.resources import build_resources
 from shopflow_assets.settings import get_settings
 from shopflow_assets_tests.alerting import (
+    EVERY_CHECK,
     alert_resource,
     evaluate_check_sensor,
     evaluate_failure_sensor,
@@ -134,8 +135,8 @@ def test_failed_star_schema_check_is_mailed_and_posted(stack):
 
     with smtp_server() as mailbox, webhook_server() as hook:
         alerts = alert_resource(mailbox, hook, smtp_password=SMTP_SECRET)
-        cursor = evaluate_check_sensor(instance, alerts, "0")
-        assert evaluate_check_sensor(instance, alerts, cursor) == cursor  # alerted once
+        cursor = evaluate_check_sensor(instance, alerts, EVERY_CHECK, defs)
+        assert evaluate_check_sensor(instance, alerts, cursor, defs) == cursor  # alerted once
     assert len(hook.posts) == 1 and len(mailbox.messages) == 1
     post = hook.posts[0]
     assert (post["kind"], post["asset"], post["check"]) == (

@@ -8,6 +8,7 @@ import pytest
 
 from shopflow_assets.resources.alerts import Alert, AlertResource, first_line
 from shopflow_assets_tests.alerting import (
+    EVERY_CHECK,
     alert_resource,
     evaluate_check_sensor,
     evaluate_failure_sensor,
@@ -34,6 +35,7 @@ def customers_unique() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=False, description="2 duplicate customer_id values: c1, c9")
 
 
+CHECKED = dg.Definitions(assets=[customers], asset_checks=[customers_unique])
 failing_job = dg.define_asset_job("orders_job", selection=[loaded_orders], partitions_def=DAYS)
 
 
@@ -74,8 +76,9 @@ def test_a_failed_asset_check_is_alerted_once_with_asset_and_check():
     dg.materialize([customers, customers_unique], instance=instance)
     with webhook_server() as hook:
         alerts = alert_resource(hook=hook)
-        cursor = evaluate_check_sensor(instance, alerts, "0")
-        assert evaluate_check_sensor(instance, alerts, cursor) == cursor  # nothing new: no second alert
+        cursor = evaluate_check_sensor(instance, alerts, EVERY_CHECK, CHECKED)
+        # nothing new: no second alert
+        assert evaluate_check_sensor(instance, alerts, cursor, CHECKED) == cursor
     assert len(hook.posts) == 1
     post = hook.posts[0]
     assert (post["kind"], post["asset"], post["check"]) == ("check_failure", "customers", "customers_unique")
@@ -87,10 +90,10 @@ def test_the_check_sensor_starts_from_now_not_from_history():
     dg.materialize([customers, customers_unique], instance=instance)
     with webhook_server() as hook:
         alerts = alert_resource(hook=hook)
-        cursor = evaluate_check_sensor(instance, alerts, None)
+        cursor = evaluate_check_sensor(instance, alerts, None, CHECKED)
         assert hook.posts == []
         dg.materialize([customers, customers_unique], instance=instance)
-        evaluate_check_sensor(instance, alerts, cursor)
+        evaluate_check_sensor(instance, alerts, cursor, CHECKED)
     assert len(hook.posts) == 1
 
 

@@ -6,6 +6,8 @@ Both hand an `Alert` to the `alerts` resource; the message names the job, the pa
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import dagster as dg
@@ -55,35 +57,59 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertR
     context.log.info(f"alerted {alert.title} via {', '.join(channels)}")
 
 
-def failed_check_alerts(instance: dg.DagsterInstance, after: int | None, limit: int = 200):
-    """(storage id, Alert) for each failed asset-check evaluation recorded after the cursor `after`."""
-    records = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        limit=limit,
-        ascending=True,
+# Failed evaluations fetched per check and tick; a check that fails more often than this within one
+# tick (30 s) is alerted for its newest failures only.
+CHECK_HISTORY = 50
+# Alerted record ids the cursor remembers; older ones are forgotten and `since` moves past them.
+REMEMBERED = 500
+
+
+def _check_alert(instance: dg.DagsterInstance, record: Any) -> Alert:
+    event = record.event.dagster_event
+    evaluation = record.evaluation
+    run = instance.get_run_by_id(record.run_id) if record.run_id else None
+    return Alert(
+        kind="check_failure",
+        job=run.job_name if run else event.job_name,
+        run_id=record.run_id,
+        partition=record.partition or (run.tags.get(PARTITION_TAG) if run else None),
+        step=event.step_key,
+        error=first_line(evaluation.description)
+        or f"severity {evaluation.severity.value}, metadata: "
+        + ", ".join(f"{key}={value.value}" for key, value in list(evaluation.metadata.items())[:5]),
+        asset=evaluation.asset_key.to_user_string(),
+        check=evaluation.check_name,
     )
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.event_specific_data
-        if evaluation.passed:
-            yield record.storage_id, None
-            continue
-        run = instance.get_run_by_id(record.run_id)
-        yield (
-            record.storage_id,
-            Alert(
-                kind="check_failure",
-                job=run.job_name if run else event.job_name,
-                run_id=record.run_id,
-                partition=(run.tags.get(PARTITION_TAG) if run else None),
-                step=event.step_key,
-                error=first_line(evaluation.description)
-                or f"severity {evaluation.severity.value}, metadata: "
-                + ", ".join(f"{key}={value.value}" for key, value in list(evaluation.metadata.items())[:5]),
-                asset=evaluation.asset_key.to_user_string(),
-                check=evaluation.check_name,
-            ),
+
+
+def failed_check_alerts(instance: dg.DagsterInstance, check_keys, since: float, alerted: set[int]):
+    """(record id, evaluation time, Alert) for each failed evaluation of `check_keys` newer than `since`.
+
+    Reads the asset-check execution index (`get_asset_check_execution_history`), which every event-log
+    storage keeps in one table: `get_event_records` with an integer cursor raises on the run-sharded
+    SQLite storage of a default `dagster dev` instance, so the sensor never alerted there.
+    """
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    storage = instance.event_log_storage
+    found = []
+    for key in check_keys:
+        records = storage.get_asset_check_execution_history(
+            key, limit=CHECK_HISTORY, status={AssetCheckExecutionRecordStatus.FAILED}
         )
+        for record in records:
+            if record.id in alerted or record.event is None or record.event.timestamp <= since:
+                continue
+            found.append((record.id, record.event.timestamp, _check_alert(instance, record)))
+    return sorted(found, key=lambda item: item[1])
+
+
+def _read_cursor(cursor: str | None) -> tuple[float, dict[int, float]] | None:
+    try:
+        state = json.loads(cursor) if cursor else None
+        return float(state["since"]), {int(i): float(t) for i, t in state["alerted"]}
+    except (TypeError, ValueError, KeyError):
+        return None  # none yet, or the storage-id cursor of an older version: start from now
 
 
 @dg.sensor(
@@ -93,21 +119,25 @@ def failed_check_alerts(instance: dg.DagsterInstance, after: int | None, limit: 
     default_status=sensor_status(),
 )
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerts: AlertResource) -> dg.SkipReason:
-    cursor = int(context.cursor) if context.cursor else None
-    if cursor is None:
+    state = _read_cursor(context.cursor)
+    if state is None:
         # First evaluation: start from now, not from every check ever recorded.
-        latest = context.instance.get_event_records(
-            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
-            limit=1,
-            ascending=False,
-        )
-        context.update_cursor(str(latest[0].storage_id if latest else 0))
+        context.update_cursor(json.dumps({"since": time.time(), "alerted": []}))
         return dg.SkipReason("started watching asset-check evaluations")
+    since, alerted = state
+    repository = context.repository_def
+    check_keys = repository.asset_graph.asset_check_keys if repository is not None else ()
     sent = 0
-    for storage_id, alert in failed_check_alerts(context.instance, cursor):
-        if alert is not None:
-            alerts.send(alert)
-            sent += 1
-        cursor = storage_id
-    context.update_cursor(str(cursor))
+    for record_id, evaluated_at, alert in failed_check_alerts(
+        context.instance, check_keys, since, set(alerted)
+    ):
+        alerts.send(alert)
+        alerted[record_id] = evaluated_at
+        sent += 1
+    if sent:
+        newest = sorted(alerted.items(), key=lambda item: item[1])
+        if len(newest) > REMEMBERED:
+            forgotten, newest = newest[:-REMEMBERED], newest[-REMEMBERED:]
+            since = max(since, forgotten[-1][1])
+        context.update_cursor(json.dumps({"since": since, "alerted": [[i, t] for i, t in newest]}))
     return dg.SkipReason(f"{sent} failed check(s) alerted" if sent else "no failed asset check")
