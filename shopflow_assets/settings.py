@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     # --- Spark ----------------------------------------------------------------------------------
     spark_master: str = Field("local[2]", validation_alias="SPARK_MASTER")
     spark_remote: str | None = Field(None, validation_alias="SPARK_REMOTE")
+    # The warm Spark Connect server of the service stack (`shopflow services up`): one JVM that outlives
+    # every run, so a run attaches (SPARK_REMOTE=sc://127.0.0.1:<port>) instead of starting its own.
+    spark_connect_port: int = Field(15002, validation_alias="SPARK_CONNECT_PORT")
+    # Its master and heap: the server's driver runs every attached run's queries (local executors inside
+    # it), so this bounds the memory of all Spark work on the machine together.
+    spark_connect_master: str = Field("local[2]", validation_alias="SPARK_CONNECT_MASTER")
+    spark_connect_driver_memory: str = Field("4g", validation_alias="SPARK_CONNECT_DRIVER_MEMORY")
     spark_driver_memory: str = Field("4g", validation_alias="SPARK_DRIVER_MEMORY")
     spark_executor_memory: str = Field("2g", validation_alias="SPARK_EXECUTOR_MEMORY")
     spark_shuffle_partitions: int = Field(4, validation_alias="SPARK_SHUFFLE_PARTITIONS")

@@ -25,11 +25,13 @@ from shopflow_assets.devstack.process import (
     stop,
     tail,
 )
+from shopflow_assets.devstack.spark_connect import SparkConnectService
 from shopflow_assets.settings import Settings, get_settings
 
-# Start order: the JVM first, so that it warms up while the others start.
+# Start order: the JVMs first, so that they warm up while the others start.
 SERVICES: dict[str, NativeService] = {
-    service.name: service for service in (KafkaService(), MinioService(), PostgresService())
+    service.name: service
+    for service in (KafkaService(), SparkConnectService(), MinioService(), PostgresService())
 }
 
 RUNNING, UNHEALTHY, STOPPED, EXTERNAL = "running", "unhealthy", "stopped", "external"
@@ -61,7 +63,7 @@ def service_status(service: NativeService, settings: Settings) -> ServiceStatus:
     pid = owned_pid(service.pid_file(settings), settings.services_dir)
     try:
         service.check(settings, timeout=2.0)
-        healthy, detail = True, ""
+        healthy, detail = True, service.status_note(settings)
     except ServiceUnavailableError as exc:
         healthy, detail = False, str(exc)
     except RuntimeError as exc:  # e.g. a credential that is not set yet

@@ -136,12 +136,13 @@ def connect_server_command(
     host: str = "127.0.0.1",
     jars: list[Path] | None = None,
     extra_conf: Mapping[str, str] | None = None,
+    conf_dir: Path | None = None,
 ) -> list[str]:
     """`spark-submit` command line of a Spark Connect server with ShopFlow's settings (Delta, S3A, jars).
 
     Clients then set SPARK_REMOTE=sc://<host>:<port>. The server ships in the pyspark wheel. Credentials
-    go into a properties file only its owner can read (settings.home/spark/connect-<port>.conf), never
-    on the command line, which every user of the machine can read in `ps`.
+    go into a properties file only its owner can read (<conf_dir, default settings.home/spark>/
+    connect-<port>.conf), never on the command line, which every user of the machine can read in `ps`.
     """
     import pyspark
 
@@ -156,7 +157,8 @@ def connect_server_command(
     command = [str(spark_submit), "--master", conf.pop("spark.master"), "--class", CONNECT_SERVER_CLASS]
     secret = {key: conf.pop(key) for key in [k for k in conf if is_secret_conf_key(k)]}
     if secret:
-        command += ["--properties-file", str(write_private_properties(settings.home / "spark", port, secret))]
+        folder = conf_dir or settings.home / "spark"
+        command += ["--properties-file", str(write_private_properties(folder, port, secret))]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     return command
@@ -217,6 +219,7 @@ def _build_session(settings: Settings, app_name: str, extra_conf: Mapping[str, s
     from pyspark.sql import SparkSession
 
     if settings.spark_remote:
+        require_connect_server(settings.spark_remote)
         builder = SparkSession.builder.remote(settings.spark_remote).appName(app_name)
         for key, value in connect_conf(settings, extra_conf).items():
             builder = builder.config(key, value)
@@ -230,6 +233,25 @@ def _build_session(settings: Settings, app_name: str, extra_conf: Mapping[str, s
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+class SparkConnectUnavailableError(RuntimeError):
+    """SPARK_REMOTE names a Spark Connect server that does not answer."""
+
+
+def require_connect_server(remote: str, timeout: float = 3.0) -> None:
+    """Fail in one line, at once, when the Connect server is down.
+
+    The Connect client would otherwise retry with backoff for minutes before it says anything.
+    """
+    from shopflow_assets.devstack.health import port_open, split_address
+
+    host, port = split_address(remote.split(";", 1)[0], 15002)
+    if not port_open(host, port, timeout=timeout):
+        raise SparkConnectUnavailableError(
+            f"Spark Connect server {remote} (SPARK_REMOTE) does not answer: start it with "
+            "`shopflow services up spark-connect`, or unset SPARK_REMOTE to run Spark inside this process"
+        )
 
 
 def _is_alive(session: SparkSession) -> bool:

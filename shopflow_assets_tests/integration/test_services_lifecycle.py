@@ -58,7 +58,7 @@ def isolated_env(shared_settings, monkeypatch):
     # Not pytest's tmp_path: its parent is mode 700, which the `postgres` user (when running as root)
     # could not traverse; a directory right under /tmp is what a user would pick.
     home = Path(tempfile.mkdtemp(prefix="shopflow-lifecycle-", dir="/tmp"))
-    kafka, controller, s3, console, postgres = _free_ports(5)
+    kafka, controller, s3, console, postgres, spark_connect = _free_ports(6)
     env = {
         "SHOPFLOW_HOME": str(home),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
@@ -66,6 +66,9 @@ def isolated_env(shared_settings, monkeypatch):
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
         "MINIO_CONSOLE_ADDRESS": f"127.0.0.1:{console}",
         "POSTGRES_PORT": str(postgres),
+        "SPARK_CONNECT_PORT": str(spark_connect),
+        # The isolated stack's warm driver shares the machine with the shared one: a small heap.
+        "SPARK_CONNECT_DRIVER_MEMORY": "1g",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -103,12 +106,15 @@ def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
     statuses = devstack.status(settings=settings)
     assert [(item.name, item.state) for item in statuses] == [
         ("kafka", "running"),
+        ("spark-connect", "running"),
         ("minio", "running"),
         ("postgres", "running"),
     ]
-    assert statuses[0].address == isolated_env["KAFKA_BOOTSTRAP_SERVERS"]
-    assert statuses[1].address == isolated_env["S3_ENDPOINT_URL"]
-    assert statuses[2].address == f"127.0.0.1:{isolated_env['POSTGRES_PORT']}"
+    addresses = {item.name: item.address for item in statuses}
+    assert addresses["kafka"] == isolated_env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert addresses["spark-connect"] == f"sc://127.0.0.1:{isolated_env['SPARK_CONNECT_PORT']}"
+    assert addresses["minio"] == isolated_env["S3_ENDPOINT_URL"]
+    assert addresses["postgres"] == f"127.0.0.1:{isolated_env['POSTGRES_PORT']}"
     pids = {item.name: item.pid for item in statuses}
     credentials = (home / "generated.env").read_text()
     assert devstack.ensure_buckets(settings) == []  # `up` created all six already
@@ -120,7 +126,7 @@ def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
 
     code, output, second_seconds = _shopflow("up")
     assert code == 0, output
-    assert output.count("already running") == 3, output
+    assert output.count("already running") == 4, output
     assert "until ready" not in output and "initdb" not in output and "format" not in output
     assert {item.name: item.pid for item in devstack.status(settings=settings)} == pids
     assert (home / "generated.env").read_text() == credentials
@@ -130,12 +136,13 @@ def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
     os.kill(pids["minio"], signal.SIGKILL)
     _wait_until(lambda: not is_running(pids["minio"]))
     states = {item.name: item.state for item in devstack.status(settings=settings)}
-    assert states == {"kafka": "running", "minio": "stopped", "postgres": "running"}
+    assert states == {"kafka": "running", "spark-connect": "running", "minio": "stopped", "postgres": "running"}
     code, output, _ = _shopflow("up")
     assert code == 0, output
-    assert output.count("already running") == 2, output
+    assert output.count("already running") == 3, output
     restarted = {item.name: item.pid for item in devstack.status(settings=settings)}
-    assert restarted["kafka"] == pids["kafka"] and restarted["postgres"] == pids["postgres"]
+    for name in ("kafka", "spark-connect", "postgres"):
+        assert restarted[name] == pids[name], name
     assert restarted["minio"] != pids["minio"]
     pids = restarted
 
@@ -148,7 +155,7 @@ def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
 
     code, output, _ = _shopflow("status")
     assert code == 1
-    assert output.count("stopped") == 3, output
+    assert output.count("stopped") == 4, output
     for name, title, address in [
         ("kafka", "Kafka", isolated_env["KAFKA_BOOTSTRAP_SERVERS"]),
         ("minio", "MinIO", isolated_env["S3_ENDPOINT_URL"].removeprefix("http://")),

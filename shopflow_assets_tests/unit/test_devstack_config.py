@@ -27,6 +27,7 @@ from shopflow_assets.devstack.postgres import (
     render_pg_hba,
     render_postgresql_conf,
 )
+from shopflow_assets.devstack.spark_connect import SparkConnectService, remote_url
 from shopflow_assets.devstack.stack import select
 from shopflow_assets.settings import Settings
 
@@ -155,10 +156,42 @@ def test_missing_postgres_server_names_the_package(tmp_path):
 
 
 def test_select_keeps_start_order_and_rejects_unknown_names():
-    assert [service.name for service in select(None)] == ["kafka", "minio", "postgres"]
+    assert [service.name for service in select(None)] == ["kafka", "spark-connect", "minio", "postgres"]
     assert [service.name for service in select(["postgres", "kafka"])] == ["kafka", "postgres"]
-    with pytest.raises(DevstackError, match="unknown service redis: choose from kafka, minio, postgres"):
+    with pytest.raises(
+        DevstackError, match="unknown service redis: choose from kafka, spark-connect, minio, postgres"
+    ):
         select(["redis"])
+
+
+def test_spark_connect_server_listens_on_loopback_with_its_own_heap_and_no_secret_in_argv(tmp_path):
+    settings = Settings(
+        _env_file=None,
+        SHOPFLOW_HOME=str(tmp_path),
+        SPARK_CONNECT_PORT=25002,
+        SPARK_CONNECT_MASTER="local[1]",
+        SPARK_CONNECT_DRIVER_MEMORY="1500m",
+        SPARK_DRIVER_MEMORY="6g",
+        SPARK_REMOTE="sc://127.0.0.1:25002",  # the runs' setting must not make the server a client
+        AWS_ACCESS_KEY_ID="pipeline",
+        AWS_SECRET_ACCESS_KEY="not-on-the-command-line",
+    )
+    service = SparkConnectService()
+    assert service.ports(settings) == [("127.0.0.1", 25002)]
+    assert service.address(settings) == remote_url(settings) == "sc://127.0.0.1:25002"
+    spec = service.launch_spec(settings)
+    argv = list(spec.argv)
+    assert argv[argv.index("--master") + 1] == "local[1]"
+    assert "spark.connect.grpc.binding.address=127.0.0.1" in argv
+    assert "spark.connect.grpc.binding.port=25002" in argv
+    assert "spark.driver.memory=1500m" in argv
+    assert not any("not-on-the-command-line" in part for part in argv)
+    properties = Path(argv[argv.index("--properties-file") + 1])
+    # In the service's own directory: `down` recognises the process by it, and only the owner reads it.
+    assert properties.parent == service.data_dir(settings)
+    assert stat.S_IMODE(properties.stat().st_mode) == 0o600
+    assert "not-on-the-command-line" in properties.read_text()
+    assert spec.env["PYSPARK_PYTHON"]  # foreachBatch workers run the project's interpreter
 
 
 def _postgres_user_exists() -> bool:

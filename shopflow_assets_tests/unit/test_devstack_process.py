@@ -131,6 +131,7 @@ def stopped_stack(settings_cache, tmp_path, monkeypatch):
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
         "MINIO_CONSOLE_ADDRESS": f"127.0.0.1:{_free_port()}",
         "POSTGRES_PORT": str(_free_port()),
+        "SPARK_CONNECT_PORT": str(_free_port()),
         "POSTGRES_PASSWORD": "unused",
     }
     for key, value in env.items():
@@ -141,9 +142,13 @@ def stopped_stack(settings_cache, tmp_path, monkeypatch):
 
 def test_status_of_a_stopped_stack_names_each_service_and_address(stopped_stack):
     statuses = status(settings=stopped_stack)
-    assert [item.state for item in statuses] == [STOPPED] * 3
-    kafka, minio, postgres = statuses
+    assert [item.state for item in statuses] == [STOPPED] * 4
+    kafka, spark_connect, minio, postgres = statuses
     assert kafka.detail.startswith(f"Kafka is not reachable at {stopped_stack.kafka_bootstrap_servers}")
+    assert spark_connect.detail == (
+        f"Spark Connect server is not reachable at sc://127.0.0.1:{stopped_stack.spark_connect_port}: "
+        "nothing listens on that port: start it with `shopflow services up spark-connect`"
+    )
     assert minio.detail.startswith(f"MinIO is not reachable at {stopped_stack.s3_host_port}")
     assert postgres.detail.startswith(
         f"PostgreSQL is not reachable at 127.0.0.1:{stopped_stack.postgres_port}"
@@ -161,7 +166,7 @@ def test_require_healthy_raises_a_clear_error(stopped_stack):
 def test_cli_status_exits_non_zero_when_stopped(stopped_stack, capsys):
     assert main(["services", "status"]) == 1
     out = capsys.readouterr().out
-    assert out.count("stopped") == 3
+    assert out.count("stopped") == 4
 
 
 def test_cli_rejects_unknown_service(stopped_stack, capsys):

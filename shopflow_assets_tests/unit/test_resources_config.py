@@ -95,6 +95,26 @@ def test_connect_conf_only_sets_session_level_keys(tmp_path):
     assert conf == {"spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC"}
 
 
+def test_a_run_pointed_at_a_stopped_connect_server_fails_at_once_saying_how_to_start_it(tmp_path):
+    import socket
+    import time
+
+    from shopflow_assets.resources.spark import SparkConnectUnavailableError, get_spark_session
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+    settings = make_settings(tmp_path, SPARK_REMOTE=f"sc://127.0.0.1:{port}")
+    started = time.monotonic()
+    with pytest.raises(SparkConnectUnavailableError) as excinfo:
+        get_spark_session(settings)
+    # The Connect client alone retries with backoff for minutes before it reports anything.
+    assert time.monotonic() - started < 10
+    message = str(excinfo.value)
+    assert f"sc://127.0.0.1:{port}" in message and "SPARK_REMOTE" in message
+    assert "shopflow services up spark-connect" in message and "\n" not in message
+
+
 def _read_spark_defaults() -> dict[str, str]:
     entries = {}
     for line in (PROJECT_ROOT / "spark" / "spark-defaults.conf").read_text().splitlines():
