@@ -136,7 +136,12 @@ def test_lifecycle_on_an_isolated_stack(isolated_env, shared_settings):
     os.kill(pids["minio"], signal.SIGKILL)
     _wait_until(lambda: not is_running(pids["minio"]))
     states = {item.name: item.state for item in devstack.status(settings=settings)}
-    assert states == {"kafka": "running", "spark-connect": "running", "minio": "stopped", "postgres": "running"}
+    assert states == {
+        "kafka": "running",
+        "spark-connect": "running",
+        "minio": "stopped",
+        "postgres": "running",
+    }
     code, output, _ = _shopflow("up")
     assert code == 0, output
     assert output.count("already running") == 3, output
