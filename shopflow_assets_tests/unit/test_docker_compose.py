@@ -220,3 +220,64 @@ def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):
     mount = compose["services"]["minio-init"]["volumes"][0]
     host_path = PROJECT_ROOT / mount.split(":")[0]
     assert json.loads(host_path.read_text()) == pipeline_policy()
+
+
+# The Compose Specification's own JSON schema (Apache-2.0, origin in shopflow_assets_tests/data/README.md).
+COMPOSE_SCHEMA = PROJECT_ROOT / "shopflow_assets_tests" / "data" / "compose-spec.json"
+# Settings that name a directory or file a service writes at run time: it must be on a volume, or the
+# write fails (Spark refuses to start when its event-log directory is missing) or is lost with the container.
+STATE_PATHS = ("SHOPFLOW_HOME", "DAGSTER_HOME", "SPARK_EVENT_LOG_DIR", "SHOPFLOW_DASHBOARD_SNAPSHOT")
+
+
+def test_the_file_is_valid_against_the_compose_specification_schema(compose):
+    import json
+
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(compose), key=lambda error: list(error.absolute_path)
+    )
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+
+
+def _mounts(service: dict) -> list[tuple[str, str]]:
+    """(source, target) of each volume in short ("src:dst[:mode]") or long syntax."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            mounts.append((volume.get("source", ""), volume["target"]))
+        else:
+            source, target = str(volume).split(":")[:2]
+            mounts.append((source, target))
+    return mounts
+
+
+def test_every_named_volume_and_secret_a_service_uses_is_defined(compose):
+    volumes, secrets = set(compose.get("volumes") or {}), set(compose.get("secrets") or {})
+    for name, service in compose["services"].items():
+        for source, _ in _mounts(service):
+            if source and not source.startswith((".", "/", "~", "$")):
+                assert source in volumes, f"{name} mounts the undefined named volume {source}"
+        for secret in service.get("secrets", []):
+            secret_name = secret if isinstance(secret, str) else secret["source"]
+            assert secret_name in secrets, f"{name} uses the undefined secret {secret_name}"
+    used = {source for service in compose["services"].values() for source, _ in _mounts(service)}
+    assert volumes <= used, f"volumes defined but never mounted: {sorted(volumes - used)}"
+
+
+def test_every_variable_has_a_default_or_fails_with_a_message():
+    # `${VAR}` with neither `:-default` nor `:?message` silently becomes "" when .env lacks it.
+    for match in re.finditer(r"(?<!\$)\$\{([A-Z0-9_]+)([^}]*)\}", COMPOSE.read_text()):
+        assert match.group(2).startswith((":-", "-", ":?", "?")), f"${{{match.group(1)}}} has no default"
+
+
+def test_every_state_path_a_service_is_given_is_on_a_volume(compose):
+    unmounted = []
+    for name, service in compose["services"].items():
+        env, targets = _environment(service), [target for _, target in _mounts(service)]
+        for key in STATE_PATHS:
+            path = env.get(key, "").removeprefix("file:")
+            if path and not any(path == t or path.startswith(t.rstrip("/") + "/") for t in targets):
+                unmounted.append(f"{name}: {key}={env[key]}")
+    assert not unmounted, f"paths not on any volume of their service: {unmounted}"
