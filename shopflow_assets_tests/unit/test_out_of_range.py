@@ -127,3 +127,39 @@ def test_marketplace_silver_reads_spreadsheet_timestamps_and_quarantines_impossi
     assert got["future"][0] == "order_purchase_timestamp_out_of_range"
     assert got["garbage"][0] == "unparseable_order_purchase_timestamp"
     assert dt.date(2017, 10, 2)  # the month-first reading: 10/2 is October 2nd
+
+
+def test_money_that_rounds_beyond_decimal_12_2_is_quarantined_not_loaded(spark, tmp_path):
+    """9,999,999,999.995 is below the limit but rounds to 10,000,000,000.00, which DECIMAL(12,2) cannot
+    hold: the value is rounded to cents first, then the rule applies, so it is quarantined with its reason
+    and the day still loads."""
+    products, bad_products = _clean(
+        spark,
+        tmp_path,
+        "Products.csv",
+        "product_id,category,price\np1,books,12.345\np2,toys,9999999999.995\np3,toys,9999999999.994\n",
+        "products",
+        transforms.clean_products,
+    )
+    orders_csv = (
+        "order_id,user_id,product_id,quantity,total_amount,order_ts\n"
+        "o1,u1,p1,1,-9999999999.995,2025-01-01T11:00:00Z\n"
+        "o2,u1,p1,1,9999999999.995,2025-01-01T11:00:00Z\n"
+        "o3,u1,p1,1,12.50,2025-01-01T11:00:00Z\n"
+    )
+    orders, bad_orders = _clean(
+        spark,
+        tmp_path,
+        "Orders.csv",
+        orders_csv,
+        "orders",
+        transforms.clean_orders,
+        spark.createDataFrame([("u1",)], "user_id string"),
+        spark.createDataFrame(products[["product_id"]]),
+    )
+    assert list(products["product_id"]) == ["p1", "p3"]
+    assert list(products["price"]) == [12.35, 9999999999.99]  # rounded to cents, as the warehouse keeps
+    assert list(bad_products["rule"]) == [contract.OUT_OF_RANGE]
+    assert bad_products["detail"][0].startswith("price='9999999999.995' is outside")
+    assert list(orders["order_id"]) == ["o3"]
+    assert set(bad_orders["rule"]) == {contract.OUT_OF_RANGE} and len(bad_orders) == 2

@@ -154,14 +154,20 @@ def _typed_users(raw: DataFrame) -> DataFrame:
     return raw.withColumn("_signup_date", F.col("signup_date").try_cast("timestamp"))
 
 
+def _money(name: str) -> Column:
+    """A money value rounded to cents BEFORE its range rule: 9999999999.995 passes the limit unrounded but
+    becomes 10,000,000,000.00 in the warehouse's DECIMAL(12,2) and would fail the whole day's load."""
+    return F.round(F.col(name).try_cast("double"), 2)
+
+
 def _typed_products(raw: DataFrame) -> DataFrame:
-    return raw.withColumn("_price", F.col("price").try_cast("double"))
+    return raw.withColumn("_price", _money("price"))
 
 
 def _typed_orders(raw: DataFrame) -> DataFrame:
     return (
         raw.withColumn("_quantity", F.col("quantity").try_cast("long"))
-        .withColumn("_total_amount", F.col("total_amount").try_cast("double"))
+        .withColumn("_total_amount", _money("total_amount"))
         .withColumn("_order_ts", F.col("order_ts").try_cast("timestamp"))
     )
 
