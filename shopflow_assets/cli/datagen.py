@@ -180,7 +180,9 @@ def register_produce(subparsers: argparse._SubParsersAction) -> None:
     produce = subparsers.add_parser("produce", help="stream generated events or Olist rows to Kafka")
     kinds = produce.add_subparsers(dest="stream", required=True)
 
-    clicks = kinds.add_parser("clicks", help="seed-000 click events to clicks_topic, keyed by user_id")
+    clicks = kinds.add_parser(
+        "clicks", help="page-view clicks (user, page URL, time, action) to clicks_topic, keyed by user_id"
+    )
     _add_common_produce_flags(clicks, duplicate=0.02, late=0.05, rate="100")
     clicks.add_argument("--topic", default="clicks_topic")
     clicks.add_argument(
@@ -199,7 +201,8 @@ def register_produce(subparsers: argparse._SubParsersAction) -> None:
     clicks.set_defaults(func=_produce_clicks)
 
     actions = kinds.add_parser(
-        "actions", help="seed-002 nested user-action events to user_actions, keyed act<n>"
+        "actions",
+        help="user actions (nested JSON: user identifiers, product, event time) to user_actions, keyed act<n>",
     )
     _add_common_produce_flags(actions, duplicate=0.0, late=0.0, rate="100")
     actions.add_argument("--topic", default="user_actions")

@@ -49,7 +49,7 @@ def test_plan_kinds_counts_are_exact_and_duplicates_copy_earlier_originals():
     assert (source[kinds != DUPLICATE] == -1).all()
 
 
-def test_click_events_follow_seed_000_and_are_reproducible():
+def test_click_events_have_their_fields_and_are_reproducible():
     options = ClickOptions(seed=3, event_start=dt.datetime(2023, 11, 20, 10), events_per_second=50)
     first, again = _first_chunks(click_stream(options), 1)[0], _first_chunks(click_stream(options), 1)[0]
     assert first.values == again.values and first.keys == again.keys
@@ -90,7 +90,7 @@ def test_late_clicks_are_one_to_five_minutes_behind_their_position():
     assert late_seen == round(0.05 * events.CHUNK_SIZE) == len(chunk.late_ids)
 
 
-def test_actions_match_seed_002_with_optional_fields_missing_and_exact_bad_messages():
+def test_user_actions_have_optional_fields_missing_and_exact_bad_messages():
     options = ActionOptions(seed=5, ratios=Ratios(bad_rate=0.01))
     chunks = _first_chunks(action_stream(options), 2)
     keys = [k for c in chunks for k in c.keys]
