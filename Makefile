@@ -46,6 +46,16 @@ dev: setup
 bench: setup
 	for script in bench/bench_*.py; do echo "== $$script"; $(UV) run python $$script || exit 1; done
 
+## clean: stop the services and DELETE every local database and object (asks; `make clean YES=1` does not)
+STATE := $(or $(SHOPFLOW_HOME),$(CURDIR)/.shopflow)
 clean:
+	@echo "make clean DELETES $(STATE): the raw data (lake and MinIO objects, raw-data included), the ERP"
+	@echo "source (PostgreSQL totesys) and rainforest, the warehouse (DuckDB warehouse.duckdb and PostgreSQL"
+	@echo "warehouse), the Kafka topics, Dagster's run history and the generated credentials."
+	@# read fails without a terminal: no answer deletes nothing
+	@if [ "$(YES)" != 1 ]; then \
+		read -r -p "Delete all of it? [y/N] " answer || true; \
+		case "$$answer" in y|Y|yes|YES) ;; *) echo "nothing deleted"; exit 1 ;; esac; \
+	fi
 	$(UV) run shopflow services down || true
-	rm -rf .shopflow dbt_project/target
+	rm -rf $(STATE) dbt_project/target

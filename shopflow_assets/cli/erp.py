@@ -66,7 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     erp.add_argument("--scale", type=positive(float), default=1.0)
     erp.add_argument("--seed", type=int, default=42)
-    erp.add_argument("--reset", action="store_true", help="empty the tables first (identities restart)")
+    erp.add_argument(
+        "--reset",
+        action="store_true",
+        help="DELETE every row of the totesys tables first (asks; identities restart)",
+    )
+    erp.add_argument("--yes", action="store_true", help="with --reset: do not ask for confirmation")
     erp.set_defaults(func=_generate)
 
     simulate = dataset_group(subparsers, "simulate", "change an OLTP source like its live application")
@@ -97,6 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from shopflow_assets.datagen.erp import ErpSizes, ensure_source_schema, generate_erp, reset_source
 
+    if args.reset and not args.yes and not _confirm_reset():
+        return 1
     started = time.perf_counter()
     with connect("owner", "source") as conn:
         ensure_source_schema(conn)
@@ -108,6 +115,22 @@ def _generate(args: argparse.Namespace) -> int:
     console.print(f"generated {total:,} rows in totesys in {time.perf_counter() - started:.1f}s")
     print(json.dumps(counts))
     return 0
+
+
+def _confirm_reset() -> bool:
+    """Ask before emptying the ERP source, as `shopflow services reset` does; no terminal means no."""
+    try:
+        answer = input(
+            "Delete every row of the ERP source (PostgreSQL database totesys: orders, payments, staff, ...)? "
+            "The warehouse keeps what it loaded. [y/N] "
+        )
+    except EOFError:
+        answer = ""
+        print("\nno answer (no terminal): add --yes to reset without asking")
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("nothing deleted")
+    return False
 
 
 def _simulate(args: argparse.Namespace) -> int:
