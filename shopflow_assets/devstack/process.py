@@ -174,6 +174,30 @@ def processes_in(directory: Path) -> list[tuple[int, list[str]]]:
     return found
 
 
+def session_of(pid: int) -> int | None:
+    """The session id of a live process, from /proc (None when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name: state, ppid, pgrp, session.
+    return int(stat.rsplit(")", 1)[-1].split()[3])
+
+
+def session_members(leader: int) -> list[tuple[int, list[str]]]:
+    """Live processes of the session `leader` started (spawn gives each service its own session), so the
+    children of a service are found by what it started, not by what their command lines contain."""
+    exclude = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        pid = int(entry.name)
+        if pid != leader and session_of(pid) == leader and is_running(pid):
+            found.append((pid, read_cmdline(pid)))
+    return found
+
+
 def pids_listening(port: int) -> set[int]:
     """Pids with a listening TCP socket on `port` (any address), from /proc; empty if not visible."""
     inodes = set()

@@ -19,8 +19,9 @@ from shopflow_assets.devstack.process import (
     is_running,
     owned_pid,
     pids_listening,
-    processes_in,
     read_cmdline,
+    read_pid,
+    session_members,
     spawn,
     stop,
     tail,
@@ -213,15 +214,20 @@ def stop_services(
 def _down_locked(services: list[NativeService], settings: Settings, reporter: Reporter) -> dict[str, str]:
     outcomes = {}
     for service in reversed(services):
+        recorded = read_pid(service.pid_file(settings))
         pid = owned_pid(service.pid_file(settings), settings.services_dir)
+        # The session of the process we started, unless its pid now belongs to another program (a pid
+        # that leads live session members is never reused, so a dead leader's session is still ours).
+        ours = recorded if recorded is not None and (pid is not None or not is_running(recorded)) else None
         if pid is None:
             outcome = "not running"
         else:
             with reporter.phase(service.name, f"stop pid {pid}"):
                 outcome = stop(pid, service.stop_signal, service.stop_timeout)
         service.pid_file(settings).unlink(missing_ok=True)
-        # Whatever still runs out of the service's directory (a child of a killed parent, a stale pid file).
-        for leftover, cmdline in processes_in(service.data_dir(settings)):
+        # What that process started and left running (a child of a killed parent); never a process that
+        # merely names the service's directory: that may be a user's shell, editor or backup.
+        for leftover, cmdline in session_members(ours) if ours is not None else []:
             how = stop(leftover, service.stop_signal, 10.0)
             reporter.say(service.name, f"{how} leftover pid {leftover}: {' '.join(cmdline)[:80]}")
             outcome += f", leftover pid {leftover} {how}"
