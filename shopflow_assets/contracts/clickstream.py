@@ -10,6 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+# An event time beyond now + the shared max future skew is dead-lettered (contracts.streaming says why).
+from shopflow_assets.contracts.streaming import DEFAULT_MAX_FUTURE_SKEW as DEFAULT_MAX_FUTURE_SKEW
+from shopflow_assets.contracts.streaming import REASON_FUTURE_TIMESTAMP as REASON_FUTURE_TIMESTAMP
+
 CLICKS_TOPIC = "clicks_topic"
 
 # Fields of one click event as sent: {"event_id","user_id","url","timestamp","action"}.
@@ -21,10 +25,6 @@ REQUIRED_CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp")
 # Dead-letter reasons besides the shared ones of contracts.streaming. `wrong_type:<field>` and
 # `missing:<field>` name the field.
 REASON_BAD_TIMESTAMP = "bad_timestamp"
-# An event time beyond now + this skew cannot be real: left in, it would move the watermark into the
-# future and every later, honest click would be dropped as late.
-REASON_FUTURE_TIMESTAMP = "future_timestamp"
-DEFAULT_MAX_FUTURE_SKEW = "5 minutes"
 # A click is about 150 bytes; anything over this is dead-lettered as `oversized_record` unparsed.
 MAX_RECORD_BYTES = 16 * 1024
 # A run that drops more than this share of its records as late is reported as failed.

@@ -6,15 +6,20 @@ Output columns: event_datetime, event_date, event_name, user_id, platform, produ
 
 Rules (docs/requirements.md): a missing field becomes null; a record goes to the dead-letter destination
 when it is oversized, not JSON, not a JSON object, lacks a timestamp, has a timestamp that is not an ISO-8601
-string, or has a field of the wrong type (a number where a string is expected, a string where an object
-is expected...). Every dead letter keeps its reason, topic, partition, offset and raw value.
+string or is later than now + the streams' max future skew (`future_timestamp`), or has a field of the
+wrong type (a number where a string is expected, a string where an object is expected...). Every dead letter keeps its reason, topic, partition, offset and raw value.
 """
 
 from __future__ import annotations
 
 import pandera.pandas as pa
 
-from shopflow_assets.contracts.streaming import REASON_NOT_JSON, REASON_NOT_OBJECT, REASON_OVERSIZED
+from shopflow_assets.contracts.streaming import (
+    REASON_FUTURE_TIMESTAMP,
+    REASON_NOT_JSON,
+    REASON_NOT_OBJECT,
+    REASON_OVERSIZED,
+)
 
 USER_ACTIONS_TOPIC = "user_actions"
 
@@ -49,6 +54,7 @@ DEAD_LETTER_REASONS = (
     REASON_NOT_OBJECT,
     REASON_MISSING_TIMESTAMP,
     REASON_BAD_TIMESTAMP,
+    REASON_FUTURE_TIMESTAMP,
     *[f"wrong_type:{name}" for name, _ in (*OBJECT_FIELDS, *STRING_FIELDS)],
 )
 

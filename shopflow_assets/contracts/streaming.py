@@ -10,3 +10,9 @@ REASON_OVERSIZED = "oversized_record"
 # with one of these (`resources.streaming.parse.json_object_checks`).
 REASON_NOT_JSON = "not_json"
 REASON_NOT_OBJECT = "not_a_json_object"
+# An event time beyond now + this skew cannot be real: in the clicks it would move the watermark into the
+# future (every later, honest click dropped as late); in the user actions a year like 9999 makes one
+# partition per date and overflows pandas after 2262. Both streams dead-letter it with this reason
+# (`resources.streaming.parse.beyond_future_skew`).
+REASON_FUTURE_TIMESTAMP = "future_timestamp"
+DEFAULT_MAX_FUTURE_SKEW = "5 minutes"

@@ -164,3 +164,31 @@ def test_batch_counts_add_up_to_the_records_read(spark, tmp_path):
     )
     assert counts == {"valid": 2, "not_json": 1, "missing_timestamp": 1, "wrong_type:user_id": 1}
     assert spark.read.parquet(f"file://{tmp_path}/dlq").count() == 3
+
+
+def test_user_actions_beyond_now_plus_the_clicks_skew_are_dead_lettered(spark):
+    """Years up to 9999 made one partition per date per batch and overflowed pandas after 2262: a user
+    action later than now + the clicks' max future skew is dead-lettered as `future_timestamp`."""
+    from shopflow_assets.contracts.streaming import DEFAULT_MAX_FUTURE_SKEW, REASON_FUTURE_TIMESTAMP
+    from shopflow_assets.domains.events.pipeline import UserActionsConfig
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    stamps = [
+        "9999-01-01T00:00:00Z",
+        "2300-06-01T00:00:00Z",
+        (now + dt.timedelta(minutes=1)).isoformat() + "Z",  # clock skew: within the 5 minutes
+        (now + dt.timedelta(minutes=30)).isoformat() + "Z",
+        now.isoformat() + "Z",
+        "9999-12-31",  # a date alone goes the slow path: the same rule
+    ]
+    values = [event(timestamp=ts) for ts in stamps] + [
+        event(timestamp="9999-01-01T00:00:00Z", event_name="5")
+    ]
+    parsed = parse_user_actions(_records(spark, values)).orderBy("offset").collect()
+    future = REASON_FUTURE_TIMESTAMP
+    assert [r.reason for r in parsed] == [future, future, None, future, None, future, future]
+    wider = parse_user_actions(_records(spark, values), max_future_skew="1 hour").orderBy("offset").collect()
+    assert [r.reason for r in wider][:5] == [future, future, None, None, None]
+    assert UserActionsConfig().max_future_skew == DEFAULT_MAX_FUTURE_SKEW
+    with pytest.raises(ValueError, match="max_future_skew"):
+        parse_user_actions(_records(spark, values), max_future_skew="5 minutes'); DROP")

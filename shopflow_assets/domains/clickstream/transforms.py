@@ -41,8 +41,7 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
     for name in STRING_FIELDS:
         checks.append((parse.present_with_wrong_type(v, f"$.{name}", "STRING"), f"wrong_type:{name}"))
     checks.append((event_time.isNull(), contract.REASON_BAD_TIMESTAMP))
-    future = event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
-    checks.append((future, contract.REASON_FUTURE_TIMESTAMP))
+    checks.append((parse.beyond_future_skew(event_time, max_future_skew), contract.REASON_FUTURE_TIMESTAMP))
 
     return parse.evaluated_once(
         parsed.select(
@@ -56,16 +55,6 @@ def parse_clicks(records: DataFrame, max_future_skew: str = contract.DEFAULT_MAX
             *KAFKA_META_COLUMNS,
         )
     )
-
-
-def _interval(text: str) -> str:
-    """'5 minutes' -> "'5' MINUTE" after checking the shape (it is pasted into a SQL expression)."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d{1,6})\s*(second|minute|hour|day)s?\s*", text, re.IGNORECASE)
-    if not match:
-        raise ValueError(f"max_future_skew {text!r} is not '<n> seconds|minutes|hours|days'")
-    return f"'{match.group(1)}' {match.group(2).upper()}"
 
 
 def valid_clicks(parsed: DataFrame) -> DataFrame:

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import events as contract
+from shopflow_assets.contracts.streaming import DEFAULT_MAX_FUTURE_SKEW
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.streaming.flow import QueryContext, StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
@@ -39,6 +40,7 @@ class UserActionsConfig(StreamFlowConfig):
     # (planning, commit, the dead-letter write) is spread thinly (500k batches: ~15% fewer events/s).
     max_offsets_per_trigger: int | None = 1_000_000
     output_key: str = contract.USER_ACTION_EVENTS_LOCATION[1]  # in the events bucket
+    max_future_skew: str = DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
 
     PREFIXED = ("output_key", "dead_letter_key", "checkpoint_name")
 
@@ -136,7 +138,9 @@ def start_user_action_query(
     dead_letter_path = on.lake.spark_uri("quarantine", config.dead_letter_key)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        counts = write_user_action_batch(parse_user_actions(batch), batch_id, output_path, dead_letter_path)
+        counts = write_user_action_batch(
+            parse_user_actions(batch, config.max_future_skew), batch_id, output_path, dead_letter_path
+        )
         with stats.lock:
             stats.written[batch_id] = counts.get("valid", 0)
             stats.dead_lettered[batch_id] = sum(v for k, v in counts.items() if k != "valid")

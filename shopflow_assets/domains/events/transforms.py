@@ -6,8 +6,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts import events as contract
-from shopflow_assets.contracts.streaming import REASON_OVERSIZED
+from shopflow_assets.contracts.streaming import (
+    DEFAULT_MAX_FUTURE_SKEW,
+    REASON_FUTURE_TIMESTAMP,
+    REASON_OVERSIZED,
+)
 from shopflow_assets.resources.streaming.parse import (
+    beyond_future_skew,
     evaluated_once,
     first_reason,
     json_object_checks,
@@ -38,11 +43,12 @@ JSON_OPTIONS = {
 }
 
 
-def parse_user_actions(records: DataFrame) -> DataFrame:
+def parse_user_actions(records: DataFrame, max_future_skew: str = DEFAULT_MAX_FUTURE_SKEW) -> DataFrame:
     """Kafka records -> the output columns plus `reason` (NULL when valid) and the Kafka metadata.
 
     Rules, first failing one wins: not JSON; not a JSON object; no timestamp (absent or null);
-    a timestamp that is not a string or not an ISO-8601 date-time; an object field
+    a timestamp that is not a string or not an ISO-8601 date-time, or later than now + `max_future_skew`
+    (the clicks' rule: a year like 9999 would make one partition per date); an object field
     (user_identifiers, product_information) that is not an object; a leaf that is not a string.
     A missing optional field is simply NULL. Zone-less timestamps are UTC.
 
@@ -80,11 +86,14 @@ def parse_user_actions(records: DataFrame) -> DataFrame:
         (ts.isNull(), contract.REASON_MISSING_TIMESTAMP),
         (event_datetime.isNull(), contract.REASON_BAD_TIMESTAMP),
     ]
+    future = beyond_future_skew(event_datetime, max_future_skew)
     reason = (
         F.when(oversized(F.col("value"), contract.MAX_RECORD_BYTES), F.lit(REASON_OVERSIZED))
         .when(needs_whole_record, whole_record_reason(F.col("value")))
         .otherwise(first_reason(timestamp_checks))
     )
+    # After every other rule, on either path: a record broken otherwise keeps that reason.
+    reason = F.coalesce(reason, F.when(future, F.lit(REASON_FUTURE_TIMESTAMP)))
     return evaluated_once(
         parsed.select(
             event_datetime.alias("event_datetime"),

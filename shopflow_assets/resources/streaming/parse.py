@@ -62,6 +62,22 @@ def plausible_timestamp(text: Column) -> Column:
     return F.when(F.year(parsed).between(1970, 9999), parsed)
 
 
+def beyond_future_skew(event_time: Column, max_future_skew: str) -> Column:
+    """True when `event_time` is later than now + `max_future_skew` ('<n> seconds|minutes|hours|days'):
+    the future-timestamp rule every stream with an event time applies (contracts.streaming)."""
+    return event_time > F.current_timestamp() + F.expr(f"INTERVAL {_interval(max_future_skew)}")
+
+
+def _interval(text: str) -> str:
+    """'5 minutes' -> "'5' MINUTE" after checking the shape (it is pasted into a SQL expression)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d{1,6})\s*(second|minute|hour|day)s?\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"max_future_skew {text!r} is not '<n> seconds|minutes|hours|days'")
+    return f"'{match.group(1)}' {match.group(2).upper()}"
+
+
 def evaluated_once(parsed: DataFrame) -> DataFrame:
     """The same rows, behind a barrier that keeps a later filter (valid rows, dead letters) above the parse.
 
