@@ -44,6 +44,9 @@ def _env(settings: Settings) -> dict[str, str]:
         # Each daemon is small: the executors they launch get their own heap (SPARK_EXECUTOR_MEMORY).
         "SPARK_DAEMON_MEMORY": "256m",
         "SPARK_NO_DAEMONIZE": "1",
+        # Spark's web UIs (master, workers, history server) bind to SPARK_LOCAL_IP, else to every interface;
+        # --host only moves the RPC port. The executors the workers launch inherit it too.
+        "SPARK_LOCAL_IP": "127.0.0.1",
     }
 
 
@@ -55,6 +58,9 @@ def master_state(settings: Settings, timeout: float = 2.0) -> dict:
             return json.loads(response.read())
     except (OSError, ValueError) as exc:
         raise ServiceUnavailableError("Spark master", url, str(exc)) from exc
+
+
+MASTER_PROPERTIES = "spark.master.rest.enabled false\nspark.ui.killEnabled false\n"
 
 
 class SparkMasterService(NativeService):
@@ -77,8 +83,9 @@ class SparkMasterService(NativeService):
     def prepare(self, settings: Settings, reporter: Reporter) -> None:
         self.data_dir(settings).mkdir(parents=True, exist_ok=True)
         event_log_dir(settings).mkdir(parents=True, exist_ok=True)
-        # No REST submission gateway: jobs reach the master only through its RPC port on loopback.
-        self.properties_file(settings).write_text("spark.master.rest.enabled false\n")
+        # No REST submission gateway: jobs reach the master only through its RPC port on loopback; no
+        # "kill" links in its UI (a page load must not stop an application or driver).
+        self.properties_file(settings).write_text(MASTER_PROPERTIES)
 
     def launch_spec(self, settings: Settings) -> LaunchSpec:
         argv = _spark_class(
