@@ -159,3 +159,7 @@ class NativeService(abc.ABC):
 
     def after_start(self, settings: Settings, reporter: Reporter) -> None:  # noqa: B027 - optional hook
         """Work that needs the running service (buckets, roles); idempotent."""
+
+    def status_note(self, settings: Settings) -> str:
+        """A warning `status` shows for a healthy service (e.g. a setting it could not apply); "" if none."""
+        return ""

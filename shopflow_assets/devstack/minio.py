@@ -17,6 +17,8 @@ from shopflow_assets.devstack.health import ServiceUnavailableError, port_open, 
 from shopflow_assets.devstack.process import LaunchSpec, file_lock
 from shopflow_assets.settings import BUCKETS, Settings
 
+RAW_BUCKET = "raw-data"
+
 MINIO_MODULE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
@@ -63,9 +65,17 @@ def ensure_buckets(settings: Settings, buckets: tuple[str, ...] = BUCKETS) -> li
     created = []
     for bucket in buckets:
         if bucket not in existing:
-            client.create_bucket(Bucket=bucket)
+            # Object Lock can only be switched on when a bucket is created (MinIO and S3 alike).
+            client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bucket == RAW_BUCKET)
             created.append(bucket)
     return created
+
+
+RAW_UNLOCKED_HINT = (
+    "raw-data has no Object Lock (created before the lock existed; MinIO cannot add one to an existing "
+    "bucket). Its data is kept. To get the lock: copy what you need out, then "
+    "`shopflow services reset minio` (deletes MinIO's data) and `shopflow services up` (docs/services.md)"
+)
 
 
 class MinioService(NativeService):
@@ -165,11 +175,24 @@ class MinioService(NativeService):
         raise ServiceUnavailableError(self.title, f"{host}:{port}", hint)
 
     def after_start(self, settings: Settings, reporter: Reporter) -> None:
-        from shopflow_assets.devstack.minio_iam import enable_raw_versioning, ensure_pipeline_user
+        from shopflow_assets.devstack.minio_iam import ensure_pipeline_user, protect_raw_bucket
 
         with reporter.phase(self.name, "buckets") as _:
             created = ensure_buckets(settings)
-            enable_raw_versioning(s3_client(settings, root=True))
+            locked = protect_raw_bucket(s3_client(settings, root=True))
         with reporter.phase(self.name, "pipeline user"):
             ensure_pipeline_user(settings)
         reporter.say(self.name, f"created buckets: {', '.join(created)}" if created else "all buckets exist")
+        if not locked:
+            reporter.say(self.name, f"warning: {RAW_UNLOCKED_HINT}")
+
+    def status_note(self, settings: Settings) -> str:
+        """Shown by `services status` for a healthy MinIO: whether raw-data is locked as it should be."""
+        from shopflow_assets.devstack.minio_iam import raw_object_lock
+
+        try:
+            if raw_object_lock(s3_client(settings, root=True)) is None:
+                return RAW_UNLOCKED_HINT
+        except Exception:  # noqa: BLE001 - a note must never turn a healthy status into an error
+            return ""
+        return ""

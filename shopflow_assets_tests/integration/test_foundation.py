@@ -57,7 +57,13 @@ def run_id(s3_settings):
     for bucket in ("raw-data", "staging", "lakehouse"):
         listing = root.list_object_versions(Bucket=bucket, Prefix=f"_tests/{run_id}/")
         for version in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
-            root.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+            # raw-data is under a governance lock that only root's explicit bypass lifts
+            root.delete_object(
+                Bucket=bucket,
+                Key=version["Key"],
+                VersionId=version["VersionId"],
+                BypassGovernanceRetention=True,
+            )
 
 
 def _closed_port() -> int:
