@@ -33,6 +33,14 @@ lint() { uv_cmd run ruff check . && uv_cmd run ruff format --check .; }
 security_lint() { uv_cmd run bandit -q -r shopflow_assets bench airflow/dags --severity-level medium; }
 
 phase "lint (ruff)" lint
+# infra/terraform formatted as `tofu fmt` writes it; OpenTofu is built once from the Go module proxy.
+terraform_fmt() {
+  local tofu
+  tofu=$(bash scripts/install_tofu.sh)
+  "$tofu" fmt -check -recursive -diff infra/terraform
+  "$tofu" fmt - < infra/terraform/terraform.tfvars.example | diff -u infra/terraform/terraform.tfvars.example -
+}
+phase "lint (tofu fmt)" terraform_fmt
 phase "security lint (bandit)" security_lint
 phase "airflow environment" bash airflow/install.sh
 phase "dashboard environment" bash dashboard/install.sh

@@ -297,3 +297,11 @@ def test_a_changed_policy_file_is_not_the_local_stacks(tmp_path):
     policy = copy / "policies" / "pipeline.json"
     policy.write_text(policy.read_text().replace('"s3:DeleteObjectVersion",', ""))
     assert "iam: pipeline policy is the local stack's file" in violations(copy)
+
+
+def test_ci_checks_the_format_with_opentofu_built_by_a_project_script():
+    script = (PROJECT_ROOT / "scripts" / "test.sh").read_text()
+    assert 'phase "lint (tofu fmt)" terraform_fmt' in script
+    assert "fmt -check -recursive -diff infra/terraform" in script
+    installer = (PROJECT_ROOT / "scripts" / "install_tofu.sh").read_text()
+    assert re.search(r"^TOFU_VERSION=v\d+\.\d+\.\d+$", installer, re.M)
