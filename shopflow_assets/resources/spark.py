@@ -18,7 +18,7 @@ import dagster as dg
 
 from shopflow_assets.resources import class_archive
 from shopflow_assets.resources.spark_jars import ensure_spark_jars
-from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+from shopflow_assets.settings import PROJECT_ROOT, Settings, environ_without, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -230,7 +230,8 @@ def _build_session(settings: Settings, app_name: str, extra_conf: Mapping[str, s
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with environ_without():  # the JVM inherits os.environ; it reads S3 credentials from its conf
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 
-from shopflow_assets.settings import Settings, get_settings
+from shopflow_assets.settings import Settings, environ_without, get_settings
 
 EXTENSIONS = ("httpfs", "delta")
 S3_SECRET_NAME = "shopflow_lake"
@@ -201,7 +201,9 @@ def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> 
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
-        yield
+        # dbt inherits os.environ: the S3 user above, not the PostgreSQL or alert secrets of the run.
+        with environ_without():
+            yield
     finally:
         for name, value in previous.items():
             if value is None:
