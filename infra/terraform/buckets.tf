@@ -11,7 +11,7 @@ resource "aws_s3_bucket" "lake" {
   for_each = local.lake_buckets
 
   bucket = "${var.bucket_prefix}${each.key}"
-  # Object Lock can only be switched on when a bucket is created.
+  # At creation, as the local MinIO requires (it refuses a lock on an existing bucket).
   object_lock_enabled = each.key == local.raw_bucket
   # raw-data is never emptied by a destroy; the working buckets only when asked for.
   force_destroy = each.key == local.raw_bucket ? false : var.force_destroy_working_buckets
