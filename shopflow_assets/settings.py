@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # The warm Spark Connect server of the service stack (`shopflow services up`): one JVM that outlives
     # every run, so a run attaches (SPARK_REMOTE=sc://127.0.0.1:<port>) instead of starting its own.
     spark_connect_port: int = Field(15002, validation_alias="SPARK_CONNECT_PORT")
+    # Whether runs attach to that server. Unset: on for the service stack (docker), off for laptops
+    # (local), whose embedded default must not need the server. SPARK_REMOTE, when set, wins over it.
+    warm_driver: Literal["on", "off"] | None = Field(None, validation_alias="SHOPFLOW_WARM_DRIVER")
     # Its master and heap: the server's driver runs every attached run's queries (local executors inside
     # it), so this bounds the memory of all Spark work on the machine together.
     spark_connect_master: str = Field("local[2]", validation_alias="SPARK_CONNECT_MASTER")
@@ -174,6 +177,14 @@ class Settings(BaseSettings):
     @property
     def automation_on(self) -> bool:
         return self.automation == "on" if self.automation else self.env == "docker"
+
+    @property
+    def warm_driver_url(self) -> str | None:
+        """The stack's Spark Connect server that runs attach to, or None when runs start their own Spark."""
+        if self.spark_remote:
+            return None  # an explicit SPARK_REMOTE (a cluster's Connect endpoint) is used instead
+        on = self.warm_driver == "on" if self.warm_driver else self.env == "docker"
+        return f"sc://127.0.0.1:{self.spark_connect_port}" if on else None
 
     @property
     def uses_s3(self) -> bool:

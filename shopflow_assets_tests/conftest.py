@@ -6,6 +6,11 @@ import pytest
 
 from shopflow_assets.settings import get_settings
 
+# The suite's own process starts in-process Spark sessions (unit tests, in-process job runs), and pyspark
+# cannot mix those with a Connect session in one process: runs in this process and the processes it
+# starts stay off the stack's warm driver unless a test asks for it (test_warm_driver.py does).
+os.environ.setdefault("SHOPFLOW_WARM_DRIVER", "off")
+
 
 @pytest.fixture(autouse=True)
 def _restore_environment():

@@ -76,6 +76,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "spark": SparkResource(
             master=settings.spark_master,
             remote=settings.spark_remote,
+            warm_driver=settings.warm_driver_url,
             driver_memory=settings.spark_driver_memory,
             executor_memory=settings.spark_executor_memory,
             shuffle_partitions=settings.spark_shuffle_partitions,

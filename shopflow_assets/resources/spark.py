@@ -97,6 +97,10 @@ def spark_conf(
         "spark.executor.extraJavaOptions": JVM_OPTIONS,
         **DELTA_CONF,
     }
+    if settings.spark_master.startswith("local") or "://127.0.0.1:" in settings.spark_master:
+        # A driver on one host: its RPC and block-manager ports bind to the host's address otherwise,
+        # reachable from the network (a docker-compose driver must stay reachable by remote executors).
+        conf["spark.driver.bindAddress"] = conf["spark.driver.host"] = "127.0.0.1"
     if jars:
         classpath = [str(jar) for jar in jars]
         # The driver classpath puts them on the system class loader, which Hadoop's FileSystem lookup
@@ -201,6 +205,7 @@ def get_spark_session(
     settings = settings or get_settings()
     with _lock:
         if _session is not None and _is_alive(_session):
+            _require_same_mode(_session, settings.spark_remote)
             _apply_runtime_conf(_session, extra_conf or {})
             return _session
         _session = _build_session(settings, app_name, extra_conf)
@@ -255,6 +260,23 @@ def require_connect_server(remote: str, timeout: float = 3.0) -> None:
         )
 
 
+def _is_connect(session: SparkSession) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def _require_same_mode(session: SparkSession, remote: str | None) -> None:
+    """One process runs Spark one way: pyspark switches the whole process into Connect mode (an
+    environment flag) once a Connect session exists, so a classic session cannot follow one, nor the
+    reverse be handed out silently."""
+    if _is_connect(session) != bool(remote):
+        running = "a Spark Connect session" if _is_connect(session) else "an in-process SparkSession"
+        wanted = f"Spark Connect at {remote}" if remote else "an in-process SparkSession"
+        raise RuntimeError(
+            f"this process already runs {running} and was asked for {wanted}: use one process per mode "
+            "(Dagster runs each step in its own process; set SHOPFLOW_WARM_DRIVER=off to keep runs in-process)"
+        )
+
+
 def _is_alive(session: SparkSession) -> bool:
     try:
         context = session.sparkContext
@@ -288,6 +310,9 @@ class SparkResource(dg.ConfigurableResource):
     app_name: str = "shopflow"
     master: str | None = None
     remote: str | None = None
+    # The service stack's warm Spark Connect server (settings.warm_driver_url): runs attach to it instead
+    # of starting a JVM. `remote` (an explicit SPARK_REMOTE) wins over it.
+    warm_driver: str | None = None
     driver_memory: str | None = None
     executor_memory: str | None = None
     shuffle_partitions: int | None = None
@@ -304,6 +329,20 @@ class SparkResource(dg.ConfigurableResource):
         return get_settings().model_copy(update={k: v for k, v in fields.items() if v is not None})
 
     def get_session(self) -> SparkSession:
+        """The run's session: on the warm driver when the stack has one, else started in this process."""
+        settings = self.effective_settings()
+        if not settings.spark_remote and self.warm_driver:
+            settings = settings.model_copy(update={"spark_remote": self.warm_driver})
+        if settings.spark_remote:
+            dg.get_dagster_logger().info(f"Spark: attached to the Connect server {settings.spark_remote}")
+        return get_spark_session(settings, app_name=self.app_name, extra_conf=self.extra_conf)
+
+    def get_in_process_session(self) -> SparkSession:
+        """A session that never attaches to the warm driver (an explicit SPARK_REMOTE still applies).
+
+        For the streaming and Olist flows: their foreachBatch functions count into the run's own Python
+        objects, which a function running beside a Connect server cannot reach (docs/runtime.md).
+        """
         return get_spark_session(
             self.effective_settings(), app_name=self.app_name, extra_conf=self.extra_conf
         )
