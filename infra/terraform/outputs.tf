@@ -31,6 +31,10 @@ output "POSTGRES_READER_USER" {
   value = var.postgres_reader_user
 }
 
+output "name_prefix" {
+  value = var.name_prefix
+}
+
 output "erp_source_database" {
   value = var.erp_source_database
 }

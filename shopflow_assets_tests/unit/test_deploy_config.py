@@ -24,6 +24,13 @@ def test_dagster_values_serve_the_project_with_postgres_storage_and_k8s_runs():
     assert {"name": "shopflow-secrets"} in deployment["envSecrets"]
     assert {"name": "shopflow-settings"} in deployment["envConfigMaps"]
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    # the image is filled in by envsubst, as docs/deploy.md does: --set would replace the whole list
+    assert deployment["image"]["repository"] == "${SHOPFLOW_IMAGE_REPOSITORY}"
+    assert deployment["image"]["tag"] == "${SHOPFLOW_IMAGE_TAG}"
+    assert (
+        "envsubst '$SHOPFLOW_IMAGE_REPOSITORY $SHOPFLOW_IMAGE_TAG' < deploy/helm/values.yaml"
+        in (PROJECT_ROOT / "docs" / "deploy.md").read_text()
+    )
     # storage in the external PostgreSQL, its password only from an existing secret
     assert values["postgresql"]["enabled"] is False
     assert values["generatePostgresqlPasswordSecret"] is False
