@@ -77,15 +77,26 @@ variable "postgres_reader_user" {
 }
 
 variable "erp_source_database" {
-  description = "The ERP's OLTP database on that server (the pipeline reads it through the read-only login)."
+  description = "The ERP's OLTP database on that server, read through the read-only login (settings.SOURCE_DATABASES)."
   type        = string
   default     = "totesys"
+
+  # The project reads the name from settings.SOURCE_DATABASES, not from the environment (docs/deploy.md).
+  validation {
+    condition     = var.erp_source_database == "totesys"
+    error_message = "The pipeline reads the ERP from the database totesys (settings.SOURCE_DATABASES)."
+  }
 }
 
 variable "warehouse_database" {
-  description = "The relational warehouse database on that server (ERP star schema)."
+  description = "The relational warehouse database on that server (ERP star schema; settings.WAREHOUSE_DATABASE)."
   type        = string
   default     = "warehouse"
+
+  validation {
+    condition     = var.warehouse_database == "warehouse"
+    error_message = "The pipeline loads the warehouse database warehouse (settings.WAREHOUSE_DATABASE)."
+  }
 }
 
 variable "create_rds" {

@@ -15,7 +15,7 @@ import hcl2
 import pytest
 
 from shopflow_assets.devstack import minio_iam
-from shopflow_assets.settings import BUCKETS, PROJECT_ROOT, Settings
+from shopflow_assets.settings import BUCKETS, PROJECT_ROOT, SOURCE_DATABASES, WAREHOUSE_DATABASE, Settings
 
 INFRA = PROJECT_ROOT / "infra"
 PINNED = re.compile(r"^\d+\.\d+\.\d+$")
@@ -305,3 +305,9 @@ def test_ci_checks_the_format_with_opentofu_built_by_a_project_script():
     assert "fmt -check -recursive -diff infra/terraform" in script
     installer = (PROJECT_ROOT / "scripts" / "install_tofu.sh").read_text()
     assert re.search(r"^TOFU_VERSION=v\d+\.\d+\.\d+$", installer, re.M)
+
+
+def test_the_database_variables_are_the_names_the_project_reads():
+    variables = named(load(INFRA), "variable")
+    assert variables["erp_source_database"]["default"] in SOURCE_DATABASES
+    assert variables["warehouse_database"]["default"] == WAREHOUSE_DATABASE
