@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # The warm Spark Connect server of the service stack (`shopflow services up`): one JVM that outlives
     # every run, so a run attaches (SPARK_REMOTE=sc://127.0.0.1:<port>) instead of starting its own.
     spark_connect_port: int = Field(15002, validation_alias="SPARK_CONNECT_PORT")
+    # Where runs reach it: loopback for the native stack (the server binds nowhere else), the service
+    # name under docker-compose.
+    spark_connect_host: str = Field("127.0.0.1", validation_alias="SPARK_CONNECT_HOST")
     # Whether runs attach to that server. Unset: on for the service stack (docker), off for laptops
     # (local), whose embedded default must not need the server. SPARK_REMOTE, when set, wins over it.
     warm_driver: Literal["on", "off"] | None = Field(None, validation_alias="SHOPFLOW_WARM_DRIVER")
@@ -184,7 +187,7 @@ class Settings(BaseSettings):
         if self.spark_remote:
             return None  # an explicit SPARK_REMOTE (a cluster's Connect endpoint) is used instead
         on = self.warm_driver == "on" if self.warm_driver else self.env == "docker"
-        return f"sc://127.0.0.1:{self.spark_connect_port}" if on else None
+        return f"sc://{self.spark_connect_host}:{self.spark_connect_port}" if on else None
 
     @property
     def uses_s3(self) -> bool:

@@ -300,3 +300,25 @@ def test_spark_and_warehouse_resources_carry_their_setup_and_it_wins_over_the_se
     finally:
         monkeypatch.undo()
         reload_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SHOPFLOW_ENV": "docker"}, "sc://127.0.0.1:15002"),  # the stack: runs attach
+        ({"SHOPFLOW_ENV": "local"}, None),  # the embedded default never needs the server
+        (
+            {"SHOPFLOW_ENV": "local", "SHOPFLOW_WARM_DRIVER": "on", "SPARK_CONNECT_PORT": "25002"},
+            "sc://127.0.0.1:25002",
+        ),
+        ({"SHOPFLOW_ENV": "docker", "SHOPFLOW_WARM_DRIVER": "off"}, None),
+        ({"SHOPFLOW_ENV": "docker", "SPARK_CONNECT_HOST": "spark-connect"}, "sc://spark-connect:15002"),
+        # A cluster's endpoint wins: the resource uses `remote`, the warm driver is not asked for.
+        ({"SHOPFLOW_ENV": "docker", "SPARK_REMOTE": "sc://cluster:15002"}, None),
+    ],
+)
+def test_runs_attach_to_the_warm_driver_on_the_stack_only(tmp_path, env, expected):
+    settings = make_settings(tmp_path, **env)
+    assert settings.warm_driver_url == expected
+    spark = build_resources(settings)["spark"]
+    assert (spark.warm_driver, spark.remote) == (expected, env.get("SPARK_REMOTE"))
