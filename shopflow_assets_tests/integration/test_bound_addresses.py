@@ -1,8 +1,9 @@
 """Every port the project opens natively listens on loopback only (read from /proc/net/tcp and tcp6).
 
 Covered here: the native stack (Kafka, MinIO, PostgreSQL, the Spark Connect server) as it runs, a
-Spark standalone cluster (master, a worker, the history server) started on free ports under a temporary
-SHOPFLOW_HOME, and the Dagster webserver started as `make dev` starts it. Superset and Airflow live in
+Spark standalone cluster (master, a worker, the history server) and a Spark Connect server started on free
+ports under a temporary SHOPFLOW_HOME, a run's local Spark driver, and the Dagster webserver started as
+`make dev` starts it. Superset and Airflow live in
 their own environments (`dashboard/.venv`, `airflow/.venv`), which this test does not install.
 """
 
@@ -123,6 +124,37 @@ def test_the_spark_cluster_listens_on_loopback_only_and_cannot_kill_from_its_ui(
         assert "spark.ui.killEnabled false" in properties
     finally:
         stack.stop_services(services, cluster_settings)
+
+
+def test_a_local_spark_driver_listens_on_loopback_only(cluster_settings):
+    # A run's own Spark (local mode): its RPC and block-manager ports bound the host's address before.
+    from pyspark import SparkContext
+
+    from shopflow_assets.resources.spark import get_spark_session, stop_spark_session
+
+    stop_spark_session()
+    try:
+        get_spark_session(cluster_settings.model_copy(update={"spark_master": "local[1]"}))
+        _assert_loopback("local Spark driver", listening({SparkContext._gateway.proc.pid}))
+    finally:
+        stop_spark_session()
+
+
+def test_the_spark_connect_server_listens_on_loopback_only(cluster_settings, monkeypatch):
+    from shopflow_assets.devstack.spark_connect import SparkConnectService
+
+    monkeypatch.setenv("SPARK_CONNECT_PORT", str(_free_port()))
+    settings = reload_settings()
+    services = [SparkConnectService()]
+    try:
+        stack.start_services(services, settings)
+        pid = owned_pid(services[0].pid_file(settings), settings.services_dir)
+        assert pid is not None
+        sockets = listening(_tree(pid))
+        assert ("127.0.0.1", settings.spark_connect_port) in sockets
+        _assert_loopback("spark-connect", sockets)
+    finally:
+        stack.stop_services(services, settings)
 
 
 WORKSPACE = """
