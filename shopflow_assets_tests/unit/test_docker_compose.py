@@ -215,6 +215,11 @@ def test_minio_root_sets_up_and_the_pipeline_runs_as_its_own_user(compose):
     script = " ".join(compose["services"]["minio-init"]["command"])
     assert '"$$MINIO_ROOT_USER" "$$MINIO_ROOT_PASSWORD"' in script
     assert "mc version enable lake/raw-data" in script
+    # raw-data locked as the native stack locks it (devstack/minio_iam.RAW_RETENTION_DAYS, governance)
+    from shopflow_assets.devstack.minio_iam import RAW_RETENTION_DAYS
+
+    assert "mc mb --ignore-existing --with-lock lake/raw-data" in script
+    assert f"mc retention set --default GOVERNANCE {RAW_RETENTION_DAYS}d lake/raw-data" in script
     assert f"mc admin policy create lake {PIPELINE_POLICY} /etc/shopflow/pipeline-policy.json" in script
     assert 'mc admin user add lake "$$AWS_ACCESS_KEY_ID"' in script
     mount = compose["services"]["minio-init"]["volumes"][0]
