@@ -228,6 +228,14 @@ def register_produce(subparsers: argparse._SubParsersAction) -> None:
     )
     olist.add_argument("--topic-suffix", default="", help="append _<suffix> to every topic name")
     olist.add_argument(
+        "--timestamp-format",
+        action="append",
+        default=[],
+        metavar="[TABLE=]FORMAT",
+        help="strptime format of the timestamps (e.g. '%%d/%%m/%%Y %%H:%%M'), for every file or one table; "
+        "without it each column's day/month order is detected, and an ambiguous column is refused",
+    )
+    olist.add_argument(
         "--update-rate", type=_fraction, default=0.0, help="share of orders re-sent with a newer status"
     )
     olist.set_defaults(func=_produce_olist)
@@ -315,7 +323,14 @@ def _produce_olist(args: argparse.Namespace) -> int:
         check_olist_folder(source, [STREAMED_FILES[table] for table in tables])
     except OlistSourceError as exc:
         raise UsageError(f"shopflow produce olist --source: {exc}") from None
+    from shopflow_assets.timestamp_formats import TimestampFormatError, parse_format_options
+
+    try:
+        timestamp_formats = parse_format_options(args.timestamp_format)
+    except ValueError as exc:
+        raise UsageError(f"shopflow produce olist --timestamp-format: {exc}") from None
     options = OlistOptions(
+        timestamp_formats=timestamp_formats,
         source=source,
         seed=args.seed,
         tables=tables,
@@ -325,7 +340,10 @@ def _produce_olist(args: argparse.Namespace) -> int:
     )
     with console.status(f"reading Olist rows from {options.source} ..."):
         # small chunks when paced: a chunk's ingestion time is taken when it is built
-        stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 20)
+        try:
+            stream = OlistStream(options, chunk_size=2_000 if args.rate is None else 20)
+        except TimestampFormatError as exc:
+            raise UsageError(f"shopflow produce olist: {exc}") from None
     for table, blanks in stream.blank_rows.items():
         if blanks:
             console.print(f"{table}: skipped {blanks:,} blank rows")

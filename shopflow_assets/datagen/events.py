@@ -478,17 +478,28 @@ def _json_number(text: str, integer: bool):
 
 
 def read_olist_tables(
-    source: Path, tables: tuple[str, ...] = tuple(OLIST_TOPICS), blank_rows: dict[str, int] | None = None
+    source: Path,
+    tables: tuple[str, ...] = tuple(OLIST_TOPICS),
+    blank_rows: dict[str, int] | None = None,
+    timestamp_formats: dict[str, str] | None = None,
 ) -> dict[str, list[dict]]:
     """Rows of the Olist CSVs in `source` (a generated folder or the real Kaggle download), as strings.
     Blank rows are skipped; their count per table goes into `blank_rows` when given. The folder is
-    checked first: a missing file raises OlistSourceError naming the files expected and missing."""
+    checked first: a missing file raises OlistSourceError naming the files expected and missing.
+    Timestamps are sent as ISO: each column's day/month order is detected from all its values, or taken
+    from `timestamp_formats` ({table or file name or '*': strptime format}); an ambiguous column raises
+    TimestampFormatError."""
+    from shopflow_assets.contracts.marketplace import BY_NAME, TS
     from shopflow_assets.datagen.olist_files import STREAMED_FILES, check_olist_folder, read_olist_csv
+    from shopflow_assets.timestamp_formats import declared_format
 
     check_olist_folder(Path(source), [STREAMED_FILES[table] for table in tables])
     out = {}
     for table in tables:
-        csv_file = read_olist_csv(Path(source) / STREAMED_FILES[table])
+        path = Path(source) / STREAMED_FILES[table]
+        csv_file = read_olist_csv(path)
+        columns = [name for name, kind in BY_NAME[table].types.items() if kind == TS]
+        csv_file.normalize_timestamps(path, columns, declared_format(timestamp_formats, table, path.name))
         out[table] = csv_file.rows
         if blank_rows is not None:
             blank_rows[table] = csv_file.blank_rows
@@ -581,6 +592,8 @@ class OlistOptions:
     tables: tuple[str, ...] = tuple(OLIST_TOPICS)
     topic_suffix: str = ""
     update_rate: float = 0.0  # share of orders re-sent later with their status moved on
+    # declared timestamp formats, {table or file name or '*': strptime format} (else detected per column)
+    timestamp_formats: dict[str, str] = field(default_factory=dict)
     ratios: Ratios = field(default_factory=lambda: Ratios(duplicate_rate=0.02, late_rate=0.05))
 
     def topic(self, table: str) -> str:
@@ -605,7 +618,7 @@ class OlistStream:
         self.options = options
         self.chunk_size = chunk_size
         self.blank_rows: dict[str, int] = {}
-        data = read_olist_tables(options.source, options.tables, self.blank_rows)
+        data = read_olist_tables(options.source, options.tables, self.blank_rows, options.timestamp_formats)
         sequence = olist_send_order(data)
         self.updates = (
             order_updates(data["orders"], options.update_rate, options.seed) if "orders" in data else []

@@ -93,6 +93,20 @@ class OlistCsv:
     rows: list[dict]
     blank_rows: int = 0
     malformed_lines: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the physical line each row of `rows` ends on
+
+    def normalize_timestamps(self, source: Path, columns: Iterable[str], declared: str | None = None) -> None:
+        """Rewrite each timestamp column as ISO after detecting its day/month order from all its values
+        (`shopflow_assets.timestamp_formats`); an ambiguous or mixed column raises TimestampFormatError
+        naming the file, the column and the rule, unless `declared` gives its format."""
+        from shopflow_assets.timestamp_formats import detect_timestamp_format
+
+        for column in columns:
+            values = [(line, row.get(column) or "") for line, row in zip(self.lines, self.rows, strict=True)]
+            found = detect_timestamp_format(values, source=str(source), column=column, declared=declared)
+            for row in self.rows:
+                if row.get(column):
+                    row[column] = found.to_iso(row[column])
 
 
 def read_olist_csv(path: Path) -> OlistCsv:
@@ -110,6 +124,7 @@ def read_olist_csv(path: Path) -> OlistCsv:
                 out.malformed_lines.append(reader.line_num)
             else:
                 out.rows.append(dict(zip(header, fields, strict=True)))
+                out.lines.append(reader.line_num)
     if out.malformed_lines:
         log.warning(
             "%s: %d rows with more or fewer fields than the header skipped (lines %s)",

@@ -114,6 +114,10 @@ class OlistCsvConfig(MarketplaceRunConfig):
     """Folder of the Olist CSVs (default: the source_files resource's olist_csv_dir)."""
 
     csv_dir: str = ""
+    # Declared timestamp formats, {table or file name or "*": strptime format, e.g. "%d/%m/%Y %H:%M"}.
+    # Without one, each timestamp column's day/month order is detected from all its values and an
+    # ambiguous column fails the load naming the file and column (shopflow_assets.timestamp_formats).
+    timestamp_formats: dict[str, str] = {}
 
 
 @dg.multi_asset(
@@ -139,7 +143,7 @@ def olist_bronze_batch(
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
-    loads = load_batch_bronze(session, mlake, csv_dir)
+    loads = load_batch_bronze(session, mlake, csv_dir, timestamp_formats=config.timestamp_formats)
     for table in BATCH_LOADED:
         load = loads[table.name]
         yield dg.MaterializeResult(

@@ -146,11 +146,14 @@ def load_batch_bronze(
     lake: MarketplaceLake,
     csv_dir: Path,
     tables: tuple[TableContract, ...] = BATCH_LOADED,
+    timestamp_formats: dict[str, str] | None = None,
 ) -> dict[str, BatchLoad]:
     """Payments, reviews, geolocation and the category translation from their CSVs into bronze. The
     folder is checked first (a missing required file fails before any load; reviews and geolocation are
-    optional and load as empty tables)."""
+    optional and load as empty tables). `timestamp_formats`: declared formats, {table or file name or '*':
+    strptime format}; without one a column's day/month order is detected (`split_malformed_records`)."""
     from shopflow_assets.datagen.olist_files import check_olist_folder
+    from shopflow_assets.timestamp_formats import declared_format
 
     check_olist_folder(Path(csv_dir), [f"{table.csv_name}.csv" for table in tables])
     return {
@@ -160,6 +163,7 @@ def load_batch_bronze(
             Path(csv_dir) / f"{table.csv_name}.csv",
             lake.paths.bronze(table.name),
             lake.malformed_rows(table),
+            declared_format(timestamp_formats, table.name, f"{table.csv_name}.csv"),
         )
         for table in tables
     }
@@ -328,10 +332,28 @@ class BatchLoad:
         return sum(self.malformed.values())
 
 
-def split_malformed_records(csv_path: Path, table: TableContract, clean_path: Path) -> list[tuple]:
+def split_malformed_records(
+    csv_path: Path, table: TableContract, clean_path: Path, timestamp_format: str | None = None
+) -> list[tuple]:
     """Copy the records with the contract's field count to `clean_path`; return the others as quarantine
     rows (file, line, rule, field count, the record re-encoded). Spark's permissive reader would pad a short
-    record with nulls and cut a long one, so the count is checked here, in one streaming pass."""
+    record with nulls and cut a long one, so the count is checked here, in one streaming pass.
+
+    Timestamp columns are copied as ISO, read in the day/month order detected from all their values (a
+    first pass over the file) or in `timestamp_format`; an ambiguous or mixed column raises
+    TimestampFormatError naming the file, the column and the rule, before anything is written."""
+    from shopflow_assets.timestamp_formats import detect_timestamp_format
+
+    positions = [i for i, name in enumerate(table.columns) if table.types.get(name) == "timestamp"]
+    formats = {}
+    for i in positions:
+        with open(csv_path, encoding="utf-8-sig", newline="") as source:
+            values = [
+                (r.line, r.fields[i]) for r in scan_csv_records(source, len(table.columns)) if r.rule is None
+            ]
+        formats[i] = detect_timestamp_format(
+            values, source=str(csv_path), column=table.columns[i], declared=timestamp_format
+        )
     malformed = []
     with (
         open(csv_path, encoding="utf-8-sig", newline="") as source,
@@ -341,6 +363,8 @@ def split_malformed_records(csv_path: Path, table: TableContract, clean_path: Pa
         writer.writerow(table.columns)
         for record in scan_csv_records(source, len(table.columns)):
             if record.rule is None:
+                for i, found in formats.items():
+                    record.fields[i] = found.to_iso(record.fields[i])
                 writer.writerow(record.fields)
             elif record.rule != "blank":
                 raw = io.StringIO()
@@ -357,6 +381,7 @@ def load_csv_to_bronze(
     csv_path: Path,
     bronze_path: str,
     malformed_path: str | None = None,
+    timestamp_format: str | None = None,
 ) -> BatchLoad:
     """Land one CSV in bronze, replacing the previous load of that file (the file is the full snapshot).
 
@@ -370,7 +395,8 @@ def load_csv_to_bronze(
     fingerprint = file_fingerprint(csv_path)
     last_load = last_commit_metadata(spark, bronze_path)
     # A load recorded before null keys were counted has no "null_ids": it is read again, once.
-    if last_load.get("source_sha256") == fingerprint and "null_ids" in last_load:
+    same_format = last_load.get("timestamp_format") == timestamp_format  # a new declared format reloads
+    if last_load.get("source_sha256") == fingerprint and "null_ids" in last_load and same_format:
         return BatchLoad(
             int(last_load["rows"]),
             dict(last_load.get("malformed", {})),
@@ -392,7 +418,7 @@ def load_csv_to_bronze(
             )
         modified = dt.datetime.fromtimestamp(csv_path.stat().st_mtime, dt.UTC).isoformat()
         clean_path = Path(workdir.name) / csv_path.name
-        malformed = split_malformed_records(csv_path, table, clean_path)
+        malformed = split_malformed_records(csv_path, table, clean_path, timestamp_format)
         frame = (
             spark.read.schema(schema)
             .option("header", True)
@@ -423,7 +449,13 @@ def load_csv_to_bronze(
         rows = rows.persist()
         summary = rows.agg(F.count("*").alias("n"), F.sum(null_key_flag(table)).alias("null_ids")).first()
         loaded, null_ids = int(summary["n"]), int(summary["null_ids"] or 0)
-        metadata = {"source_sha256": fingerprint, "rows": loaded, "malformed": counts, "null_ids": null_ids}
+        metadata = {
+            "source_sha256": fingerprint,
+            "rows": loaded,
+            "malformed": counts,
+            "null_ids": null_ids,
+            "timestamp_format": timestamp_format,
+        }
         rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").option(
             "userMetadata", json.dumps(metadata)
         ).partitionBy(INGESTION_DATE).save(bronze_path)
