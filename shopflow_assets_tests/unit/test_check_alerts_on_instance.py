@@ -32,22 +32,25 @@ def revenue() -> int:
 DEFS = dg.Definitions(assets=[orders, revenue], asset_checks=[orders_positive])
 
 
-def test_a_failed_blocking_check_is_alerted_once_on_the_dagster_dev_instance(tmp_path):
-    shutil.copyfile(ROOT / "shopflow_assets" / "dagster_instance.yaml", tmp_path / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert instance.event_log_storage.is_run_sharded  # the storage the bug needs
-        with webhook_server() as hook:
-            alerts = alert_resource(hook=hook)
-            cursor = evaluate_check_sensor(instance, alerts, None, DEFS)  # first tick: from now
-            result = dg.materialize(
-                [orders, revenue, orders_positive], instance=instance, raise_on_error=False
-            )
-            assert not result.success  # blocking: revenue never ran
-            cursor = evaluate_check_sensor(instance, alerts, cursor, DEFS)
-            assert evaluate_check_sensor(instance, alerts, cursor, DEFS) == cursor  # no second alert
-            dg.materialize([orders], instance=instance)  # a passing run, no check: nothing new
-            evaluate_check_sensor(instance, alerts, cursor, DEFS)
+def assert_one_alert_per_failed_check(instance: dg.DagsterInstance) -> None:
+    """A failed blocking check through the sensor's ticks on `instance`: one alert, no tick raises."""
+    with webhook_server() as hook:
+        alerts = alert_resource(hook=hook)
+        cursor = evaluate_check_sensor(instance, alerts, None, DEFS)  # first tick: from now
+        result = dg.materialize([orders, revenue, orders_positive], instance=instance, raise_on_error=False)
+        assert not result.success  # blocking: revenue never ran
+        cursor = evaluate_check_sensor(instance, alerts, cursor, DEFS)
+        assert evaluate_check_sensor(instance, alerts, cursor, DEFS) == cursor  # no second alert
+        dg.materialize([orders], instance=instance)  # a passing run, no check: nothing new
+        evaluate_check_sensor(instance, alerts, cursor, DEFS)
     assert len(hook.posts) == 1
     post = hook.posts[0]
     assert (post["kind"], post["asset"], post["check"]) == ("check_failure", "orders", "orders_positive")
     assert post["run_id"] == result.run_id and post["error"] == "1 order with a negative total: o-2"
+
+
+def test_a_failed_blocking_check_is_alerted_once_on_the_dagster_dev_instance(tmp_path):
+    shutil.copyfile(ROOT / "shopflow_assets" / "dagster_instance.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.event_log_storage.is_run_sharded  # the storage the bug needs
+        assert_one_alert_per_failed_check(instance)
