@@ -41,6 +41,7 @@ services-status:
 dev: setup
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp shopflow_assets/dagster_instance.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(UV) run shopflow dbt-prepare
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: setup

@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quality.set_defaults(func=_shop_quality)
 
     prepare = subparsers.add_parser(
-        "dbt-prepare", help="`dbt parse` the dbt project (dagster-dbt needs the manifest)"
+        "dbt-prepare",
+        help="`dbt parse` the dbt project and write the dbt assets' specs (loading the definitions needs both)",
     )
     prepare.set_defaults(func=_dbt_prepare)
 
@@ -114,6 +115,9 @@ def _shop_quality(args: argparse.Namespace) -> int:
 def _run_shop(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from shopflow_assets.domains.dbt import ensure_dbt_manifest
+
+    ensure_dbt_manifest()  # a fresh clone has no manifest: the definitions below need it
     from shopflow_assets.domains.shop.definitions import days_between, run_days
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
@@ -133,6 +137,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     from shopflow_assets.contracts.shop import FIRST_BUSINESS_DAY
     from shopflow_assets.datagen.shop import generate_shop_day
+    from shopflow_assets.domains.dbt import ensure_dbt_manifest
+
+    ensure_dbt_manifest()  # `make demo` on a fresh clone: the definitions below need the manifest
     from shopflow_assets.domains.shop.definitions import days_between, run_days
     from shopflow_assets.resources.warehouse import connect_warehouse
     from shopflow_assets.settings import get_settings

@@ -7,8 +7,10 @@ read the same definitions.
 
 from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
+from functools import cache
+
+from shopflow_assets.contracts.dataset import LazySchema
+from shopflow_assets.contracts.dataset import lazy_pandera as pa  # built on first use: no pandera at load
 
 # An event time beyond now + the shared max future skew is dead-lettered (contracts.streaming says why).
 from shopflow_assets.contracts.streaming import DEFAULT_MAX_FUTURE_SKEW as DEFAULT_MAX_FUTURE_SKEW
@@ -55,10 +57,12 @@ CLICKS_DEAD_LETTER_CHECKPOINT = "clickstream/clicks_dead_letter"
 
 
 def _one_minute_windows(df) -> bool:
+    import pandas as pd
+
     return bool(((df["window_end"] - df["window_start"]) == pd.Timedelta(minutes=1)).all())
 
 
-FactPageViewsSchema = pa.DataFrameSchema(
+_FACT_PAGE_VIEWS_SCHEMA = LazySchema(
     {
         "window_start": pa.Column("datetime64[ns]", nullable=False),
         "window_end": pa.Column("datetime64[ns]", nullable=False),
@@ -74,3 +78,15 @@ FactPageViewsSchema = pa.DataFrameSchema(
     coerce=True,
     name=FACT_PAGE_VIEWS,
 )
+
+
+@cache
+def _built(name: str):
+    return {"FactPageViewsSchema": _FACT_PAGE_VIEWS_SCHEMA}[name]()
+
+
+def __getattr__(name: str):
+    """`FactPageViewsSchema`, the Pandera schema, built on first use (pandera costs seconds to import)."""
+    if name == "FactPageViewsSchema":
+        return _built(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

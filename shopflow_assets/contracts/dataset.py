@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
-import pandera.pandas as pa
+if TYPE_CHECKING:
+    import pandas as pd
+    import pandera.pandas as pa
 
 # Failure rows and offending records shown in an error message; enough to act on, short enough to read.
 SAMPLE_SIZE = 5
@@ -24,7 +27,9 @@ SAMPLE_SIZE = 5
 class DatasetContract:
     """What a dataset must look like, and how it is keyed and partitioned in storage.
 
-    - `schema`: the Pandera schema checked on every write and every read.
+    - `schema`: the Pandera schema checked on every write and every read, or a LazySchema: a registered
+      dataset builds its schema on first use, so loading the code location imports neither
+      pandas nor Pandera (`validation_schema` is the built one).
     - `sql_types`: column -> warehouse SQL type (the DDL of warehouse tables; money is DECIMAL(12,2)).
     - `primary_key`: the columns that identify a row (unique in the whole table).
     - `partition_column`: the date column a daily partition replaces (delete-then-insert).
@@ -34,16 +39,27 @@ class DatasetContract:
     """
 
     name: str
-    schema: pa.DataFrameSchema
+    schema: pa.DataFrameSchema | LazySchema
     sql_types: Mapping[str, str] = field(default_factory=dict)
     primary_key: Sequence[str] = ()
     partition_column: str | None = None
     version_column: str | None = None
     description: str = ""
+    # The column names in order when `schema` is a LazySchema (so they are known without building it).
+    column_names: Sequence[str] | None = None
+
+    @cached_property
+    def validation_schema(self) -> pa.DataFrameSchema:
+        # A DataFrameSchema is itself callable (it validates), hence the type test rather than callable().
+        if isinstance(self.schema, LazySchema):
+            return self.schema()
+        return self.schema
 
     @property
     def columns(self) -> list[str]:
-        return list(self.schema.columns)
+        if self.column_names is not None:
+            return list(self.column_names)
+        return list(self.validation_schema.columns)
 
     def asset_metadata(self, **extra: str) -> dict[str, str]:
         """The definition metadata that binds an asset (output) to this contract, plus `extra` entries."""
@@ -72,7 +88,65 @@ def register_contract(contract: DatasetContract) -> DatasetContract:
 
 
 # A column of a dataset: its Pandera rules, or (rules, warehouse SQL type) for a column of a warehouse table.
-ColumnSpec = pa.Column | tuple[pa.Column, str]
+# The rules may be written with `lazy_pandera` (the usual case in contracts/): then they are built with
+# the schema, on first use.
+ColumnSpec: TypeAlias = "pa.Column | Deferred | tuple[pa.Column | Deferred, str]"
+
+
+class Deferred:
+    """A Pandera call written down now and made later: `lazy_pandera.Column(str, nullable=False)`.
+
+    Importing pandera (and with it pandas, and pyspark.pandas) costs seconds, and the contracts are imported
+    whenever the code location loads, while their schemas are only needed when a frame is validated. The
+    call is replayed unchanged on first use, so the schema is the one the same call would have built."""
+
+    def __init__(self, path: tuple[str, ...], args: tuple = (), kwargs: dict | None = None):
+        self._path, self._args, self._kwargs = path, args, kwargs
+
+    def __getattr__(self, name: str) -> Deferred:
+        if name.startswith("_") or self._kwargs is not None:
+            raise AttributeError(name)
+        return Deferred((*self._path, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Deferred:
+        return Deferred(self._path, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"lazy_pandera.{'.'.join(self._path)}(...)"
+
+    def build(self) -> Any:
+        import pandera.pandas as pandera
+
+        target: Any = pandera
+        for name in self._path:
+            target = getattr(target, name)
+        return target(*build_deferred(self._args), **build_deferred(self._kwargs or {}))
+
+
+def build_deferred(value: Any) -> Any:
+    """`value` with every Deferred in it (also inside tuples, lists and dicts) made."""
+    if isinstance(value, Deferred):
+        return value.build()
+    if isinstance(value, tuple | list):
+        return type(value)(build_deferred(item) for item in value)
+    if isinstance(value, dict):
+        return {key: build_deferred(item) for key, item in value.items()}
+    return value
+
+
+# `from shopflow_assets.contracts.dataset import lazy_pandera as pa` in a contract module: `pa.Column(...)`,
+# `pa.Check.ge(1)`, `pa.DataFrameSchema(...)` are then Deferred calls of `pandera.pandas`.
+lazy_pandera = Deferred(())
+
+
+class LazySchema:
+    """A schema built on the first call from Deferred (or plain) arguments of `pandera.pandas.DataFrameSchema`."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._call = Deferred(("DataFrameSchema",), args, kwargs)
+
+    def __call__(self) -> pa.DataFrameSchema:
+        return self._call.build()
 
 
 def register_dataset(
@@ -94,7 +168,8 @@ def register_dataset(
         DatasetContract(
             name=name,
             description=description,
-            schema=pa.DataFrameSchema(rules, unique=unique, strict=True, ordered=True, name=name),
+            schema=LazySchema(rules, unique=unique, strict=True, ordered=True, name=name),
+            column_names=tuple(columns),
             sql_types=sql_types,
             primary_key=primary_key,
             partition_column=partition_column,
@@ -117,9 +192,11 @@ def validate_frame(contract: DatasetContract, frame: pd.DataFrame, stage: str) -
     `stage` says where the check happened ("write" or "read"), so a message tells whether bad data was
     produced by this step or found in storage.
     """
+    from pandera import errors as pandera_errors
+
     try:
-        return contract.schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+        return contract.validation_schema.validate(frame, lazy=True)
+    except pandera_errors.SchemaErrors as exc:
         failures = exc.failure_cases
         raise ContractViolationError(
             contract.name, stage, failures, describe_failures(contract.name, stage, frame, failures)
@@ -128,6 +205,8 @@ def validate_frame(contract: DatasetContract, frame: pd.DataFrame, stage: str) -
 
 def describe_failures(dataset: str, stage: str, frame: pd.DataFrame, failures: pd.DataFrame) -> str:
     """One line per (column, rule): how many rows broke it and a sample of the offending rows."""
+    import pandas as pd
+
     lines = [f"dataset {dataset!r} broke its contract on {stage} ({len(frame)} rows checked):"]
     grouped = failures.fillna({"column": "<frame>"}).groupby(["column", "check"], sort=False, dropna=False)
     for (column, check), cases in grouped:

@@ -346,3 +346,23 @@ def warehouse_ddl() -> list[str]:
             rows bigint NOT NULL)""",
     ]
     return statements
+
+
+# --- where the stages keep their objects, and how they run (runner.py; the assets' config defaults) ----
+
+# The same prefix in both buckets: raw-data/<prefix>/<table>/... and processed/<prefix>/<table>/...
+RAW_BUCKET, RAW_PREFIX = "raw-data", "erp"
+PROCESSED_BUCKET, PROCESSED_PREFIX = "processed", "erp"
+# An ingestion window ends this far behind the source's clock, for writers it cannot see (runner.change_bound).
+DEFAULT_SAFETY_LAG_SECONDS = 2.0
+
+# Which source tables each dimension is built from: a change in any of them rebuilds the dimension.
+DIMENSION_SOURCES: dict[str, tuple[str, ...]] = {
+    "dim_staff": ("staff", "department"),
+    "dim_location": ("address",),
+    "dim_currency": ("currency",),
+    "dim_design": ("design",),
+    "dim_counterparty": ("counterparty", "address"),
+    "dim_payment_type": ("payment_type",),
+    "dim_transaction": ("transaction",),
+}

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandera.pandas as pa
-
 from shopflow_assets.contracts.dataset import DatasetContract, register_dataset
+from shopflow_assets.contracts.dataset import lazy_pandera as pa  # built on first use: no pandera at load
 
 # The shop's daily partitions begin with its first business day. Code, not a setting: partitions are part
 # of the asset graph, fixed when the code location loads; move it back if your history starts earlier.
@@ -28,6 +27,24 @@ RAW_COLUMNS: dict[str, tuple[str, ...]] = {
 RAW_FILE_NAMES = {"users": "Users.csv", "products": "Products.csv", "orders": "Orders.csv"}
 PRIMARY_KEYS = {"users": "user_id", "products": "product_id", "orders": "order_id"}
 SHOP_DATASETS = ("users", "products", "orders")
+
+
+def raw_object_key(day: dt.date, dataset: str) -> str:
+    """THE raw landing key: raw-data/YYYY/MM/DD/<users|products|orders>.csv."""
+    return f"{day:%Y/%m/%d}/{dataset}.csv"
+
+
+def parse_raw_object_key(key: str) -> tuple[dt.date, str] | None:
+    """raw-data key -> (day, dataset), or None for a key that is not a shop raw object."""
+    parts = key.split("/")
+    if len(parts) != 4 or not parts[3].endswith(".csv"):
+        return None
+    try:
+        day = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+    return day, parts[3].removesuffix(".csv")
+
 
 # --- cleaning rules, in order of precedence (a row is quarantined for the first rule it breaks) ---------
 MISSING_VALUE = "missing_value"
@@ -51,6 +68,10 @@ QUARANTINE_RULES = (
     DUPLICATE_KEY,
     OUT_OF_RANGE,
 )
+
+# The blocking check on the cleaned tables, and the share of a day's rows it lets be quarantined by default.
+QUARANTINE_RATIO_CHECK = "quarantine_ratio"
+DEFAULT_MAX_QUARANTINE_SHARE = 0.2
 
 _ID = pa.Column(str, nullable=False)
 _TIMESTAMP = pa.Column("datetime64[ns]", nullable=False, coerce=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 
 from shopflow_assets.contracts.dataset import DatasetContract
+
+if TYPE_CHECKING:
+    import pandas as pd  # frames arrive at run time; no pandas when the code location loads
 
 PREVIEW_ROWS = 10
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shopflow_assets.contracts.dataset import DatasetContract, get_contract, validate_frame
 from shopflow_assets.io_managers.metadata import frame_metadata
 from shopflow_assets.resources.lake import LakeKeyNotFoundError, LakeResource
+
+# pandas and pyarrow are imported where frames are written or read, not when the code location loads.
+if TYPE_CHECKING:
+    import pandas as pd
 
 PART_FILE = "part-0.parquet"
 
 
 def to_pandas(frame) -> pd.DataFrame:
     """pandas as is; a Spark DataFrame through Arrow (the cleaned tables fit in the driver)."""
+    import pandas as pd
+
     if isinstance(frame, pd.DataFrame):
         return frame
     if hasattr(frame, "toPandas"):
@@ -27,12 +31,17 @@ def to_pandas(frame) -> pd.DataFrame:
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
     return buffer.getvalue()
 
 
 def read_parquet_bytes(data: bytes) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
     return pq.read_table(io.BytesIO(data)).to_pandas()
 
 
@@ -88,6 +97,8 @@ class PanderaParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({**frame_metadata(contract, frame), "path": dg.MetadataValue.path(uri)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        import pandas as pd
+
         upstream = context.upstream_output
         contract = dataset_of(upstream.definition_metadata if upstream else None, context.asset_key)
         bucket = self._bucket(upstream.definition_metadata if upstream else None)

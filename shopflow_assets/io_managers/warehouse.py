@@ -8,14 +8,19 @@ How a write lands depends on the contract, and is idempotent in every case (one 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import duckdb
-import pandas as pd
 
 from shopflow_assets.contracts.dataset import DatasetContract, validate_frame
 from shopflow_assets.io_managers.metadata import frame_metadata, partition_window
 from shopflow_assets.io_managers.parquet import dataset_of, to_pandas
 from shopflow_assets.resources.warehouse import WarehouseResource
+
+# Type hints only: the connection comes from WarehouseResource at run time, not at code-location load.
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
 
 
 def _q(name: str) -> str:

@@ -6,13 +6,17 @@ streaming library builds it from this declaration. The same queries run continuo
 `shopflow stream page-views`. Group and owners are applied to the whole domain in definitions.py.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import dagster as dg
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.checks import PAGE_VIEW_CHECKS
-from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_page_views
 from shopflow_assets.resources.streaming.asset import BoundedStreamAsset, kafka_topic_spec
 from shopflow_assets.resources.streaming.resource import BoundedStreamRunConfig
+
+if TYPE_CHECKING:
+    from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig
 
 PREFIX = "clickstream"
 FACT_PAGE_VIEWS_KEY = dg.AssetKey([PREFIX, contract.FACT_PAGE_VIEWS])
@@ -27,8 +31,18 @@ clicks_topic = kafka_topic_spec(
 class PageViewsRunConfig(BoundedStreamRunConfig):
     watermark: str = contract.DEFAULT_WATERMARK
 
-    def flow_config(self) -> PageViewsConfig:
+    def flow_config(self) -> "PageViewsConfig":
+        from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig
+
         return PageViewsConfig(watermark=self.watermark)
+
+
+def run_page_views(*args: Any, **kwargs: Any) -> Any:
+    """The pipeline's `run_page_views`, imported when a run starts: the pipeline imports Spark, which the
+    code location does not need to load."""
+    from shopflow_assets.domains.clickstream.pipeline import run_page_views as flow
+
+    return flow(*args, **kwargs)
 
 
 fact_page_views = BoundedStreamAsset(

@@ -12,16 +12,19 @@ import dagster as dg
 
 from shopflow_assets.contracts.erp import (
     CHANGED_COLUMN,
+    DEFAULT_SAFETY_LAG_SECONDS,
+    DIMENSION_SOURCES,
     DIMENSIONS,
     FACTS,
+    PROCESSED_BUCKET,
+    RAW_BUCKET,
+    RAW_PREFIX,
     SOURCE_DATABASE,
     SOURCE_TABLES,
     WAREHOUSE_SCHEMA,
     WAREHOUSE_TABLES,
 )
-from shopflow_assets.domains.erp import runner
 from shopflow_assets.domains.erp.checks import CHECK_SPECS, dimension_key_checks
-from shopflow_assets.domains.erp.transforms import DIMENSION_SOURCES
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.settings import WAREHOUSE_DATABASE
@@ -45,7 +48,7 @@ class ErpConfig(dg.Config):
 
     source_database: str = SOURCE_DATABASE
     warehouse_database: str = WAREHOUSE_DATABASE
-    lake_prefix: str = runner.RAW_PREFIX
+    lake_prefix: str = RAW_PREFIX
 
 
 class ErpIngestConfig(ErpConfig):
@@ -54,7 +57,7 @@ class ErpIngestConfig(ErpConfig):
     tables: list[str] | None = None  # None: every table of the contract (within the asset selection)
     changed_column: str = CHANGED_COLUMN
     source_schema: str = "public"
-    safety_lag_seconds: float = runner.DEFAULT_SAFETY_LAG_SECONDS
+    safety_lag_seconds: float = DEFAULT_SAFETY_LAG_SECONDS
 
 
 @dg.multi_asset(
@@ -78,6 +81,8 @@ def erp_ingest(
     postgres_reader: PostgresResource,
     lake: LakeResource,
 ):
+    from shopflow_assets.domains.erp import runner  # pyarrow and psycopg: at run time, not at load
+
     selected = [t for t, key in RAW_KEYS.items() if key in context.selected_asset_keys]
     tables = [t for t in selected if config.tables is None or t in config.tables]
     if config.tables is not None:
@@ -110,7 +115,7 @@ def erp_ingest(
                 asset_key=RAW_KEYS[table],
                 metadata={
                     "dagster/row_count": entry.rows,
-                    "object": dg.MetadataValue.path(store.uri(runner.RAW_BUCKET, entry.key)),
+                    "object": dg.MetadataValue.path(store.uri(RAW_BUCKET, entry.key)),
                     "watermark_before": summary["watermark_before"] or "beginning",
                     "watermark_after": summary["watermark_after"],
                 },
@@ -141,6 +146,8 @@ def erp_ingest(
 def erp_transform(
     context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource
 ):
+    from shopflow_assets.domains.erp import runner
+
     store = lake.get_lake()
     with postgres.connect(database=config.warehouse_database) as state:
         result = runner.transform(state, store, prefix=config.lake_prefix)
@@ -156,7 +163,7 @@ def erp_transform(
             asset_key=asset_key,
             metadata={
                 "rows_in_batch": result.rows.get(name, 0),
-                "object": dg.MetadataValue.path(store.uri(runner.PROCESSED_BUCKET, key)) if key else "none",
+                "object": dg.MetadataValue.path(store.uri(PROCESSED_BUCKET, key)) if key else "none",
                 "batch": result.batch_id,
             },
         )
@@ -181,6 +188,8 @@ def erp_transform(
 def erp_load(
     context: dg.AssetExecutionContext, config: ErpConfig, postgres: PostgresResource, lake: LakeResource
 ):
+    from shopflow_assets.domains.erp import runner
+
     with postgres.connect(database=config.warehouse_database) as warehouse:
         result = runner.load(warehouse, lake.get_lake())
         totals = _table_counts(warehouse)

@@ -19,8 +19,6 @@ import hashlib
 import json
 
 import dagster as dg
-import psycopg
-from psycopg import sql
 
 from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.contracts.erp import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
@@ -74,6 +72,8 @@ def job_busy(instance: dg.DagsterInstance, job_name: str) -> bool:
 
 def pending_changes(reader, state) -> dict[str, str]:
     """Tables whose newest last_updated is past their watermark -> "<newest>><watermark>" (ISO)."""
+    from psycopg import sql  # at tick time: the code location loads without psycopg
+
     try:
         watermarks = dict(
             state.execute(f"SELECT source_table, last_updated FROM {STATE_SCHEMA}.watermark").fetchall()  # nosec B608 # constant schema/table names; values are bound
@@ -109,6 +109,8 @@ def erp_change_sensor(
 ):
     if job_busy(context.instance, erp_pipeline_job.name):
         return dg.SkipReason("an erp_pipeline run is queued or running; it or the next one takes the changes")
+    import psycopg
+
     try:
         with (
             postgres_reader.connect(database=SOURCE_DATABASE) as reader,

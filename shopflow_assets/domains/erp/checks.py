@@ -4,7 +4,6 @@ The load asset evaluates them on its own connection right after each load (see a
 """
 
 import dagster as dg
-from psycopg import sql
 
 from shopflow_assets.contracts.erp import FACTS, WAREHOUSE_SCHEMA
 
@@ -27,6 +26,8 @@ _REFERENCES = {
 
 def orphan_counts(conn, fact: str) -> dict[str, int]:
     """Per dimension key of the fact: rows whose value is missing from the dimension."""
+    from psycopg import sql  # at run time: the code location loads without psycopg
+
     counts = {}
     for column, _ in FACTS[fact][3]:
         if column not in _REFERENCES:

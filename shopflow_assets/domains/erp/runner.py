@@ -29,8 +29,13 @@ from psycopg import sql
 
 from shopflow_assets.contracts.erp import (
     CHANGED_COLUMN,
+    DEFAULT_SAFETY_LAG_SECONDS,
     DIMENSIONS,
     FACTS,
+    PROCESSED_BUCKET,
+    PROCESSED_PREFIX,
+    RAW_BUCKET,
+    RAW_PREFIX,
     SOURCE_TABLES,
     SOURCE_VERSION_COLUMN,
     STATE_SCHEMA,
@@ -52,12 +57,8 @@ from shopflow_assets.resources.lake import Lake, LakeError
 
 log = logging.getLogger("shopflow.erp")
 
-# The same prefix in both buckets: raw-data/<prefix>/<table>/... and processed/<prefix>/<table>/...
-RAW_BUCKET, RAW_PREFIX = "raw-data", "erp"
-PROCESSED_BUCKET, PROCESSED_PREFIX = "processed", "erp"
 # Advisory-lock ids (arbitrary, fixed): one per stage.
 _LOCKS = {"ingest": 7_001_001, "transform": 7_001_002, "load": 7_001_003}
-DEFAULT_SAFETY_LAG_SECONDS = 2.0
 
 
 class SchemaDriftError(ExtractError):

@@ -20,6 +20,7 @@ from shopflow_assets.contracts.erp import (
     SOURCE_VERSION_COLUMN,
     primary_key,
 )
+from shopflow_assets.contracts.erp import DIMENSION_SOURCES as DIMENSION_SOURCES
 
 CURRENCY_NAMES = {
     "GBP": "British Pound Sterling",
@@ -27,16 +28,6 @@ CURRENCY_NAMES = {
     "EUR": "Euro",
     "JPY": "Japanese Yen",
     "CHF": "Swiss Franc",
-}
-# Which source tables each dimension is built from: a change in any of them rebuilds the dimension.
-DIMENSION_SOURCES: dict[str, tuple[str, ...]] = {
-    "dim_staff": ("staff", "department"),
-    "dim_location": ("address",),
-    "dim_currency": ("currency",),
-    "dim_design": ("design",),
-    "dim_counterparty": ("counterparty", "address"),
-    "dim_payment_type": ("payment_type",),
-    "dim_transaction": ("transaction",),
 }
 # Fact column -> source column where the names differ.
 FACT_RENAMES = {"fact_sales_order": {"sales_staff_id": "staff_id"}}

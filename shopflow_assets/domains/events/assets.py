@@ -4,13 +4,17 @@ The streaming library builds the asset from this declaration (see clickstream/as
 stream). Group and owners are applied to the whole domain in definitions.py.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import dagster as dg
 
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.checks import USER_ACTION_CHECKS
-from shopflow_assets.domains.events.pipeline import UserActionsConfig, run_user_actions
 from shopflow_assets.resources.streaming.asset import BoundedStreamAsset, kafka_topic_spec
 from shopflow_assets.resources.streaming.resource import BoundedStreamRunConfig
+
+if TYPE_CHECKING:
+    from shopflow_assets.domains.events.pipeline import UserActionsConfig
 
 PREFIX = "events"
 USER_ACTION_EVENTS_KEY = dg.AssetKey([PREFIX, contract.USER_ACTION_EVENTS])
@@ -21,10 +25,20 @@ user_actions_topic = kafka_topic_spec(
 
 
 class UserActionsRunConfig(BoundedStreamRunConfig):
-    max_offsets_per_trigger: int = UserActionsConfig.max_offsets_per_trigger
+    max_offsets_per_trigger: int = contract.USER_ACTIONS_MAX_OFFSETS_PER_TRIGGER
 
-    def flow_config(self) -> UserActionsConfig:
+    def flow_config(self) -> "UserActionsConfig":
+        from shopflow_assets.domains.events.pipeline import UserActionsConfig
+
         return UserActionsConfig()
+
+
+def run_user_actions(*args: Any, **kwargs: Any) -> Any:
+    """The pipeline's `run_user_actions`, imported when a run starts: the pipeline imports Spark, which the
+    code location does not need to load."""
+    from shopflow_assets.domains.events.pipeline import run_user_actions as flow
+
+    return flow(*args, **kwargs)
 
 
 user_action_events = BoundedStreamAsset(

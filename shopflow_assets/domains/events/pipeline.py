@@ -36,9 +36,7 @@ class UserActionsConfig(StreamFlowConfig):
     topic: str = contract.USER_ACTIONS_TOPIC
     dead_letter_key: str = contract.USER_ACTIONS_DEAD_LETTER_LOCATION[1]
     checkpoint_name: str = contract.USER_ACTIONS_CHECKPOINT
-    # A batch of 1M events takes ~8 s here: the replay after a crash stays short, and the per-batch cost
-    # (planning, commit, the dead-letter write) is spread thinly (500k batches: ~15% fewer events/s).
-    max_offsets_per_trigger: int | None = 1_000_000
+    max_offsets_per_trigger: int | None = contract.USER_ACTIONS_MAX_OFFSETS_PER_TRIGGER
     output_key: str = contract.USER_ACTION_EVENTS_LOCATION[1]  # in the events bucket
     max_future_skew: str = DEFAULT_MAX_FUTURE_SKEW  # event times beyond now + this: dead letters
 

@@ -4,34 +4,25 @@ Graph: olist_topic_offsets (freshness) -> bronze_<5 topics> (bounded streams) + 
 silver_<7 tables> (foreachBatch + MERGE, blocking checks) -> dbt gold (dbt tests as checks).
 """
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from shopflow_assets.contracts.marketplace import (
     BATCH_LOADED,
     SILVER_ORDER,
     STREAMED,
 )
-from shopflow_assets.domains.dbt import DBT_PROJECT, ensure_dbt_manifest
-from shopflow_assets.domains.marketplace import bronze_key, key, silver_key
+from shopflow_assets.domains.dbt import DbtResource, prepared_dbt_assets
+from shopflow_assets.domains.marketplace import RETRY, bronze_key, key, silver_key
 from shopflow_assets.domains.marketplace.checks import (
     bronze_check_result,
     bronze_check_specs,
     silver_check_results,
     silver_check_specs,
 )
-from shopflow_assets.domains.marketplace.gold import OLIST_SELECT, olist_dbt_env
-from shopflow_assets.domains.marketplace.pipeline import (
-    MarketplaceLake,
-    build_silver,
-    ingest_bronze,
-    load_batch_bronze,
-    read_delta,
-)
+from shopflow_assets.domains.marketplace.gold import olist_dbt_env
 from shopflow_assets.domains.marketplace.quarantine_ratio import quarantine_ratio_result
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
@@ -39,9 +30,10 @@ from shopflow_assets.resources.source_files import SourceFilesResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.resources.warehouse import WarehouseResource
 
-# Every step of the domain: two retries with back-off (a broker or store hiccup); the run itself is retried
-# by Dagster's run retries (automation.py), nothing else retries.
-RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+# pipeline.py imports Spark and Delta: the asset bodies import it when they run, not when the code location
+# loads.
+if TYPE_CHECKING:
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 
 
 class MarketplaceRunConfig(dg.Config):
@@ -52,7 +44,9 @@ class MarketplaceRunConfig(dg.Config):
     max_quarantine_share: float = 0.2  # a silver run quarantining more of its input fails there
 
 
-def marketplace_lake(lake: LakeResource, config: MarketplaceRunConfig) -> MarketplaceLake:
+def marketplace_lake(lake: LakeResource, config: MarketplaceRunConfig) -> "MarketplaceLake":
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+
     return MarketplaceLake(lake.get_lake().uri, config.namespace)
 
 
@@ -90,6 +84,8 @@ def olist_bronze_streams(
     kafka: KafkaResource,
 ):
     """Bounded (`availableNow`) Kafka -> bronze for the five topics; bad messages to the dead letters."""
+    from shopflow_assets.domains.marketplace.pipeline import ingest_bronze
+
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     counts = ingest_bronze(session, mlake, kafka.servers, topic_suffix=config.topic_suffix)
@@ -140,6 +136,8 @@ def olist_bronze_batch(
     source_files: SourceFilesResource,
 ):
     """Payments, reviews, geolocation and the category translation from their CSVs (not streamed)."""
+    from shopflow_assets.domains.marketplace.pipeline import load_batch_bronze
+
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
@@ -190,6 +188,8 @@ def olist_silver(
     context: dg.AssetExecutionContext, config: MarketplaceRunConfig, spark: SparkResource, lake: LakeResource
 ):
     """Bounded bronze -> silver, dimensions first (input = newest versions + superseded + quarantined)."""
+    from shopflow_assets.domains.marketplace.pipeline import build_silver, read_delta
+
     session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     results = build_silver(session, mlake)
@@ -214,29 +214,13 @@ def olist_silver(
         )
 
 
-class OlistDbtTranslator(DagsterDbtTranslator):
-    """Olist dbt models under marketplace/<model>; sources map to the silver assets via meta.dagster."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return super().get_asset_key(dbt_resource_props)
-        return key(dbt_resource_props["name"])
-
-
-@dbt_assets(
-    manifest=ensure_dbt_manifest(),
-    project=DBT_PROJECT,
-    select=OLIST_SELECT,
-    dagster_dbt_translator=OlistDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-    name="olist_dbt_models",
-    retry_policy=RETRY,
-)
+# dagster-dbt's definition (translator, `tag:olist`) is in dbt_models.py: it imports dbt-core, so the code
+# location loads these assets from the specs `shopflow dbt-prepare` wrote (domains/dbt.py).
+@prepared_dbt_assets("olist_dbt_models", retry_policy=RETRY)
 def olist_dbt_models(
     context: dg.AssetExecutionContext,
     config: MarketplaceRunConfig,
-    olist_dbt: DbtCliResource,
+    olist_dbt: DbtResource,
     lake: LakeResource,
     warehouse: WarehouseResource,
 ):

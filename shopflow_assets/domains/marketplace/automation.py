@@ -17,7 +17,6 @@ from shopflow_assets.automation import sensor_status
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, run_request_for_offsets
 from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
-from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
 from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
@@ -86,6 +85,9 @@ def unprocessed_messages(
 
 def committed_offsets(lake: LakeResource, table_name: str, namespace: str = "") -> dict[str, dict[int, int]]:
     """What the bronze stream of a table has committed, read from its checkpoint in the lake."""
+    # at tick time: pipeline.py imports Spark and Delta, which loading the code location does not need
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+
     store = lake.get_lake()
     name = MarketplaceLake(store.uri, namespace).checkpoint_name(f"bronze_{table_name}")
     prefix = f"{CHECKPOINT_PREFIX}/{name}"

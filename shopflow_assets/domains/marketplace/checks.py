@@ -10,7 +10,6 @@ last ran rather than about the rows, is checked here.
 import datetime as dt
 
 import dagster as dg
-from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import MAX_AMOUNT, ORDER_STATUSES, TableContract
 from shopflow_assets.domains.marketplace import bronze_key, key, silver_key
@@ -64,6 +63,8 @@ def silver_check_specs(table: TableContract) -> list[dg.AssetCheckSpec]:
 
 def silver_check_results(session, path: str, table: TableContract) -> list[dg.AssetCheckResult]:
     """Uniqueness, allowed statuses and amount ranges of the whole silver table, in one pass over it."""
+    from pyspark.sql import functions as F  # at run time: the code location loads without pyspark
+
     frame = session.read.format("delta").load(path)
     measures = [F.count("*").alias("rows"), F.count_distinct(*[F.col(k) for k in table.keys]).alias("keys")]
     if table.name == "orders":

@@ -8,12 +8,14 @@ Pure helpers (`rule_column`, `ratio_verdict`) plus one Spark step that finds the
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import TableContract
+
+if TYPE_CHECKING:  # the assets import this module when the code location loads, without pyspark
+    from pyspark.sql import DataFrame
 
 CHECK_NAME = "quarantine_ratio"
 DEFAULT_MAX_QUARANTINE_SHARE = 0.2
@@ -43,6 +45,8 @@ def quarantine_ratio_result(
     metadata.update(share=round(share, 4), max_share=max_share)
     description = None
     if not passed and quarantine is not None:
+        from pyspark.sql import functions as F
+
         reason = "_quarantine_reason"
         top = (
             quarantine.select(F.explode(F.split(F.col(reason), "; ")).alias("rule"))

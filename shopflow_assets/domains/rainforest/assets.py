@@ -7,9 +7,9 @@ session, one extraction window, one write per table.
 """
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from pyspark.sql import DataFrame
 
 from shopflow_assets.contracts.rainforest import (
     CHANGED_COLUMN,
@@ -20,14 +20,18 @@ from shopflow_assets.contracts.rainforest import (
     SOURCE_DATABASE,
     SOURCE_TABLES,
 )
-from shopflow_assets.domains.rainforest import pipeline
 from shopflow_assets.domains.rainforest.checks import CHECKS, evaluate_gold_checks
-from shopflow_assets.domains.rainforest.pipeline import RainforestLake
-from shopflow_assets.domains.rainforest.publish import publish_reports
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.resources.spark import SparkResource
 from shopflow_assets.resources.warehouse import WarehouseResource
+
+# pipeline.py (Spark, pyarrow) and publish.py (pyarrow) are imported by the asset bodies when they run, not
+# when the code location loads.
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from shopflow_assets.domains.rainforest.pipeline import RainforestLake
 
 GROUP = "rainforest"
 START_DATE = "2025-01-01"
@@ -55,11 +59,13 @@ def days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     return window.start.date(), (window.end - dt.timedelta(days=1)).date()
 
 
-def rainforest_lake(lake: LakeResource, config: RainforestRunConfig) -> RainforestLake:
+def rainforest_lake(lake: LakeResource, config: RainforestRunConfig) -> "RainforestLake":
+    from shopflow_assets.domains.rainforest.pipeline import RainforestLake
+
     return RainforestLake(lake.get_lake().uri, config.namespace)
 
 
-def preview(frame: DataFrame) -> dg.MetadataValue:
+def preview(frame: "DataFrame") -> dg.MetadataValue:
     rows = frame.limit(PREVIEW_ROWS).collect()
     columns = frame.columns
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -114,6 +120,8 @@ def rainforest_bronze(
     postgres_reader: PostgresResource,
 ):
     """Source -> bronze through the shared extraction component, with the read-only role."""
+    from shopflow_assets.domains.rainforest import pipeline
+
     first, last = days(context)
     session = spark.get_session()
     rlake = rainforest_lake(lake, config)
@@ -152,6 +160,8 @@ def rainforest_bronze(
 def rainforest_silver(
     context: dg.AssetExecutionContext, config: RainforestRunConfig, spark: SparkResource, lake: LakeResource
 ):
+    from shopflow_assets.domains.rainforest import pipeline
+
     first, last = days(context)
     session = spark.get_session()
     rlake = rainforest_lake(lake, config)
@@ -186,6 +196,8 @@ def rainforest_gold(
     context: dg.AssetExecutionContext, config: RainforestRunConfig, spark: SparkResource, lake: LakeResource
 ):
     """Wide tables and daily metrics for the run's days, then the checks that gate publication."""
+    from shopflow_assets.domains.rainforest import pipeline
+
     first, last = days(context)
     session = spark.get_session()
     rlake = rainforest_lake(lake, config)
@@ -228,6 +240,9 @@ def rainforest_interface(
     warehouse: WarehouseResource,
 ):
     """Publish the days' gold metrics into the warehouse tables behind the two report views."""
+    from shopflow_assets.domains.rainforest import pipeline
+    from shopflow_assets.domains.rainforest.publish import publish_reports
+
     first, last = days(context)
     session = spark.get_session()
     rlake = rainforest_lake(lake, config)

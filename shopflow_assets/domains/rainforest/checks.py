@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from pyspark.sql import DataFrame, SparkSession
 
 from shopflow_assets.contracts.rainforest import MAX_MEAN_REVENUE, ORDER_LINE, REPORTS, SOURCE_KEYS
-from shopflow_assets.domains.rainforest import transforms as T
-from shopflow_assets.domains.rainforest.pipeline import RainforestLake, gold_days, silver_days
+
+# The check specs are read when the code location loads; Spark and the pipeline only when a run evaluates.
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from shopflow_assets.domains.rainforest.pipeline import RainforestLake
 
 SHOWN = 20  # offending rows listed in a check's message and metadata
 MEAN_REVENUE_CHECK = f"mean_revenue_below_{MAX_MEAN_REVENUE}"
@@ -77,6 +81,9 @@ def evaluate_gold_checks(
     spark: SparkSession, lake: RainforestLake, first: dt.date, last: dt.date, key
 ) -> list[dg.AssetCheckResult]:
     """Every publication check on the gold rows of days first..last."""
+    from shopflow_assets.domains.rainforest import transforms as T
+    from shopflow_assets.domains.rainforest.pipeline import gold_days, silver_days
+
     days = first.isoformat() if first == last else f"{first}..{last}"
     wide = gold_days(spark, lake, "wide_orders", first, last)
     items = gold_days(spark, lake, "wide_order_items", first, last)

@@ -6,18 +6,14 @@ the lake resource (raw objects) and the Pandera-checked IO managers (everything 
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
-import pandas as pd
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from shopflow_assets.contracts import shop as contract
-from shopflow_assets.domains.dbt import DBT_PROJECT, ensure_dbt_manifest, partition_env
-from shopflow_assets.domains.shop import transforms
-from shopflow_assets.domains.shop.transforms import raw_object_key
+from shopflow_assets.contracts.shop import raw_object_key
+from shopflow_assets.domains.dbt import DbtResource, partition_env, prepared_dbt_assets
+from shopflow_assets.domains.shop.partitions import shop_daily_partitions
 from shopflow_assets.io_managers.metadata import preview
 from shopflow_assets.resources.lake import LakeConflictError, LakeResource
 from shopflow_assets.resources.source_files import SourceFilesResource
@@ -28,11 +24,6 @@ PREFIX = "shop"
 PARQUET_IO = "shop_parquet_io_manager"
 WAREHOUSE_IO = "shop_warehouse_io_manager"
 DBT_RESOURCE_KEY = "dbt"
-
-# One partition = one business day (UTC).
-shop_daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=contract.FIRST_BUSINESS_DAY.isoformat(), timezone="UTC"
-)
 
 
 def business_date(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> dt.date:
@@ -156,7 +147,7 @@ def shop_raw_objects(
 
 class ShopCleaningConfig(dg.Config):
     # a day quarantining more of a file fails at the cleaned tables, not later at the warehouse or gold
-    max_quarantine_share: float = transforms.DEFAULT_MAX_QUARANTINE_SHARE
+    max_quarantine_share: float = contract.DEFAULT_MAX_QUARANTINE_SHARE
 
 
 @dg.multi_asset(
@@ -188,7 +179,7 @@ class ShopCleaningConfig(dg.Config):
     deps=[raw_key(dataset) for dataset in contract.SHOP_DATASETS],
     check_specs=[
         dg.AssetCheckSpec(
-            transforms.QUARANTINE_RATIO_CHECK,
+            contract.QUARANTINE_RATIO_CHECK,
             asset=clean_key(dataset),
             blocking=True,
             description="at most max_quarantine_share of the day's rows quarantined; names rule, column, samples",
@@ -206,6 +197,11 @@ def shop_cleaned_tables(
     lake: LakeResource,
 ):
     """Clean the day's raw objects with Spark; every input row is either loaded or quarantined."""
+    # Spark and pandas are imported by the run, not when the code location loads (docs/runtime.md).
+    import pandas as pd
+
+    from shopflow_assets.domains.shop import transforms
+
     day = business_date(context)
     session = spark.get_session()
     # Arrow makes Spark -> pandas a columnar copy instead of a row-by-row pickle.
@@ -297,11 +293,15 @@ def shop_cleaned_tables(
 )
 def shop_star_schema(
     context: dg.AssetExecutionContext,
-    clean_users: pd.DataFrame,
-    clean_products: pd.DataFrame,
-    clean_orders: pd.DataFrame,
+    # pandas frames from the Parquet IO manager; not annotated, as Dagster would resolve `pd.DataFrame`
+    # (importing pandas) when the code location loads
+    clean_users,
+    clean_products,
+    clean_orders,
 ):
     """Join Orders <-> Users <-> Products into the day's dimensions and fact rows."""
+    from shopflow_assets.domains.shop import transforms
+
     day = business_date(context)
     fact = transforms.build_fact_orders(clean_orders, clean_users, clean_products, day)
     revenue = round(float(fact["total_amount"].sum()), 2)
@@ -318,26 +318,10 @@ def shop_star_schema(
 # --- gold: the shop's dbt models; dbt tests show up as asset checks --------------------------------
 
 
-class ShopDbtTranslator(DagsterDbtTranslator):
-    """dbt models under asset keys shop/<model>, next to the Python assets."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return super().get_asset_key(dbt_resource_props)  # sources map through meta.dagster.asset_key
-        return dg.AssetKey([PREFIX, dbt_resource_props["name"]])
-
-
-@dbt_assets(
-    manifest=ensure_dbt_manifest(),
-    project=DBT_PROJECT,
-    select="tag:shop",
-    partitions_def=shop_daily_partitions,
-    dagster_dbt_translator=ShopDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-    name="shop_dbt_models",
-    # One day per run, like the Python assets upstream (their IO managers write one partition at a time).
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
-)
-def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+# dagster-dbt's definition (translator, selection, backfill policy) is in dbt_models.py: it imports dbt-core,
+# so the code location loads these assets from the specs `shopflow dbt-prepare` wrote (domains/dbt.py).
+@prepared_dbt_assets("shop_dbt_models", partitions_def=shop_daily_partitions)
+def shop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource):
     """`dbt build` of the shop models for the partition's days: models, then their tests (as checks)."""
     window = context.partition_time_window
     with warehouse.dbt_environment(extra=partition_env(window.start, window.end)):

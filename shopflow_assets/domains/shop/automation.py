@@ -7,9 +7,8 @@ import json
 import dagster as dg
 
 from shopflow_assets.automation import schedule_status, sensor_status
-from shopflow_assets.contracts.shop import SHOP_DATASETS
+from shopflow_assets.contracts.shop import SHOP_DATASETS, parse_raw_object_key
 from shopflow_assets.domains.shop.assets import shop_daily_partitions
-from shopflow_assets.domains.shop.transforms import parse_raw_object_key
 from shopflow_assets.resources.lake import LakeResource
 
 JOB_NAME = "ecommerce_daily_batch"

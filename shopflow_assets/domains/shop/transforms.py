@@ -19,6 +19,12 @@ from pyspark.sql import types as T
 
 from shopflow_assets.contracts import shop as contract
 
+# Defined with the contract, so the assets and the S3 sensor use them without importing Spark or pandas.
+from shopflow_assets.contracts.shop import DEFAULT_MAX_QUARANTINE_SHARE as DEFAULT_MAX_QUARANTINE_SHARE
+from shopflow_assets.contracts.shop import QUARANTINE_RATIO_CHECK as QUARANTINE_RATIO_CHECK
+from shopflow_assets.contracts.shop import parse_raw_object_key as parse_raw_object_key
+from shopflow_assets.contracts.shop import raw_object_key as raw_object_key
+
 ROW_NUMBER = "_row_number"
 RULE = "_rule"
 DETAIL = "_detail"
@@ -436,27 +442,7 @@ def count_records(
     return out
 
 
-def raw_object_key(day: dt.date, dataset: str) -> str:
-    """THE raw landing key: raw-data/YYYY/MM/DD/<users|products|orders>.csv."""
-    return f"{day:%Y/%m/%d}/{dataset}.csv"
-
-
-def parse_raw_object_key(key: str) -> tuple[dt.date, str] | None:
-    """raw-data key -> (day, dataset), or None for a key that is not a shop raw object."""
-    parts = key.split("/")
-    if len(parts) != 4 or not parts[3].endswith(".csv"):
-        return None
-    try:
-        day = dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        return None
-    return day, parts[3].removesuffix(".csv")
-
-
 # --- quarantine ratio: a mostly quarantined day fails at the cleaned tables, saying why -----------------
-
-QUARANTINE_RATIO_CHECK = "quarantine_ratio"
-DEFAULT_MAX_QUARANTINE_SHARE = 0.2
 
 
 @dataclass(frozen=True)

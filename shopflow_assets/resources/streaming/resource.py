@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pyspark.sql import SparkSession
 
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
@@ -19,6 +18,9 @@ from shopflow_assets.resources.streaming.checkpoints import (
 )
 from shopflow_assets.resources.streaming.flow import StreamFlowConfig
 from shopflow_assets.resources.streaming.runner import StreamingRunner
+
+if TYPE_CHECKING:  # the code location loads this module without pyspark
+    from pyspark.sql import SparkSession
 
 # --- the Dagster resource -------------------------------------------------------------------------
 

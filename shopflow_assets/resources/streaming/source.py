@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the code location loads this module (through flow.py) without pyspark
+    from pyspark.sql import DataFrame, SparkSession
 
 # Kafka metadata every dead letter keeps (besides its reason and the raw value).
 KAFKA_META_COLUMNS = ("topic", "partition", "offset", "kafka_timestamp")
@@ -46,6 +48,8 @@ def kafka_stream(
 
 def kafka_records(kafka_df: DataFrame) -> DataFrame:
     """The Kafka source's columns as ShopFlow names them (value decoded as UTF-8)."""
+    from pyspark.sql import functions as F
+
     return kafka_df.select(
         F.col("value").cast("string").alias("value"),
         F.col("topic"),
