@@ -225,3 +225,70 @@ def test_a_changed_dimension_refreshes_its_facts_and_an_unchanged_one_writes_not
     assert version() == refreshed  # nothing stale: no MERGE, no commit
     propagate(spark, customers(("c2", "niteroi")), orders, "customer_id", ("customer_city",))
     assert cities() == {"o1": "sao paulo", "o2": "niteroi"} and version() == refreshed + 1
+
+
+# An unbalanced quote on line 3 and a field over the csv module's limit on line 5: each is quarantined
+# alone with its line, and every record after them still loads (physical lines 1..7).
+BIG = "x" * 200_000
+BROKEN_PAYMENTS = "\n".join(
+    [
+        HEADER,
+        "o1,1,credit_card,3,99.90",
+        'o2,1,"voucher,1,10.00',  # line 3: the quote never closes
+        "o3,1,boleto,1,5.00",
+        f'o4,1,"{BIG}",1,1.00',  # line 5: one field of 200,000 characters
+        '"o5",1,"debit\ncard",1,2.00',  # lines 6-7: a quoted line break is still one record
+        "o6,1,boleto,1,3.00",
+    ]
+)
+
+
+def test_an_unbalanced_quote_or_a_huge_field_costs_only_its_own_record():
+    from shopflow_assets.domains.marketplace.transforms import FIELD_TOO_LARGE, UNBALANCED_QUOTE
+
+    records = _scan(BROKEN_PAYMENTS + "\n", ORDER_PAYMENTS.columns)
+    assert [(r.line, r.rule) for r in records] == [
+        (2, None),
+        (3, UNBALANCED_QUOTE),
+        (4, None),
+        (5, FIELD_TOO_LARGE),
+        (6, None),
+        (8, None),
+    ]
+    assert records[1].raw == 'o2,1,"voucher,1,10.00' and records[3].raw.startswith('o4,1,"xxx')
+    assert records[4].fields == ["o5", "1", "debit\ncard", "1", "2.00"]
+    # a quote still open at the end of the file: its line is quarantined, the lines after it are records
+    tail = _scan(
+        f'{HEADER}\no1,1,"credit_card,3,99.90\no2,1,boleto,1,10.00\no3,1,boleto,1,5.00',
+        ORDER_PAYMENTS.columns,
+    )
+    assert [(r.line, r.rule) for r in tail] == [(2, UNBALANCED_QUOTE), (3, None), (4, None)]
+
+
+def test_batch_bronze_accounts_for_every_record_of_a_broken_file(tmp_path):
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake, load_batch_bronze
+    from shopflow_assets.domains.marketplace.transforms import FIELD_TOO_LARGE, UNBALANCED_QUOTE
+    from shopflow_assets.resources.spark import get_spark_session
+
+    folder = tmp_path / "olist"
+    folder.mkdir()
+    (folder / f"{ORDER_PAYMENTS.csv_name}.csv").write_text(BROKEN_PAYMENTS + "\r\n")
+    lake = MarketplaceLake(uri=lambda bucket, key, engine: str(tmp_path / "lake" / bucket / key))
+    spark = get_spark_session()
+
+    load = load_batch_bronze(spark, lake, folder, (ORDER_PAYMENTS,))["order_payments"]
+    assert (load.rows, load.malformed) == (4, {UNBALANCED_QUOTE: 1, FIELD_TOO_LARGE: 1})
+    bronze = spark.read.format("delta").load(lake.paths.bronze("order_payments"))
+    assert sorted(r.order_id for r in bronze.select("order_id").collect()) == ["o1", "o3", "o5", "o6"]
+    quarantined = (
+        spark.read.format("delta")
+        .load(lake.malformed_rows(ORDER_PAYMENTS))
+        .orderBy("_line")
+        .select("_line", "_quarantine_reason", "_raw")
+        .collect()
+    )
+    assert [(r._line, r._quarantine_reason) for r in quarantined] == [
+        (3, UNBALANCED_QUOTE),
+        (5, FIELD_TOO_LARGE),
+    ]
+    assert quarantined[0]._raw == 'o2,1,"voucher,1,10.00' and len(quarantined[1]._raw) > 200_000

@@ -369,8 +369,10 @@ def split_malformed_records(
             elif record.rule != "blank":
                 raw = io.StringIO()
                 csv.writer(raw, lineterminator="").writerow(record.fields)
+                # an unbalanced quote or a field too large has no fields: its text as read, count unknown
+                count = len(record.fields) if record.raw is None else None
                 malformed.append(
-                    (csv_path.name, record.line, record.rule, len(record.fields), raw.getvalue())
+                    (csv_path.name, record.line, record.rule, count, record.raw or raw.getvalue())
                 )
     return malformed
 
