@@ -12,6 +12,28 @@ import re
 
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}")
 TABLE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Kafka's own rule for a topic name; a comma would make Spark's `subscribe` read a second topic.
+TOPIC_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,249}")
+# First key segments of the production layouts (lakehouse bronze/, silver/, rainforest/, fact_page_views;
+# quarantine marketplace/, dead_letter/; events user_actions/; checkpoints clickstream/, events/,
+# marketplace/; erp/): a namespace starting with one would put its copy on another flow's production
+# tables (marketplace namespace "rainforest" -> lakehouse/rainforest/bronze/orders).
+PRODUCTION_ROOTS = frozenset(
+    {
+        "bronze",
+        "silver",
+        "gold",
+        "rainforest",
+        "fact_page_views",
+        "marketplace",
+        "dead_letter",
+        "user_actions",
+        "clickstream",
+        "events",
+        "erp",
+        "shop",
+    }
+)
 
 
 class UnsafeNameError(ValueError):
@@ -27,6 +49,29 @@ def safe_prefix(value: str, setting: str) -> str:
             "separated by '/' (at most 8 segments of 64 characters)"
         )
     return stripped
+
+
+def safe_namespace(value: str, setting: str) -> str:
+    """A namespace (a whole copy of a flow's lake under <bucket>/<namespace>/): a safe prefix whose first
+    segment is none of PRODUCTION_ROOTS, so no namespace resolves to another flow's production tables."""
+    stripped = safe_prefix(value, setting)
+    root = stripped.split("/", 1)[0]
+    if root.lower() in PRODUCTION_ROOTS:
+        raise UnsafeNameError(
+            f"{setting} {value!r} is not allowed: its first segment {root!r} is where production tables "
+            f"live ({', '.join(sorted(PRODUCTION_ROOTS))}); use another, e.g. _tests/<id>"
+        )
+    return stripped
+
+
+def safe_topic(value: str, setting: str) -> str:
+    """A Kafka topic name (letters, digits, '.', '_', '-'), or UnsafeNameError naming `setting`."""
+    if not TOPIC_PATTERN.fullmatch(value):
+        raise UnsafeNameError(
+            f"{setting} {value!r} is not allowed: a Kafka topic is 1-249 letters, digits, '.', '_' and '-' "
+            "(a comma would subscribe to a second topic)"
+        )
+    return value
 
 
 def safe_table(value: str, setting: str) -> str:

@@ -306,3 +306,27 @@ def export_env_files() -> dict[str, str]:
             os.environ[name] = value
             _exported_from_files[name] = value
     return dict(_exported_from_files)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and each missing parent as 0700 (mkdir's `parents=True` ignores the mode for parents):
+    the lake, the warehouse, service data and credentials under SHOPFLOW_HOME are this user's alone."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.chmod(0o700)  # the umask may have taken bits off, never added: set it exactly
+    return path
+
+
+def ensure_private_home(settings: Settings | None = None) -> Path:
+    """SHOPFLOW_HOME created 0700, or tightened to 0700 when it exists and is ours (an older checkout made
+    it 0755): everything under it is then out of other users' reach, whatever mode a tool gave a subdir."""
+    home = (settings or get_settings()).home
+    private_dir(home)
+    if home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077:
+        home.chmod(0o700)
+    return home

@@ -16,6 +16,7 @@ same code:
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pendulum
@@ -78,7 +79,8 @@ def materialize(selection: str) -> str:
     return project_command(f"dagster asset materialize -m {DAGSTER_MODULE} --select '{selection}'")
 
 
-NOTIFY = "shopflow alert --job olist_pipeline --run-id {{ run_id }} --status "
+# A run id can be chosen by whoever triggers the run: quoted for bash, never pasted as shell text.
+NOTIFY = "shopflow alert --job olist_pipeline --run-id {{ run_id | shell_quote }} --status "
 
 with DAG(
     dag_id="olist_pipeline",
@@ -89,6 +91,7 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": RETRIES, "retry_delay": pendulum.duration(minutes=5)},
     tags=["shopflow", "olist", "marketplace", "dagster"],
+    user_defined_filters={"shell_quote": shlex.quote},
 ) as dag:
     check_freshness = BashOperator(
         task_id="check_freshness", bash_command=materialize("marketplace/olist_topic_offsets")

@@ -8,6 +8,8 @@ import datetime as dt
 import importlib
 import sys
 
+from shopflow_assets.identifiers import UnsafeNameError
+
 # (sub-command, module exposing `register(subparsers)`), imported lazily so `shopflow --help` stays fast.
 COMMAND_MODULES = (
     "shopflow_assets.cli.services",
@@ -88,9 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        from shopflow_assets.settings import ensure_private_home
+
+        ensure_private_home()  # every command may create data or state under it
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"shopflow: {exc}" if not str(exc).startswith("shopflow") else str(exc), file=sys.stderr)
+        return 2
+    except UnsafeNameError as exc:  # a name given on the command line (topic, prefix, namespace)
+        print(f"shopflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -323,7 +323,14 @@ def _produce_olist(args: argparse.Namespace) -> int:
         check_olist_folder(source, [STREAMED_FILES[table] for table in tables])
     except OlistSourceError as exc:
         raise UsageError(f"shopflow produce olist --source: {exc}") from None
+    from shopflow_assets.identifiers import UnsafeNameError, safe_topic
     from shopflow_assets.timestamp_formats import TimestampFormatError, parse_format_options
+
+    try:  # a comma in the suffix would make a consumer's `subscribe` read a second topic
+        for table in tables:
+            safe_topic(OLIST_TOPICS[table] + (f"_{args.topic_suffix}" if args.topic_suffix else ""), "topic")
+    except UnsafeNameError as exc:
+        raise UsageError(f"shopflow produce olist --topic-suffix: {exc}") from None
 
     try:
         timestamp_formats = parse_format_options(args.timestamp_format)

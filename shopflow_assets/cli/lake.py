@@ -41,9 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tables(args: argparse.Namespace):
+    from shopflow_assets.cli import UsageError
+    from shopflow_assets.identifiers import UnsafeNameError
     from shopflow_assets.resources.delta_tables import DeltaTables
 
-    return DeltaTables.from_settings(namespace=args.namespace)
+    try:
+        return DeltaTables.from_settings(namespace=args.namespace)
+    except UnsafeNameError as exc:
+        raise UsageError(f"shopflow lake: {exc}") from None
 
 
 def _usage_error(exc: Exception) -> int:

@@ -143,9 +143,12 @@ def ensure_topics(topics: dict[str, int], timeout: float = 30.0) -> dict[str, in
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    from shopflow_assets.identifiers import safe_topic
     from shopflow_assets.resources.kafka import kafka_client_config, require_kafka
     from shopflow_assets.settings import get_settings
 
+    for topic in topics:
+        safe_topic(topic, "topic")  # before the broker is asked anything
     settings = get_settings()
     require_kafka(settings)
     admin = AdminClient(kafka_client_config(settings, "admin"))

@@ -27,7 +27,7 @@ from shopflow_assets.devstack.process import (
     tail,
 )
 from shopflow_assets.devstack.spark_connect import SparkConnectService
-from shopflow_assets.settings import Settings, get_settings
+from shopflow_assets.settings import Settings, get_settings, private_dir
 
 # Start order: the JVMs first, so that they warm up while the others start.
 SERVICES: dict[str, NativeService] = {
@@ -145,8 +145,8 @@ def start_services(
     settings, generated = ensure_credentials(settings or get_settings())
     if generated:
         reporter.say("settings", f"generated {', '.join(generated)} into {generated_env_path(settings)}")
-    settings.services_dir.mkdir(parents=True, exist_ok=True)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.services_dir)  # service data and credentials: this user's only
+    private_dir(settings.logs_dir)
     # Two `up`s at once (two terminals, parallel test sessions) take turns instead of racing for ports.
     with file_lock(_stack_lock(settings)):
         return _up_locked(services, settings, reporter)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
@@ -105,6 +106,11 @@ class AlertResource(dg.ConfigurableResource):
         return channels
 
     def _post_webhook(self, payload: dict) -> bool:
+        # urllib also opens file:// and ftp:// URLs: a "webhook" of file:///... would read a local file
+        scheme = urllib.parse.urlsplit(self.webhook_url).scheme.lower()
+        if scheme not in ("http", "https"):
+            log.error("alert webhook not posted: the URL must be http(s), its scheme is %r", scheme)
+            return False
         request = urllib.request.Request(
             self.webhook_url,
             data=json.dumps(payload).encode(),

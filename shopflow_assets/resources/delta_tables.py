@@ -53,6 +53,11 @@ class DeltaTables:
     settings: Settings
     namespace: str = ""
 
+    def __post_init__(self) -> None:
+        from shopflow_assets.identifiers import safe_namespace  # the rule every other namespace follows
+
+        object.__setattr__(self, "namespace", safe_namespace(self.namespace, "--namespace"))
+
     @classmethod
     def from_settings(cls, settings: Settings | None = None, namespace: str = "") -> DeltaTables:
         return cls(settings or get_settings(), namespace)

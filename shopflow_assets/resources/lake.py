@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 import dagster as dg
 
-from shopflow_assets.settings import BUCKETS, Settings, get_settings
+from shopflow_assets.settings import BUCKETS, Settings, get_settings, private_dir
 
 Engine = Literal["spark", "duckdb", "native"]
 T = TypeVar("T")
@@ -188,7 +188,7 @@ class LocalLake(Lake):
         return self.root / bucket / key
 
     def _temp_file(self, target: Path, data: bytes) -> Path:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # raw objects and their copies: this user's only
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -69,9 +69,9 @@ class MarketplaceLake:
 
     def __post_init__(self) -> None:
         # the namespace ends up in Spark SQL (delta.`...`) and in dbt's delta_scan('...'): strict pattern
-        from shopflow_assets.identifiers import safe_prefix
+        from shopflow_assets.identifiers import safe_namespace
 
-        object.__setattr__(self, "namespace", safe_prefix(self.namespace, "namespace"))
+        object.__setattr__(self, "namespace", safe_namespace(self.namespace, "namespace"))
 
     def key(self, key: str) -> str:
         return f"{self.namespace}/{key}" if self.namespace else key

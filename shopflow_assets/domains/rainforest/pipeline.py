@@ -41,6 +41,12 @@ class RainforestLake:
     uri: Uri
     namespace: str = ""
 
+    def __post_init__(self) -> None:
+        # the namespace ends up in lake paths read by Spark and DuckDB: the marketplace's strict rule
+        from shopflow_assets.identifiers import safe_namespace
+
+        object.__setattr__(self, "namespace", safe_namespace(self.namespace, "rainforest namespace"))
+
     def path(self, layer: str, table: str) -> str:
         key = f"rainforest/{layer}/{table}"
         return self.uri("lakehouse", f"{self.namespace}/{key}" if self.namespace else key, "spark")

@@ -29,10 +29,12 @@ def kafka_stream(
     `max_offsets_per_trigger` caps a micro-batch (a bounded run then takes several batches, each committed);
     `min_partitions` splits a topic partition's range over several tasks so both cores parse.
     """
+    from shopflow_assets.identifiers import safe_topic
+
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers)
-        .option("subscribe", topic)
+        .option("subscribe", safe_topic(topic, "topic"))
         .option("startingOffsets", "earliest")
         # Offsets deleted by retention before we read them must fail the query, not vanish silently.
         .option("failOnDataLoss", "true")
