@@ -5,15 +5,20 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 DAGSTER_HOME ?= $(or $(SHOPFLOW_HOME),$(CURDIR)/.shopflow)/dagster
 export DAGSTER_HOME
 
-.PHONY: demo test setup lint format services-up services-down services-status dev bench clean
+.PHONY: demo test test-fast setup lint format services-up services-down services-status dev bench clean
 
 ## demo: install, then run the shop daily batch end to end on the embedded defaults (no services needed)
 demo: setup
 	$(UV) run shopflow demo --days 3
 
-## test: lint + the whole suite against real Kafka, MinIO, PostgreSQL and Spark (starts and stops them)
+## test: lint + the whole suite against real Kafka, MinIO, PostgreSQL and Spark (starts and stops them),
+## tier by tier (unit, stack, slow: docs/testing.md), with the wall time of each
 test:
 	bash scripts/test.sh
+
+## test-fast: the unit tier only (no services), after the set-up it needs
+test-fast:
+	bash scripts/test.sh fast
 
 ## setup: install uv if missing, then the locked Python environment
 setup:

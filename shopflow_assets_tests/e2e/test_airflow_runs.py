@@ -28,7 +28,7 @@ from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
 from shopflow_assets_tests.alerting import webhook_server
 from shopflow_assets_tests.unit.airflow_venv import AIRFLOW_PYTHON, DAGS_DIR
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 GOOD_DAY = dt.date(2025, 6, 5)
 BAD_DAY = dt.date(2025, 6, 6)

@@ -12,10 +12,11 @@ import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.stack
+
 DAY = "2025-03-01"
 
 
-@pytest.mark.e2e
 def test_dagster_cli_materializes_the_shop_lineage_for_a_partition(tmp_path):
     env = {
         **os.environ,

@@ -19,7 +19,7 @@ from shopflow_assets.datagen.olist import generate_olist
 from shopflow_assets.datagen.producer import Pace, ensure_topics, send
 from shopflow_assets.settings import reload_settings
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture

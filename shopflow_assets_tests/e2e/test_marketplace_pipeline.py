@@ -33,7 +33,7 @@ from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.settings import get_settings
 from shopflow_assets_tests.unit import marketplace_reference as ref
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.stack
 
 CSV = {
     "orders": "olist_orders_dataset.csv",

@@ -21,7 +21,7 @@ from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import get_settings, reload_settings
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.stack
 
 DAY = dt.date(2025, 6, 1)
 EMPTY_DAY = dt.date(2025, 6, 2)

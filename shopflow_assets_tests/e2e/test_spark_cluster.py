@@ -28,7 +28,7 @@ from shopflow_assets.datagen.producer import Pace, ensure_topics, send
 from shopflow_assets.datagen.shop import generate_shop_day
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.slow
 
 DAY = dt.date(2025, 8, 1)
 

@@ -20,7 +20,7 @@ from shopflow_assets.settings import PROJECT_ROOT
 from shopflow_assets_tests.e2e.browser import browser_page, free_port, screenshot, wait_http
 from shopflow_assets_tests.e2e.conftest import demo_environment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ASSET = dg.AssetKey(["shop", "fact_orders"])
 # Without a daemon, the instance must launch a run when it is submitted instead of queueing it.

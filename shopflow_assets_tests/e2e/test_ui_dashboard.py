@@ -17,7 +17,7 @@ from shopflow_assets.settings import PROJECT_ROOT, get_settings
 from shopflow_assets_tests.e2e.browser import browser_page, free_port, screenshot, wait_http
 from shopflow_assets_tests.e2e.conftest import demo_environment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 EMPTY_MARKERS = ("No results", "No data", "Data error", "Unexpected error", "error occurred")
 

@@ -35,7 +35,7 @@ from shopflow_assets_tests.e2e.conftest import demo_environment
 from shopflow_assets_tests.e2e.test_ui_dashboard import _cli, _login, _provision_module, render_board
 from shopflow_assets_tests.integration.erp_support import erp_stack, rows
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 QUERIES = PROJECT_ROOT / "sql" / "erp_dashboard_queries.sql"
 DAY = dt.date(2026, 11, 2)

@@ -24,7 +24,7 @@ from shopflow_assets.devstack import spark_cluster, stack
 from shopflow_assets.devstack.process import owned_pid, session_members
 from shopflow_assets.settings import PROJECT_ROOT, Settings, reload_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 LOOPBACK = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
 

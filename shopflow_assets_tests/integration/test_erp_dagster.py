@@ -18,7 +18,7 @@ from shopflow_assets.settings import get_settings
 from shopflow_assets_tests.alerting import alert_resource, evaluate_failure_sensor, smtp_server
 from shopflow_assets_tests.integration.erp_support import erp_stack, rows
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture

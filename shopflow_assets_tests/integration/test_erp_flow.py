@@ -13,7 +13,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from shopflow_assets import devstack
 from shopflow_assets.contracts.erp import SOURCE_TABLES
 from shopflow_assets.domains.erp import runner
 from shopflow_assets.resources.extract import InvalidIdentifierError
@@ -21,7 +20,7 @@ from shopflow_assets.resources.lake import LakeConflictError, LakeError
 from shopflow_assets.settings import get_settings
 from shopflow_assets_tests.integration.erp_support import erp_stack, rows
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
@@ -116,35 +115,6 @@ def test_inserted_and_updated_rows_reach_the_warehouse_with_a_new_fact_history_r
             "SELECT count(*) FROM (SELECT sales_order_id, source_last_updated FROM erp.fact_sales_order "
             "GROUP BY 1, 2 HAVING count(*) > 1) d",
         ) == [(0,)]
-
-
-def test_stopped_minio_leaves_the_watermark_and_the_next_run_delivers_exactly_the_missed_rows(erp, settings):
-    erp.run()
-    marks = erp.watermarks()
-    with erp.source() as src:
-        src.execute("UPDATE payment SET paid = NOT paid WHERE payment_id IN (1, 2, 3)")
-        src.execute("UPDATE design SET design_name = 'Storm' WHERE design_id = 1")
-    devstack.down(["minio"], settings, devstack.quiet_reporter())
-    try:
-        with pytest.raises(LakeError):
-            erp.ingest()
-        assert erp.watermarks() == marks  # nothing advanced
-    finally:
-        devstack.up(["minio"], settings, devstack.quiet_reporter())
-    result = erp.ingest()
-    assert {t: r.rows for t, r in result.written.items()} == {"payment": 3, "design": 1}
-    erp.transform()
-    erp.load()
-    with erp.warehouse() as wh:
-        assert rows(
-            wh,
-            "SELECT payment_id, count(*) FROM erp.fact_payment WHERE payment_id <= 4 GROUP BY 1 ORDER BY 1",
-        ) == [(1, 2), (2, 2), (3, 2), (4, 1)]
-        assert rows(wh, "SELECT design_name FROM erp.dim_design WHERE design_id = 1") == [("Storm",)]
-    with erp.source() as src:
-        total_versions = rows(src, "SELECT count(*) + 3 FROM payment")[0][0]
-    with erp.warehouse() as wh:
-        assert rows(wh, "SELECT count(*) FROM erp.fact_payment")[0][0] == total_versions
 
 
 def _source_fingerprint(erp) -> dict[str, str]:

@@ -25,7 +25,7 @@ from shopflow_assets.datagen.erp import simulate_erp
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 from shopflow_assets_tests.integration.erp_support import erp_stack, rows
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 BURSTS, CHANGES_PER_BURST = 6, 40
 

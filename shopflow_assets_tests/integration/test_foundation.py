@@ -26,7 +26,7 @@ from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from shopflow_assets.resources.spark import connect_server_command
 from shopflow_assets.resources.spark_jars import ensure_spark_jars
 from shopflow_assets.settings import get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 CLIENT = """
 import json, sys

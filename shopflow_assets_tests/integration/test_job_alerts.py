@@ -28,7 +28,7 @@ from shopflow_assets_tests.alerting import (
     webhook_server,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 DAY = "2025-03-14"
 SMTP_SECRET = "smtp-pass-91c2"

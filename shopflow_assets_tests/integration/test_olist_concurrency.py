@@ -26,7 +26,7 @@ from shopflow_assets.domains.marketplace.automation import (
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

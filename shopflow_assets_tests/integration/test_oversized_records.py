@@ -17,7 +17,7 @@ from shopflow_assets.settings import get_settings
 
 from .test_producers import consume_all
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from shopflow_assets.resources.extract import (
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.settings import SOURCE_DATABASES, WAREHOUSE_DATABASE, get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -27,7 +27,7 @@ from shopflow_assets.datagen.producer import Pace, ProduceManifest, ensure_topic
 from shopflow_assets.resources.kafka import kafka_client_config, require_kafka
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 TEST_TOPIC_PREFIXES = ("user_actions_", "clicks_", "raw_")

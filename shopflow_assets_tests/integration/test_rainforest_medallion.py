@@ -32,7 +32,7 @@ from shopflow_assets.resources.spark import SparkResource, get_spark_session
 from shopflow_assets.resources.warehouse import WarehouseResource, connect_warehouse
 from shopflow_assets.settings import get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 FIRST, LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 NEXT_DAY = dt.date(2026, 11, 1)

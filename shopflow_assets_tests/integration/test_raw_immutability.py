@@ -31,7 +31,7 @@ from shopflow_assets.devstack.credentials import CREDENTIAL_FIELDS
 from shopflow_assets.devstack.minio import RAW_UNLOCKED_HINT, s3_client
 from shopflow_assets.settings import reload_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 def _free_ports(count: int) -> list[int]:

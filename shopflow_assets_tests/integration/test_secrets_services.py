@@ -14,7 +14,7 @@ from shopflow_assets.devstack.base import DevstackError
 from shopflow_assets.devstack.postgres import PostgresService
 from shopflow_assets.settings import reload_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")

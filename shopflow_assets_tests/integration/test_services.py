@@ -13,7 +13,7 @@ from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running
 from shopflow_assets.settings import BUCKETS, reload_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")

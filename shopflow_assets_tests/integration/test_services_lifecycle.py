@@ -23,7 +23,7 @@ from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running, owned_pid, processes_in
 from shopflow_assets.settings import Settings, reload_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 
 def _free_ports(count: int) -> list[int]:

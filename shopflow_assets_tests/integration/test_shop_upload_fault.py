@@ -25,7 +25,7 @@ from shopflow_assets.resources.lake import LakeResource, build_lake
 from shopflow_assets.settings import reload_settings
 from shopflow_assets_tests.e2e.test_shop_batch import _forget_day
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 DAY = dt.date(2025, 8, 17)
 

@@ -29,7 +29,7 @@ settings, spark, run_id, topic = (
 )
 _finish, _stream_cli = streaming_tests._finish, streaming_tests._stream_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.slow
 
 COUNT = 4_000
 BATCH = "500"

@@ -37,7 +37,7 @@ from shopflow_assets.resources.streaming.resource import SparkStreamingResource
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 DATAGEN_KIND_TO_REASON = {
     ("not_json", None): "not_json",

@@ -15,7 +15,7 @@ import pytest
 from shopflow_assets.cli import main
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 DOC = PROJECT_ROOT / "docs" / "time-travel.md"
 BLOCK = re.compile(r"```(python|bash)\n(.*?)```", re.DOTALL)

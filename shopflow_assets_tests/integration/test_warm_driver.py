@@ -32,7 +32,7 @@ from shopflow_assets_tests.alerting import (
     webhook_server,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.stack
 
 BIN = Path(sys.executable).parent
 ATTACHED = "Spark: attached to the Connect server"

@@ -7,6 +7,8 @@ import pytest
 from shopflow_assets.settings import PROJECT_ROOT
 from shopflow_assets_tests.unit.airflow_venv import inspect_dags
 
+pytestmark = pytest.mark.unit
+
 # Runs inside airflow/.venv: loads the DAG folder like the scheduler does and describes what it found.
 _INSPECT = r"""
 import json, sys

@@ -16,6 +16,8 @@ from shopflow_assets_tests.alerting import (
     webhook_server,
 )
 
+pytestmark = pytest.mark.unit
+
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01")
 SMTP_SECRET = "smtp-pass-7f3a"
 

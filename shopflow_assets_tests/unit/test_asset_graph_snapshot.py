@@ -12,8 +12,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from shopflow_assets.definitions import defs
+
+pytestmark = pytest.mark.unit
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from shopflow_assets.domains.dbt import dbt_executable, dbt_resource
 from shopflow_assets.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def test_dbt_is_resolved_next_to_the_interpreter():

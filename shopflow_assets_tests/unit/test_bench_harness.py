@@ -7,6 +7,8 @@ import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import harness  # noqa: E402
 

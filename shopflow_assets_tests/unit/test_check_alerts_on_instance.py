@@ -8,8 +8,11 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from shopflow_assets_tests.alerting import alert_resource, evaluate_check_sensor, webhook_server
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,8 @@ import pytest
 
 from shopflow_assets.settings import CHILD_PROCESS_SECRETS, export_env_files, reload_settings
 
+pytestmark = pytest.mark.unit
+
 GENERATED = {
     "AWS_ACCESS_KEY_ID": "pipeline-user",
     "AWS_SECRET_ACCESS_KEY": "pipeline-secret-5e1",

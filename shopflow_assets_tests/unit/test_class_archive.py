@@ -5,9 +5,13 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from shopflow_assets.resources import class_archive
 from shopflow_assets.resources.spark import spark_conf
 from shopflow_assets.settings import Settings
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_archive_is_keyed_by_the_jar_set_and_lives_beside_the_jars(tmp_path):

@@ -10,6 +10,8 @@ import pytest
 
 from shopflow_assets import cli
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("argv", "says"),

@@ -11,6 +11,8 @@ from shopflow_assets.contracts.clickstream import FactPageViewsSchema
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

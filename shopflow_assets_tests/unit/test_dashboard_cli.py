@@ -10,6 +10,8 @@ from shopflow_assets.cli import main
 from shopflow_assets.cli.dashboard import ensure_secret_key, superset_env
 from shopflow_assets.settings import reload_settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):

@@ -9,6 +9,8 @@ import yaml
 
 from shopflow_assets.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 DASHBOARD_DIR = PROJECT_ROOT / "dashboard"
 ENV = {
     "SHOPFLOW_DASHBOARD_SNAPSHOT": "/data/snapshot.duckdb",

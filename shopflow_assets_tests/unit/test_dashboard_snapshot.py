@@ -16,6 +16,8 @@ import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def snapshot():

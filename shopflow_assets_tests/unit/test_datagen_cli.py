@@ -11,6 +11,8 @@ import pytest
 from shopflow_assets import cli
 from shopflow_assets.settings import reload_settings
 
+pytestmark = pytest.mark.unit
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -28,6 +28,8 @@ from shopflow_assets.datagen.events import (
 )
 from shopflow_assets.datagen.olist import generate_olist
 
+pytestmark = pytest.mark.unit
+
 
 def _first_chunks(stream, n=2):
     return list(itertools.islice(stream, n))

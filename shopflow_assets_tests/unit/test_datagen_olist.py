@@ -11,6 +11,8 @@ import pytest
 from shopflow_assets.datagen import olist
 from shopflow_assets.datagen.olist import COLUMNS, FILES, OlistManifest, generate_olist
 
+pytestmark = pytest.mark.unit
+
 
 def _read(folder, name):
     return pd.read_csv(folder / name, dtype=str, keep_default_na=False, encoding="utf-8-sig")

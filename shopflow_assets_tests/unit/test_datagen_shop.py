@@ -21,6 +21,8 @@ from shopflow_assets.datagen.shop import (
     shop_sizes,
 )
 
+pytestmark = pytest.mark.unit
+
 DAY = dt.date(2024, 1, 1)
 FILES = ("Users.csv", "Products.csv", "Orders.csv")
 

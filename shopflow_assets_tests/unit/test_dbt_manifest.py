@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from shopflow_assets.domains.dbt import manifest_is_stale
+
+pytestmark = pytest.mark.unit
 
 
 def _touch(path, mtime: float) -> None:

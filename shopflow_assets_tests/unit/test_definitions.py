@@ -6,6 +6,8 @@ import pytest
 from shopflow_assets.definitions import defs
 from shopflow_assets.resources import RESOURCE_KEYS
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def repository():

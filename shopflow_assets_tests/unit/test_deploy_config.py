@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
 import yaml
 
 from shopflow_assets.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
 
 HELM = PROJECT_ROOT / "deploy" / "helm"
 

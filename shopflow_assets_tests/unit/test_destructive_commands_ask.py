@@ -10,6 +10,8 @@ import pytest
 
 from shopflow_assets.cli import main
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -31,6 +31,8 @@ from shopflow_assets.devstack.spark_connect import SparkConnectService, remote_u
 from shopflow_assets.devstack.stack import select
 from shopflow_assets.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 def _properties(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))

@@ -14,6 +14,8 @@ from shopflow_assets.devstack.credentials import (
 )
 from shopflow_assets.settings import Settings, reload_settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def _settings_cache():

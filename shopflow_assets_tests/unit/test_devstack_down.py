@@ -12,6 +12,8 @@ from shopflow_assets.devstack.process import LaunchSpec, is_running, spawn
 from shopflow_assets.devstack.stack import SERVICES, stop_services
 from shopflow_assets.settings import Settings, reload_settings
 
+pytestmark = pytest.mark.unit
+
 # A service stand-in that starts a child in its session, as PostgreSQL's postmaster or a JVM launcher does.
 PARENT = (
     "import subprocess, sys, time; "

@@ -26,6 +26,8 @@ from shopflow_assets.devstack.process import (
 from shopflow_assets.devstack.stack import STOPPED, require_healthy, status
 from shopflow_assets.settings import Settings, reload_settings
 
+pytestmark = pytest.mark.unit
+
 SLEEPER = "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN if 'stubborn' in sys.argv else signal.SIG_DFL); print('handler-set'.upper(), flush=True); time.sleep(120)"
 
 

@@ -7,6 +7,8 @@ import yaml
 
 from shopflow_assets.settings import BUCKETS, PROJECT_ROOT
 
+pytestmark = pytest.mark.unit
+
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|ACCESS_KEY|TOKEN)", re.IGNORECASE)

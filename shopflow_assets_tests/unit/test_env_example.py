@@ -1,6 +1,10 @@
 """Every variable the settings read is documented in .env.example, so a user can find each knob."""
 
+import pytest
+
 from shopflow_assets.settings import PROJECT_ROOT, Settings
+
+pytestmark = pytest.mark.unit
 
 
 def _documented() -> set[str]:

@@ -4,6 +4,8 @@ import pytest
 
 from shopflow_assets_tests.unit.airflow_venv import inspect_dags
 
+pytestmark = pytest.mark.unit
+
 _INSPECT = r"""
 import json, sys
 from airflow.models.dagbag import DagBag

@@ -3,9 +3,12 @@
 import socket
 
 import dagster as dg
+import pytest
 
 from shopflow_assets.domains.erp.automation import erp_change_sensor
 from shopflow_assets.resources.postgres import PostgresResource
+
+pytestmark = pytest.mark.unit
 
 
 def _closed_port() -> int:

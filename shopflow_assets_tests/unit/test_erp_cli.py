@@ -7,6 +7,8 @@ from shopflow_assets.cli import build_parser, main
 from shopflow_assets.datagen.erp import CHANGE_KINDS, ErpSizes
 from shopflow_assets.resources.postgres import PostgresResource
 
+pytestmark = pytest.mark.unit
+
 
 def test_erp_commands_share_the_generate_group_and_add_simulate_and_erp():
     parser = build_parser()

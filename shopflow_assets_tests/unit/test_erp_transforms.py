@@ -4,9 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 
 from shopflow_assets.contracts.erp import expected_columns, schema_drift, source_ddl, warehouse_ddl
 from shopflow_assets.domains.erp import transforms
+
+pytestmark = pytest.mark.unit
 
 UTC = dt.UTC
 CEST = dt.timezone(dt.timedelta(hours=2))

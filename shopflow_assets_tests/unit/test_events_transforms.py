@@ -12,6 +12,8 @@ from shopflow_assets.domains.events.pipeline import write_user_action_batch
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 SAMPLE_EVENT = {
     "timestamp": "2023-10-23T12:34:56Z",
     "event_name": "view",

@@ -14,6 +14,8 @@ from shopflow_assets.resources.extract import (
     checked_identifier,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_for_day_covers_exactly_the_utc_day():
     window = ChangeWindow.for_day(dt.date(2026, 2, 28))

@@ -13,6 +13,8 @@ from shopflow_assets.domains.clickstream.pipeline import PageViewRunSummary
 from shopflow_assets.domains.clickstream.transforms import parse_clicks
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

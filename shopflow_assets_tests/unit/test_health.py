@@ -4,6 +4,8 @@ import pytest
 
 from shopflow_assets.devstack.health import ServiceUnavailableError, require_reachable, split_address
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("address", "expected"),

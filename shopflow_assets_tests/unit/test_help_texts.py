@@ -7,7 +7,11 @@ import argparse
 import re
 from pathlib import Path
 
+import pytest
+
 from shopflow_assets.cli import build_parser
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 JARGON = re.compile(r"seed[-_ ]?0\d\d", re.IGNORECASE)

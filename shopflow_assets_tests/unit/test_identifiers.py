@@ -16,6 +16,8 @@ from shopflow_assets.identifiers import (
     safe_table,
 )
 
+pytestmark = pytest.mark.unit
+
 ATTACKS = [
     "x; DROP TABLE fact_orders; --",
     "a' OR '1'='1",

@@ -10,6 +10,8 @@ from shopflow_assets.cli import main
 from shopflow_assets.resources.delta_tables import DELTA_TABLES, DeltaTables, VersionError, parse_as_of
 from shopflow_assets.settings import get_settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def local_lake(tmp_path, monkeypatch):

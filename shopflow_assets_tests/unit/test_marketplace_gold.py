@@ -22,6 +22,8 @@ from shopflow_assets.resources.warehouse import ensure_extension_directory
 from shopflow_assets.settings import PROJECT_ROOT
 from shopflow_assets_tests.unit import marketplace_reference as ref
 
+pytestmark = pytest.mark.unit
+
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 

@@ -22,6 +22,8 @@ from shopflow_assets.domains.marketplace.transforms import (
 )
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

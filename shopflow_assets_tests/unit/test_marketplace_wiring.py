@@ -1,8 +1,11 @@
 """Dagster wiring of the marketplace: graph, job order, schedule, blocking checks, sensor maths."""
 
 import dagster as dg
+import pytest
 
 from shopflow_assets.domains.marketplace.automation import unprocessed_messages
+
+pytestmark = pytest.mark.unit
 
 
 def repository():

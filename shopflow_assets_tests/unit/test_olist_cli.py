@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shopflow_assets.cli import build_parser, main
 from shopflow_assets.cli.olist import _dbt, _quality
+
+pytestmark = pytest.mark.unit
 
 
 def test_dbt_and_quality_are_sub_commands():

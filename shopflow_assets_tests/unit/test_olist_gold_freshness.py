@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pytest
 
 from shopflow_assets.domains.marketplace.checks import MAX_GOLD_AGE, evaluate_gold_freshness
+
+pytestmark = pytest.mark.unit
 
 NOW = dt.datetime(2026, 12, 3, 6, 30)
 

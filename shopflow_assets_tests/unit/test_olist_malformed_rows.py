@@ -1,8 +1,12 @@
 """Batch Olist CSVs with short or long records: quarantined with their line number and rule, the good ones
 load (Spark's permissive reader alone would pad or cut them silently)."""
 
+import pytest
+
 from shopflow_assets.contracts.marketplace import ORDER_PAYMENTS, ORDER_REVIEWS
 from shopflow_assets.domains.marketplace.transforms import TOO_FEW_FIELDS, TOO_MANY_FIELDS, scan_csv_records
+
+pytestmark = pytest.mark.unit
 
 HEADER = ",".join(ORDER_PAYMENTS.columns)
 # BOM, CRLF, a quoted comma, a short and a long record, trailing spreadsheet blanks (physical lines 1..9)

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from shopflow_assets.domains.marketplace.automation import (
@@ -17,6 +18,8 @@ from shopflow_assets.domains.marketplace.automation import (
 )
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIGS = (ROOT / "docker" / "dagster.yaml", ROOT / "shopflow_assets" / "dagster_instance.yaml")

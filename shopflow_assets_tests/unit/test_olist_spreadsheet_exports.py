@@ -20,6 +20,8 @@ from shopflow_assets.datagen.olist_files import (
     read_olist_csv,
 )
 
+pytestmark = pytest.mark.unit
+
 BLANK_ROWS = 30_000
 
 

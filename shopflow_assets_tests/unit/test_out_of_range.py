@@ -13,6 +13,8 @@ from shopflow_assets.contracts import shop as contract
 from shopflow_assets.domains.shop import transforms
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

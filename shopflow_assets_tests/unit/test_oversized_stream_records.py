@@ -16,6 +16,8 @@ from shopflow_assets.domains.events.transforms import parse_user_actions
 from shopflow_assets.domains.marketplace.transforms import parse_messages
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

@@ -19,6 +19,8 @@ from shopflow_assets.domains.marketplace.transforms import bronze_rows, parse_me
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.streaming.parse import dead_letter_frame
 
+pytestmark = pytest.mark.unit
+
 # How the parse functions appear in an optimized plan: Spark's JSON-to-struct and JSON-to-variant.
 PARSE_MARKERS = ("from_json", "jsontostructs", "parseJson", "parse_json")
 

@@ -20,6 +20,8 @@ from shopflow_assets.datagen.olist import COLUMNS, ORDER_ITEMS, ORDERS
 from shopflow_assets.datagen.olist_files import read_olist_csv
 from shopflow_assets.identifiers import PREFIX_PATTERN, UnsafeNameError, safe_prefix
 
+pytestmark = pytest.mark.unit
+
 FAST = settings(max_examples=150, deadline=None)
 # Spark examples are whole batches; no shrinking (each step would be a Spark job): the failing batch is printed
 SPARK = settings(

@@ -16,6 +16,8 @@ from shopflow_assets.domains.marketplace.quarantine_ratio import (
 from shopflow_assets.domains.marketplace.transforms import split_valid, typed_with_reasons
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 
 def test_rule_column_and_verdict():
     columns = ORDERS.columns

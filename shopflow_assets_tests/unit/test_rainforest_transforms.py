@@ -15,6 +15,8 @@ from pyspark.sql import Row
 from shopflow_assets.domains.rainforest import transforms as T
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 D1 = dt.date(2026, 11, 1)
 D2 = dt.date(2026, 11, 2)
 UTC = dt.UTC

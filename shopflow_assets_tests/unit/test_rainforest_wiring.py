@@ -8,6 +8,8 @@ from shopflow_assets.contracts.rainforest import SOURCE_TABLES
 from shopflow_assets.datagen.rainforest import RainforestError, Sizes, seller_ids_for
 from shopflow_assets.definitions import defs
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def repo():

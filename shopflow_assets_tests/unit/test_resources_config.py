@@ -16,6 +16,8 @@ from shopflow_assets.resources.spark import connect_conf, s3a_conf, spark_conf
 from shopflow_assets.resources.warehouse import dbt_duckdb_profile, s3_secret_sql, setup_sql
 from shopflow_assets.settings import PROJECT_ROOT, Settings
 
+pytestmark = pytest.mark.unit
+
 
 def make_settings(tmp_path: Path, **env: str) -> Settings:
     return Settings(_env_file=None, SHOPFLOW_HOME=str(tmp_path), **env)

@@ -14,6 +14,8 @@ from shopflow_assets.resources.lake import (
 )
 from shopflow_assets.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def lake(tmp_path):

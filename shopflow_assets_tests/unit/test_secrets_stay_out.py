@@ -6,11 +6,14 @@ from __future__ import annotations
 import stat
 
 import psycopg.conninfo
+import pytest
 from pydantic import SecretStr
 
 from shopflow_assets.redact import redact, redact_url, scram_sha256_verifier
 from shopflow_assets.resources.spark import connect_server_command
 from shopflow_assets.settings import get_settings
+
+pytestmark = pytest.mark.unit
 
 
 def test_redact_helpers():

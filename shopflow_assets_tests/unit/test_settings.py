@@ -2,6 +2,8 @@ import pytest
 
 from shopflow_assets.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults_are_the_embedded_local_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("SHOPFLOW_ENV", raising=False)

@@ -13,6 +13,8 @@ from shopflow_assets.domains.shop.checks import CHECK_SPECS, evaluate_checks
 from shopflow_assets.domains.shop.definitions import days_between, shop_definitions
 from shopflow_assets.domains.shop.transforms import parse_raw_object_key, raw_object_key
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def repository():

@@ -16,6 +16,8 @@ from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.warehouse import WarehouseResource, connect_warehouse
 from shopflow_assets.settings import reload_settings
 
+pytestmark = pytest.mark.unit
+
 ITEMS = register_contract(
     DatasetContract(
         name="test.items",

@@ -9,6 +9,8 @@ import pytest
 from shopflow_assets.domains.shop import transforms
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 USERS = "user_id,signup_date,country\nu1,2025-01-01T10:00:00Z,France\nu2,2025-01-02T10:00:00Z,Spain\n"
 PRODUCTS = "product_id,category,price\np1,books,12.50\np2,toys,3.00\n"
 # 10 orders, 7 with spreadsheet-style timestamps the shop contract does not accept, one with a bad quantity

@@ -13,6 +13,8 @@ from shopflow_assets.datagen.shop import ShopManifest, generate_shop_day
 from shopflow_assets.domains.shop import transforms
 from shopflow_assets.resources.spark import get_spark_session
 
+pytestmark = pytest.mark.unit
+
 DAY = dt.date(2026, 1, 1)
 
 

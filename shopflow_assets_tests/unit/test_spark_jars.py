@@ -20,6 +20,8 @@ from shopflow_assets.resources.spark_jars import (
 )
 from shopflow_assets.settings import Settings, get_settings
 
+pytestmark = pytest.mark.unit
+
 POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 

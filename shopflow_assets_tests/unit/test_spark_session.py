@@ -11,6 +11,8 @@ from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def spark():

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shopflow_assets.cli import build_parser
 from shopflow_assets.cli.stream import actions_config, page_views_config
+
+pytestmark = pytest.mark.unit
 
 
 def test_page_views_defaults_are_the_contract_locations():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from shopflow_assets.domains.clickstream.definitions import defs as clickstream_defs
 from shopflow_assets.domains.events.definitions import defs as events_defs
 from shopflow_assets.resources import build_resources
+
+pytestmark = pytest.mark.unit
 
 
 def _merged() -> dg.Definitions:

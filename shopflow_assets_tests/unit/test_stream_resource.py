@@ -16,6 +16,8 @@ from shopflow_assets.resources.streaming.checkpoints import (
 )
 from shopflow_assets.resources.streaming.runner import QueryReport
 
+pytestmark = pytest.mark.unit
+
 OFFSET_LOG = "\n".join(
     [
         "v1",

@@ -17,6 +17,8 @@ import pytest
 from shopflow_assets.devstack import minio_iam
 from shopflow_assets.settings import BUCKETS, PROJECT_ROOT, SOURCE_DATABASES, WAREHOUSE_DATABASE, Settings
 
+pytestmark = pytest.mark.unit
+
 INFRA = PROJECT_ROOT / "infra"
 PINNED = re.compile(r"^\d+\.\d+\.\d+$")
 TEMPLATEFILE = re.compile(r'^\$\{templatefile\("\$\{path\.module\}/([^"]+)", local\.policy_vars\)\}$')

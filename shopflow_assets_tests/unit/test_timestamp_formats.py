@@ -17,6 +17,8 @@ from shopflow_assets.timestamp_formats import (
     parse_format_options,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def _detect(values, declared=None):
     pairs = list(enumerate(values, start=2))
