@@ -17,10 +17,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:  # rich is imported when a download shows its status line, not when the code location loads
+    from rich.console import Console
 
 POM_PATH = PROJECT_ROOT / "spark" / "pom.xml"
 MAVEN_SETTINGS_PATH = PROJECT_ROOT / "spark" / "maven-settings.xml"
@@ -105,7 +107,11 @@ def ensure_spark_jars(settings: Settings | None = None, console: Console | None 
         jars = cached_spark_jars(settings)
         if jars is not None:
             return jars
-        _download(settings, folder, console or Console(stderr=True))
+        if console is None:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        _download(settings, folder, console)
     return sorted(folder.glob("*.jar"))
 
 
