@@ -326,7 +326,10 @@ def ensure_private_home(settings: Settings | None = None) -> Path:
     """SHOPFLOW_HOME created 0700, or tightened to 0700 when it exists and is ours (an older checkout made
     it 0755): everything under it is then out of other users' reach, whatever mode a tool gave a subdir."""
     home = (settings or get_settings()).home
-    private_dir(home)
-    if home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077:
-        home.chmod(0o700)
+    try:
+        private_dir(home)
+        if home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077:
+            home.chmod(0o700)
+    except OSError:
+        pass  # best effort: a read-only or foreign home is reported by whatever needs to write in it
     return home
