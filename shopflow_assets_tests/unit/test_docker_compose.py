@@ -288,3 +288,21 @@ def test_every_state_path_a_service_is_given_is_on_a_volume(compose):
             if path and not any(path == t or path.startswith(t.rstrip("/") + "/") for t in targets):
                 unmounted.append(f"{name}: {key}={env[key]}")
     assert not unmounted, f"paths not on any volume of their service: {unmounted}"
+
+
+def test_dagster_runs_attach_to_the_compose_warm_driver(compose):
+    from shopflow_assets.settings import Settings
+
+    services = compose["services"]
+    connect = services["spark-connect"]
+    port = connect["command"][connect["command"].index("--port") + 1]
+    for name in ("dagster-webserver", "dagster-daemon"):
+        env = _environment(services[name])
+        settings = Settings(
+            _env_file=None,
+            **{k: v for k, v in env.items() if k.startswith(("SHOPFLOW_ENV", "SPARK_CONNECT"))},
+        )
+        assert settings.warm_driver_url == f"sc://spark-connect:{port}", name
+    # Runs are launched from the webserver and the daemon: neither may start before the server answers.
+    assert services["dagster-webserver"]["depends_on"]["spark-connect"] == {"condition": "service_healthy"}
+    assert "healthcheck" in connect
