@@ -242,7 +242,7 @@ class OlistManifest:
 def default_out_dir() -> Path:
     from shopflow_assets.settings import get_settings
 
-    return get_settings().home / "incoming" / "olist"
+    return get_settings().olist_csv_root  # where the pipeline reads them (SHOPFLOW_OLIST_CSV_DIR)
 
 
 def _unaccent(text: str) -> str:

@@ -189,7 +189,8 @@ def shop_sizes(day: dt.date, scale: float = 1.0, orders: int | None = None) -> S
 def default_out_dir(day: dt.date) -> Path:
     from shopflow_assets.settings import get_settings
 
-    return get_settings().home / "incoming" / "shop" / day.isoformat()
+    # Where the pipeline reads a day from (SHOPFLOW_SHOP_LANDING_DIR), not a path of its own.
+    return get_settings().shop_landing_root / day.isoformat()
 
 
 def _stream(seed: int, *key: int) -> np.random.Generator:

@@ -203,6 +203,8 @@ def get_spark_session(
     """
     global _session
     settings = settings or get_settings()
+    if settings.spark_remote:  # a stopped server says so first, whatever this process already runs
+        require_connect_server(settings.spark_remote)
     with _lock:
         if _session is not None and _is_alive(_session):
             _require_same_mode(_session, settings.spark_remote)
@@ -224,7 +226,6 @@ def _build_session(settings: Settings, app_name: str, extra_conf: Mapping[str, s
     from pyspark.sql import SparkSession
 
     if settings.spark_remote:
-        require_connect_server(settings.spark_remote)
         builder = SparkSession.builder.remote(settings.spark_remote).appName(app_name)
         for key, value in connect_conf(settings, extra_conf).items():
             builder = builder.config(key, value)

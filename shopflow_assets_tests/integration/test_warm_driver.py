@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -200,3 +201,111 @@ def test_a_run_whose_server_is_down_fails_at_its_first_spark_step_and_is_alerted
         evaluate_failure_sensor(instance, run, alert_resource(mailbox, hook))
     assert len(hook.posts) == 1 and len(mailbox.messages) == 1
     assert "shopflow services up spark-connect" in hook.posts[0]["error"]
+
+
+# --- the streams on the warm driver: their batch functions run beside the server ------------------
+
+
+@pytest.fixture
+def stream_run(server):
+    """A topic and lake prefix of this test's own, removed afterwards; the CLI runs attached to `server`."""
+    from confluent_kafka.admin import AdminClient
+
+    from shopflow_assets.datagen.producer import ensure_topics
+    from shopflow_assets.resources.kafka import kafka_client_config
+    from shopflow_assets.resources.lake import build_lake
+
+    settings = reload_settings().model_copy(update={"env": "docker"})
+    run_id = uuid.uuid4().hex[:10]
+    topic = f"shopflow_test_warm_{run_id}"
+    ensure_topics({topic: 2})
+    yield {"settings": settings, "topic": topic, "prefix": f"_tests/{run_id}", "server": server}
+    lake = build_lake(settings)
+    for bucket, prefix in (
+        ("lakehouse", f"_tests/{run_id}/"),
+        ("lakehouse", f"_checkpoints/_tests/{run_id}/"),
+        ("events", f"_tests/{run_id}/"),
+        ("quarantine", f"_tests/{run_id}/"),
+    ):
+        for key in lake.list_keys(bucket, prefix):
+            lake.client.delete_object(Bucket=bucket, Key=key)
+    admin = AdminClient(kafka_client_config(get_settings(), "admin"))
+    admin.delete_topics([topic])[topic].result(timeout=30)
+
+
+def _stream_on_warm_driver(flow: str, run: dict, tmp_path: Path, *extra: str) -> dict:
+    env = {
+        **os.environ,
+        "SHOPFLOW_ENV": "docker",
+        "SPARK_REMOTE": run["server"],
+        "SHOPFLOW_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+    }
+    command = [sys.executable, "-m", "shopflow_assets.cli", "stream", flow, "--once", "--quiet"]
+    command += ["--topic", run["topic"], "--prefix", run["prefix"], *extra]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])["summary"]
+
+
+def test_user_actions_on_the_warm_driver_account_for_every_record(stream_run, tmp_path):
+    from shopflow_assets.datagen.events import ActionOptions, Ratios, action_stream
+    from shopflow_assets.datagen.producer import Pace, send
+    from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.resources.spark import get_spark_session
+
+    count = 20_000
+    options = ActionOptions(
+        topic=stream_run["topic"], seed=13, count=count, ratios=Ratios(duplicate_rate=0.01, bad_rate=0.03)
+    )
+    manifest = send("actions", action_stream(options), pace=Pace(), count=count, progress=False)
+    bad = manifest.totals().bad
+    assert manifest.delivered == count and bad > 0
+
+    summary = _stream_on_warm_driver("actions", stream_run, tmp_path, "--max-offsets-per-trigger", "6000")
+    assert summary["accounted"] and summary["batches"] >= 4  # several batches, each counted beside the server
+    assert (summary["records_in"], summary["written"], summary["dead_lettered"]) == (count, count - bad, bad)
+    assert sum(summary["dead_letter_reasons"].values()) == bad
+
+    settings, prefix = stream_run["settings"], stream_run["prefix"]
+    lake = build_lake(settings)
+    spark = get_spark_session(settings)  # the test reads with its own in-process session
+    assert spark.read.parquet(lake.spark_uri("events", f"{prefix}/user_actions")).count() == count - bad
+    letters = spark.read.parquet(lake.spark_uri("quarantine", f"{prefix}/dead_letter/user_actions"))
+    assert letters.count() == bad
+
+
+def test_page_views_on_the_warm_driver_count_each_original_once(stream_run, tmp_path):
+    from shopflow_assets.datagen.events import ClickOptions, Ratios, click_stream
+    from shopflow_assets.datagen.producer import Pace, send
+    from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.resources.spark import get_spark_session
+
+    count = 4_000
+    options = ClickOptions(
+        topic=stream_run["topic"],
+        seed=17,
+        count=count,
+        events_per_second=10,
+        ratios=Ratios(duplicate_rate=0.05, bad_rate=0.02, late_rate=0.0),
+    )
+    manifest = send("clicks", click_stream(options), pace=Pace(), count=count, progress=False)
+    totals = manifest.totals()
+    assert manifest.delivered == count and totals.bad > 0 and totals.duplicates > 0
+
+    # One batch: no watermark yet, so every valid original counts once and every duplicate is dropped.
+    summary = _stream_on_warm_driver("page-views", stream_run, tmp_path)
+    assert summary["accounted"]
+    assert summary["written"] == totals.originals
+    assert (summary["dead_lettered"], summary["duplicates"], summary["dropped_late"]) == (
+        totals.bad,
+        totals.duplicates,
+        0,
+    )
+    assert summary["windows_upserted"] > 0
+
+    settings, prefix = stream_run["settings"], stream_run["prefix"]
+    lake = build_lake(settings)
+    spark = get_spark_session(settings)
+    table = spark.read.format("delta").load(lake.spark_uri("lakehouse", f"{prefix}/fact_page_views"))
+    assert table.agg({"views": "sum"}).first()[0] == totals.originals
+    assert table.count() == summary["windows_upserted"]

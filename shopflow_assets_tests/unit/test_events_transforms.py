@@ -6,9 +6,14 @@ import datetime as dt
 import json
 
 import pytest
+from pyspark.sql import Observation
 
 from shopflow_assets.contracts.events import OUTPUT_COLUMNS, UserActionEventsSchema
-from shopflow_assets.domains.events.pipeline import write_user_action_batch
+from shopflow_assets.domains.events.pipeline import (
+    observe_user_actions,
+    outcome_counts,
+    write_user_action_batch,
+)
 from shopflow_assets.domains.events.transforms import parse_user_actions, valid_user_actions
 from shopflow_assets.resources.spark import get_spark_session
 
@@ -120,8 +125,8 @@ def test_a_replayed_batch_replaces_its_own_output_instead_of_adding_to_it(spark,
     values = [event(), event(timestamp="2023-10-24T00:00:01Z"), "garbage"]
     output, letters = f"file://{tmp_path}/out", f"file://{tmp_path}/dlq"
     for _attempt in range(2):  # the same batch id twice: a crash after the write, then the replay
-        counts = write_user_action_batch(parse_user_actions(_records(spark, values)), 7, output, letters)
-    write_user_action_batch(parse_user_actions(_records(spark, [event()])), 8, output, letters)
+        counts = _write_observed(spark, values, 7, output, letters)
+    _write_observed(spark, [event()], 8, output, letters)
     assert counts == {"valid": 2, "not_json": 1}
     written = spark.read.parquet(output)
     assert written.count() == 3
@@ -159,11 +164,17 @@ def test_strings_that_look_like_other_json_types_are_judged_by_their_real_type(s
     assert rows[3].event_datetime == dt.datetime(2023, 10, 23)
 
 
+def _write_observed(spark, values, batch_id: int, output: str, letters: str) -> dict[str, int]:
+    """Write one batch as the stream does, observed as the stream is; returns its outcome counts."""
+    observation = Observation(f"batch_{batch_id}")
+    parsed = observe_user_actions(parse_user_actions(_records(spark, values)), observation)
+    write_user_action_batch(parsed, batch_id, output, letters)
+    return outcome_counts(observation.get)
+
+
 def test_batch_counts_add_up_to_the_records_read(spark, tmp_path):
     values = [event(), "garbage", event(timestamp=...), event(user_identifiers__id=7), event()]
-    counts = write_user_action_batch(
-        parse_user_actions(_records(spark, values)), 1, f"file://{tmp_path}/out", f"file://{tmp_path}/dlq"
-    )
+    counts = _write_observed(spark, values, 1, f"file://{tmp_path}/out", f"file://{tmp_path}/dlq")
     assert counts == {"valid": 2, "not_json": 1, "missing_timestamp": 1, "wrong_type:user_id": 1}
     assert spark.read.parquet(f"file://{tmp_path}/dlq").count() == 3
 

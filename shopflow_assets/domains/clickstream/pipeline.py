@@ -13,8 +13,10 @@ Used by the Dagster asset (bounded), `shopflow stream page-views` (continuous), 
 
 from __future__ import annotations
 
-import threading
+import json
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,22 +61,43 @@ class PageViewsConfig(StreamFlowConfig):
         return {"warehouse_table": f"{self.warehouse_table}_{prefix.replace('/', '_').replace('-', '_')}"}
 
 
+# On the warm driver the batch functions run beside the Spark Connect server, out of reach of the run's
+# Python objects: what they did reaches the run as data. The page-view MERGE marks its Delta commit with
+# the run's token and its counts; the dead letters are counted by a metric observed on their stream.
+COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+DEAD_LETTER_METRICS = "clicks_dead_letter_counts"
+
+
+def commit_mark(token: str, batch_id: int, windows: int, counted: int) -> str:
+    """The user metadata of one batch's MERGE commit: which run, which batch, what it did."""
+    return json.dumps({"run": token, "batch": batch_id, "windows": windows, "counted": counted})
+
+
 @dataclass
 class PageViewStats:
-    """What the foreachBatch handlers did, per batch id (a batch retried in this process overwrites)."""
+    """This run's mark on the page-view MERGE commits, and where to read them back."""
 
-    counted: dict[int, int] = field(default_factory=dict)  # events added to views (Σ new − old views)
-    windows: dict[int, int] = field(default_factory=dict)  # (window, url) rows upserted
-    dead_lettered: dict[int, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    table_path: str = ""
+    spark: Any = None  # the run's session, which reads the commits back
 
-    def totals(self) -> dict[str, int]:
-        with self.lock:
-            return {
-                "counted": sum(self.counted.values()),
-                "windows_upserted": sum(self.windows.values()),
-                "dead_lettered": sum(self.dead_lettered.values()),
-            }
+    def merged(self, commits: int) -> dict[int, dict[str, int]]:
+        """{batch id: {windows, counted}} of this run's MERGE commits among the table's last `commits`.
+
+        A batch merged twice in this run (a retry) counts once, as its last commit says.
+        """
+        history = self.spark.sql(
+            f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {int(commits)}"  # nosec B608 - our lake path
+        ).select("version", "userMetadata")
+        batches: dict[int, dict[str, int]] = {}
+        for row in sorted(history.collect(), key=lambda r: r.version):
+            mark = json.loads(row.userMetadata) if row.userMetadata else {}
+            if isinstance(mark, dict) and mark.get("run") == self.token:
+                batches[int(mark["batch"])] = {
+                    "windows": int(mark["windows"]),
+                    "counted": int(mark["counted"]),
+                }
+        return batches
 
 
 def ensure_delta_table(spark: SparkSession, path: str) -> None:
@@ -85,34 +108,44 @@ def ensure_delta_table(spark: SparkSession, path: str) -> None:
     spark.createDataFrame([], schema).write.format("delta").mode("ignore").save(path)
 
 
-def merge_page_views(spark: SparkSession, updates: DataFrame, path: str) -> tuple[list[Any], int]:
+def merge_page_views(
+    spark: SparkSession, updates: DataFrame, path: str, mark: Callable[[int, int], str] | None = None
+) -> tuple[list[Any], int]:
     """MERGE updated windows (absolute values) into the Delta table; returns (rows, events newly counted).
 
     `events newly counted` = Σ (new views − views already in the table) over the updated keys: a real
-    measure of what this batch added, 0 when a batch is replayed after it was already merged.
+    measure of what this batch added, 0 when a batch is replayed after it was already merged. `mark`
+    (windows, counted) -> the commit's user metadata. The MERGE is SQL, not the DeltaTable API, whose
+    Spark Connect form needs a Delta server plugin the warm driver does not have.
     """
-    from delta.tables import DeltaTable
-
     keys = list(contract.FACT_PAGE_VIEWS_KEYS)
     rows = updates.withColumn("updated_at", F.current_timestamp()).collect()
     if not rows:
         return [], 0
     frame = spark.createDataFrame(rows, schema=contract.FACT_PAGE_VIEWS_SPARK_DDL)
-    target = DeltaTable.forPath(spark, path)
     before = (
-        target.toDF()
+        spark.read.format("delta")
+        .load(path)
         .join(frame.select(*keys), keys)
         .agg(F.coalesce(F.sum("views"), F.lit(0)).alias("views"))
         .collect()[0]["views"]
     )
-    (
-        target.alias("t")
-        .merge(frame.alias("s"), " AND ".join(f"t.{k} = s.{k}" for k in keys))
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    return rows, sum(r["views"] for r in rows) - int(before)
+    counted = sum(r["views"] for r in rows) - int(before)
+    source = f"page_view_updates_{uuid.uuid4().hex}"
+    frame.createOrReplaceTempView(source)
+    if mark is not None:
+        spark.conf.set(COMMIT_METADATA_CONF, mark(len(rows), counted))
+    try:
+        on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        spark.sql(
+            f"MERGE INTO delta.`{path}` AS t USING {source} AS s ON {on} "  # nosec B608 - our path and names
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+    finally:
+        if mark is not None:
+            spark.conf.unset(COMMIT_METADATA_CONF)
+        spark.catalog.dropTempView(source)
+    return rows, counted
 
 
 def upsert_warehouse(settings: Settings, table: str, rows: list[Any], attempts: int = 20) -> None:
@@ -148,25 +181,28 @@ def start_page_view_queries(
     table_path = on.lake.spark_uri("lakehouse", config.table_key)
     dead_letter_path = on.lake.spark_uri("quarantine", config.dead_letter_key)
     ensure_delta_table(on.spark, table_path)
+    stats.table_path, stats.spark = table_path, on.spark
+    settings, token = on.settings, stats.token
 
+    # The batch functions use the batch's own session and plain values only: on the warm driver they run
+    # in a Python worker beside the server, where the run's session and objects do not exist.
     def upsert(updates: DataFrame, batch_id: int) -> None:
-        rows, counted = merge_page_views(on.spark, updates, table_path)
+        rows, _ = merge_page_views(
+            updates.sparkSession,
+            updates,
+            table_path,
+            mark=lambda windows, counted: commit_mark(token, batch_id, windows, counted),
+        )
         if rows and config.mirror_to_warehouse:
-            upsert_warehouse(on.settings, config.warehouse_table, rows)
-        with stats.lock:
-            stats.counted[batch_id] = counted
-            stats.windows[batch_id] = len(rows)
+            upsert_warehouse(settings, config.warehouse_table, rows)
 
-    def dead_letter(batch: DataFrame, batch_id: int) -> None:
-        letters = dead_letter_frame(parse_clicks(batch, config.max_future_skew), batch_id).persist()
+    def dead_letter(letters: DataFrame, batch_id: int) -> None:
+        letters = letters.withColumn("batch_id", F.lit(batch_id).cast("long")).persist()
         try:
-            count = letters.count()
-            if count:
+            if not letters.isEmpty():  # no empty batch folders
                 write_batch_partitioned_parquet(letters, dead_letter_path, ["batch_id"])
         finally:
             letters.unpersist()
-        with stats.lock:
-            stats.dead_lettered[batch_id] = count
 
     # Each query reads the topic itself, with its own checkpoint.
     windows = page_view_windows(
@@ -175,10 +211,13 @@ def start_page_view_queries(
     page_views = on.start(
         windows.writeStream.outputMode("update").foreachBatch(upsert), config.checkpoint_name
     )
-    letters = on.start(
-        on.read(config).writeStream.foreachBatch(dead_letter), config.dead_letter_checkpoint_name
+    letters = dead_letter_frame(parse_clicks(on.read(config), config.max_future_skew)).observe(
+        DEAD_LETTER_METRICS, F.count(F.lit(1)).alias("dead_lettered")
     )
-    return {PAGE_VIEWS_QUERY: page_views, DEAD_LETTER_QUERY: letters}
+    letters_query = on.start(
+        letters.writeStream.foreachBatch(dead_letter), config.dead_letter_checkpoint_name
+    )
+    return {PAGE_VIEWS_QUERY: page_views, DEAD_LETTER_QUERY: letters_query}
 
 
 @dataclass
@@ -232,16 +271,19 @@ def summarize(reports: dict[str, QueryReport], stats: PageViewStats) -> PageView
     check is that it is never negative and that what the table gained equals what dedup accepted.
     """
     main, letters = reports[PAGE_VIEWS_QUERY], reports[DEAD_LETTER_QUERY]
-    totals = stats.totals()
+    # Every MERGE of this run is among the table's last `main.batches` commits (the flow is its only
+    # writer); the margin covers a batch retried within the run.
+    merged = stats.merged(main.batches + 10) if main.batches else {}
+    dead_lettered = letters.observed.get("dead_lettered", 0)
     accepted = main.state_rows_updated.get(DEDUP_OPERATOR, 0)
-    duplicates = main.records_in - totals["dead_lettered"] - main.dropped_by_watermark - accepted
+    duplicates = main.records_in - dead_lettered - main.dropped_by_watermark - accepted
     return PageViewRunSummary(
         records_in=main.records_in,
-        counted=totals["counted"],
+        counted=sum(batch["counted"] for batch in merged.values()),
         duplicates=duplicates,
-        dead_lettered=totals["dead_lettered"],
+        dead_lettered=dead_lettered,
         dropped_late=main.dropped_by_watermark,
-        windows_upserted=totals["windows_upserted"],
+        windows_upserted=sum(batch["windows"] for batch in merged.values()),
         batches=main.batches,
         watermark=main.watermark,
         dead_letter_records_in=letters.records_in,

@@ -9,9 +9,7 @@ reader, including plain Parquet readers that do not know about Spark's commit lo
 
 from __future__ import annotations
 
-import threading
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark import StorageLevel
@@ -43,12 +41,31 @@ class UserActionsConfig(StreamFlowConfig):
     PREFIXED = ("output_key", "dead_letter_key", "checkpoint_name")
 
 
+# The counts of every batch travel as metrics observed on the stream (in the query's progress), not as
+# Python objects of the run: on the warm driver the batch function runs beside the Spark Connect server.
+USER_ACTION_METRICS = "user_action_counts"
+
+
+def observe_user_actions(
+    parsed: DataFrame, observation: str | Observation = USER_ACTION_METRICS
+) -> DataFrame:
+    """The parsed records, observed: records, valid rows and one count per dead-letter reason.
+
+    A stream is observed by name (the metrics arrive in each batch's progress); a batch frame through an
+    `Observation` (tests, benches).
+    """
+    reason = F.col("reason")
+    return parsed.observe(
+        observation,
+        F.count(F.lit(1)).alias("records"),
+        F.count_if(reason.isNull()).alias("valid"),
+        *[F.count_if(reason == name).alias(name) for name in contract.DEAD_LETTER_REASONS],
+    )
+
+
 @dataclass
 class UserActionStats:
-    written: dict[int, int] = field(default_factory=dict)
-    dead_lettered: dict[int, int] = field(default_factory=dict)
-    reasons: dict[int, dict[str, int]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Nothing is kept in the run: the counts are the query's observed metrics (`observe_user_actions`)."""
 
 
 @dataclass
@@ -94,37 +111,20 @@ def cache_batch(parsed: DataFrame) -> DataFrame:
 
 def write_user_action_batch(
     parsed: DataFrame, batch_id: int, output_path: str, dead_letter_path: str
-) -> dict[str, int]:
-    """Write one parsed micro-batch; returns {reason or "valid": count} (zeros left out).
+) -> None:
+    """Write one parsed micro-batch: the valid rows, then its dead letters from the same cache.
 
-    The batch is parsed once: the valid-row write fills a cache (`cache_batch`) and counts every reason
-    on the way (observe, no extra job); the dead letters are then read from that cache. A second parse
-    would cost more than the cache (docs/streaming.md).
+    The batch is parsed once: the valid-row write fills a cache (`cache_batch`), from which the dead
+    letters are read. A second parse would cost more than the cache (docs/streaming.md). The counts are
+    the stream's observed metrics, collected as the batch is written.
     """
-    reason = F.col("reason")
     parsed = cache_batch(parsed)
     try:
-        observation = Observation(f"user_actions_batch_{batch_id}_{uuid.uuid4().hex}")
-        observed = parsed.observe(
-            observation,
-            F.count(F.lit(1)).alias("records"),
-            F.count_if(reason.isNull()).alias("valid"),
-            *[F.count_if(reason == name).alias(name) for name in contract.DEAD_LETTER_REASONS],
-        )
-        rows = valid_user_actions(observed).withColumn(contract.BATCH_COLUMN, F.lit(batch_id).cast("long"))
+        rows = valid_user_actions(parsed).withColumn(contract.BATCH_COLUMN, F.lit(batch_id).cast("long"))
         write_batch_partitioned_parquet(rows, output_path, contract.PARTITION_COLUMNS)
-        counts = {name: int(count) for name, count in observation.get.items() if count}
-        records = counts.pop("records", 0)
-        if records != sum(counts.values()):  # a reason outside contract.DEAD_LETTER_REASONS: a parser bug
-            raise RuntimeError(
-                f"user_actions batch {batch_id}: {records} records but reasons account for {counts}; "
-                "every reason the parser gives must be listed in contracts.events.DEAD_LETTER_REASONS"
-            )
-        if records - counts.get("valid", 0):
-            # Dead letters are few: one file per batch instead of one per task.
-            letters = dead_letter_frame(parsed, batch_id).coalesce(1)
-            write_batch_partitioned_parquet(letters, dead_letter_path, [contract.BATCH_COLUMN])
-        return counts
+        # Dead letters are few: one file per batch instead of one per task; none written when none.
+        letters = dead_letter_frame(parsed, batch_id).coalesce(1)
+        write_batch_partitioned_parquet(letters, dead_letter_path, [contract.BATCH_COLUMN])
     finally:
         parsed.unpersist()
 
@@ -136,34 +136,39 @@ def start_user_action_query(
     dead_letter_path = on.lake.spark_uri("quarantine", config.dead_letter_key)
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        counts = write_user_action_batch(
-            parse_user_actions(batch, config.max_future_skew), batch_id, output_path, dead_letter_path
-        )
-        with stats.lock:
-            stats.written[batch_id] = counts.get("valid", 0)
-            stats.dead_lettered[batch_id] = sum(v for k, v in counts.items() if k != "valid")
-            stats.reasons[batch_id] = {k: v for k, v in counts.items() if k != "valid"}
+        write_user_action_batch(batch, batch_id, output_path, dead_letter_path)
 
-    query = on.start(on.read(config).writeStream.foreachBatch(handle), config.checkpoint_name)
+    parsed = observe_user_actions(parse_user_actions(on.read(config), config.max_future_skew))
+    query = on.start(parsed.writeStream.foreachBatch(handle), config.checkpoint_name)
     return {USER_ACTIONS_QUERY: query}
+
+
+def outcome_counts(observed: dict[str, int]) -> dict[str, int]:
+    """Observed metrics -> {"valid": n, reason: n} without zeros, checked to add up to the records."""
+    counts = {name: int(count) for name, count in observed.items() if count}
+    records = counts.pop("records", 0)
+    if records != sum(counts.values()):  # a reason outside contract.DEAD_LETTER_REASONS: a parser bug
+        raise RuntimeError(
+            f"user_actions: {records} records but reasons account for {counts}; "
+            "every reason the parser gives must be listed in contracts.events.DEAD_LETTER_REASONS"
+        )
+    return counts
 
 
 def summarize(reports: dict[str, QueryReport], stats: UserActionStats) -> UserActionRunSummary:
     report = reports[USER_ACTIONS_QUERY]
-    with stats.lock:
-        reasons: dict[str, int] = {}
-        for per_batch in stats.reasons.values():
-            for reason, count in per_batch.items():
-                reasons[reason] = reasons.get(reason, 0) + count
-        return UserActionRunSummary(
-            records_in=report.records_in,
-            written=sum(stats.written.values()),
-            dead_lettered=sum(stats.dead_lettered.values()),
-            batches=report.batches,
-            reasons=reasons,
-            batch_ids=sorted(stats.written),
-            records_per_second=report.records_per_second,
-        )
+    counts = outcome_counts(report.observed)
+    valid = counts.pop("valid", 0)
+    reasons = counts
+    return UserActionRunSummary(
+        records_in=report.records_in,
+        written=valid,
+        dead_lettered=sum(reasons.values()),
+        batches=report.batches,
+        reasons=reasons,
+        batch_ids=list(report.batch_ids),
+        records_per_second=report.records_per_second,
+    )
 
 
 run_user_actions = StreamFlow(start_user_action_query, UserActionStats, summarize)

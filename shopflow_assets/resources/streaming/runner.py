@@ -36,6 +36,7 @@ class QueryReport:
     observed: dict[str, int] = field(default_factory=dict)
     first_batch_id: int | None = None
     last_batch_id: int | None = None
+    batch_ids: list[int] = field(default_factory=list)  # the batches that read records, in order
     duration_s: float = 0.0
     processing_s: float = 0.0  # Σ triggerExecution of batches that read data
     watermark: str | None = None
@@ -53,6 +54,7 @@ class QueryReport:
         rows = int(progress.get("numInputRows") or 0)
         self.records_in += rows
         if rows:
+            self.batch_ids.append(batch_id)
             self.processing_s += (progress.get("durationMs") or {}).get("triggerExecution", 0) / 1000.0
         for op in progress.get("stateOperators") or []:
             self.dropped_by_watermark += int(op.get("numRowsDroppedByWatermark") or 0)
@@ -61,18 +63,38 @@ class QueryReport:
                 op.get("numRowsUpdated") or 0
             )
         for metrics in (progress.get("observedMetrics") or {}).values():
-            for key, value in metrics.items():
+            for key, value in observed_row(metrics).items():
                 self.observed[key] = self.observed.get(key, 0) + int(value or 0)
         self.watermark = (progress.get("eventTime") or {}).get("watermark", self.watermark)
 
 
 def progress_dict(progress: Any) -> dict[str, Any]:
-    """StreamingQueryProgress (an object in PySpark 4) or dict -> dict."""
+    """StreamingQueryProgress (an object in PySpark 4) or dict -> dict, the same from Spark Connect.
+
+    On Connect the object's `.json` leaves numInputRows empty and carries observed metrics as rows of
+    (values, schema); the attributes hold the real figures, so those are taken from the attributes.
+    """
     if progress is None:
         return {}
-    if isinstance(progress, dict):
+    if not hasattr(progress, "numInputRows"):  # a plain dict
         return progress
-    return json.loads(progress.json)
+    data = json.loads(progress.json)
+    data["numInputRows"] = progress.numInputRows
+    data["observedMetrics"] = {
+        name: observed_row(row) for name, row in (progress.observedMetrics or {}).items()
+    }
+    return data
+
+
+def observed_row(row: Any) -> dict[str, Any]:
+    """One observation's metrics as {name: value}, from a classic Row or a Connect (values, schema) row."""
+    if isinstance(row, dict):
+        return row
+    values = row.asDict()
+    if set(values) == {"values", "schema"} and isinstance(values["schema"], dict):
+        names = [field["name"] for field in values["schema"]["fields"]]
+        return dict(zip(names, values["values"], strict=True))
+    return values
 
 
 class StreamingRunner:
