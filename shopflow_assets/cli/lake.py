@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=cmd_show)
     restore = table_command("restore", "make an old version current again (a new commit; history is kept)")
     restore.add_argument("--to", type=int, required=True, dest="version", help="the version to restore")
+    restore.add_argument(
+        "--allow-streamed-source",
+        action="store_true",
+        help="restore a bronze table a silver stream reads anyway (refused without it): that stream then "
+        "fails until its checkpoint is deleted, and the removed rows are not read from Kafka again",
+    )
     restore.set_defaults(func=cmd_restore)
 
 
@@ -87,14 +93,24 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from shopflow_assets.resources.delta_tables import UnknownTableError, VersionError
+    from shopflow_assets.resources.delta_tables import (
+        STREAM_SOURCES,
+        StreamedSourceError,
+        UnknownTableError,
+        VersionError,
+    )
 
+    tables = _tables(args)
     try:
-        new_version, metrics = _tables(args).restore(args.table, args.version)
-    except (UnknownTableError, VersionError) as exc:
+        new_version, metrics = tables.restore(
+            args.table, args.version, allow_streamed_source=args.allow_streamed_source
+        )
+    except (UnknownTableError, VersionError, StreamedSourceError) as exc:
         return _usage_error(exc)
     changed = {k: v for k, v in metrics.items() if isinstance(v, int)}
     print(
         f"{args.table} restored to version {args.version} as new version {new_version} {json.dumps(changed)}"
     )
+    if args.table in STREAM_SOURCES:
+        print(tables.streamed_source_consequence(args.table))
     return 0

@@ -25,6 +25,11 @@ DELTA_TABLES: dict[str, tuple[str, str]] = {
     **{f"silver_{t.name}": ("lakehouse", f"silver/{t.name}") for t in SILVER_ORDER},
     "fact_page_views": FACT_PAGE_VIEWS_LOCATION,
 }
+# Tables a Structured Streaming query reads (table -> the table that stream writes): the streamed Olist
+# bronze tables, read by their silver stream (marketplace pipeline.build_silver). A restore commits its
+# removals as data changes, which that stream refuses to read (it has no skipChangeCommits), and the bronze
+# stream's Kafka checkpoint is already past the rows the restore removes, so they are never read again.
+STREAM_SOURCES: dict[str, str] = {f"bronze_{t.name}": f"silver_{t.name}" for t in ALL_TABLES if t.topic}
 
 
 class UnknownTableError(ValueError):
@@ -33,6 +38,19 @@ class UnknownTableError(ValueError):
 
 class VersionError(ValueError):
     """A version or timestamp the table's history does not have (a usage error)."""
+
+
+class StreamedSourceError(ValueError):
+    """A restore of a table a stream reads, without the explicit flag (a usage error)."""
+
+
+def checkpoint_key(namespace: str, table: str) -> str:
+    """The stream checkpoint of a marketplace table's writer, in bucket `lakehouse`: the runner's prefix,
+    then MarketplaceLake.checkpoint_name (its group is spelled here so the CLI does not import Spark)."""
+    from shopflow_assets.resources.streaming.checkpoints import CHECKPOINT_PREFIX
+
+    key = f"marketplace/{table}"
+    return f"{CHECKPOINT_PREFIX}/{namespace}/{key}" if namespace else f"{CHECKPOINT_PREFIX}/{key}"
 
 
 def parse_as_of(text: str) -> int | dt.datetime:
@@ -140,8 +158,48 @@ class DeltaTables:
         data = delta.to_pyarrow_table()
         return delta.version(), data.slice(0, limit) if limit is not None else data
 
-    def restore(self, table: str, version: int) -> tuple[int, dict[str, Any]]:
-        """Make `version` the current state with a new commit: (the new version, delta-rs's metrics)."""
+    def location(self, bucket: str, key: str) -> str:
+        """A lake location as the user sees it: a directory locally, s3://bucket/key on S3."""
+        return lake_uri(
+            None if self.settings.uses_s3 else self.settings.local_lake_dir, bucket, key, "native"
+        )
+
+    def streamed_source_refusal(self, table: str) -> str:
+        """Why a restore of a table a stream reads is refused, and what to do instead."""
+        silver = STREAM_SOURCES[table]
+        ns = f" --namespace {self.namespace}" if self.namespace else ""
+        bronze_checkpoint = self.location("lakehouse", checkpoint_key(self.namespace, table))
+        silver_checkpoint = self.location("lakehouse", checkpoint_key(self.namespace, silver))
+        return (
+            f"{table} is read by the stream of {silver}: a restore commits its removals as data changes, "
+            f"which that stream cannot read (every later silver run fails), and the rows it removes are not "
+            f"read from Kafka again. Instead: undo the bad rows where they were merged, with "
+            f"`shopflow lake restore {silver}{ns} --to VERSION`, then materialize the Olist gold again; or "
+            f"replay the topic from Kafka: with no Olist run going, delete {self.uri(table)}, "
+            f"{bronze_checkpoint} and {silver_checkpoint} and run olist_pipeline (the bronze stream reads "
+            f"the topic again from its earliest retained offset, silver's MERGE keeps the newest row per "
+            f"key). To restore anyway, pass --allow-streamed-source (docs/time-travel.md)."
+        )
+
+    def streamed_source_consequence(self, table: str) -> str:
+        """What a forced restore of a table a stream reads leaves to do."""
+        silver = STREAM_SOURCES[table]
+        silver_checkpoint = self.location("lakehouse", checkpoint_key(self.namespace, silver))
+        return (
+            f"{silver}'s stream cannot read this restore and fails from now on: delete {silver_checkpoint} "
+            f"so the next olist_pipeline run merges the restored {table} whole (silver keeps rows the "
+            f"restore removed: a MERGE never deletes). The bronze stream will not read the removed rows "
+            f"from Kafka again."
+        )
+
+    def restore(
+        self, table: str, version: int, *, allow_streamed_source: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Make `version` the current state with a new commit: (the new version, delta-rs's metrics).
+
+        A table a stream reads (STREAM_SOURCES) is refused unless `allow_streamed_source`."""
+        if table in STREAM_SOURCES and not allow_streamed_source:
+            raise StreamedSourceError(self.streamed_source_refusal(table))
         delta = self.open(table)
         latest = delta.version()
         if not 0 <= version < latest:

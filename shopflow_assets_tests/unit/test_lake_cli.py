@@ -62,3 +62,57 @@ def test_unknown_table_is_a_one_line_usage_error(local_lake, capsys):
     assert err.count("\n") == 1 and "unknown table 'silver_nope'" in err
     assert main(["lake", "history", "silver_orders"]) == 1  # known, but not materialized in this lake
     assert "no Delta table at" in capsys.readouterr().err
+
+
+def test_restoring_a_bronze_table_a_stream_reads_is_refused_with_what_to_do(local_lake, capsys):
+    # bronze_orders is read by the silver_orders stream: a restore's removals are data changes that
+    # stream cannot read, and the rows it removes are never read from Kafka again.
+    path = DeltaTables.from_settings().uri("bronze_orders")
+    write_deltalake(path, pa.table({"order_id": ["o1"], "order_status": ["delivered"]}))
+    write_deltalake(path, pa.table({"order_id": ["o2"], "order_status": ["shipped"]}), mode="append")
+
+    assert main(["lake", "restore", "bronze_orders", "--to", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "bronze_orders is read by the stream of silver_orders" in err
+    assert "shopflow lake restore silver_orders --to" in err  # what to restore instead
+    assert "_checkpoints/marketplace/bronze_orders" in err  # how to replay from Kafka
+    assert "--allow-streamed-source" in err
+    assert DeltaTable(path).version() == 1  # nothing was committed
+
+    # The explicit flag restores, and says what it leaves to do.
+    assert main(["lake", "restore", "bronze_orders", "--to", "0", "--allow-streamed-source"]) == 0
+    out = capsys.readouterr().out
+    assert "restored to version 0 as new version 2" in out
+    assert "_checkpoints/marketplace/silver_orders" in out
+    assert DeltaTable(path).to_pyarrow_table().to_pydict() == {
+        "order_id": ["o1"],
+        "order_status": ["delivered"],
+    }
+
+
+def test_every_streamed_bronze_table_is_guarded_and_the_rest_are_not():
+    from shopflow_assets.contracts.marketplace import ALL_TABLES
+    from shopflow_assets.resources.delta_tables import STREAM_SOURCES
+
+    streamed = {f"bronze_{t.name}" for t in ALL_TABLES if t.topic is not None}
+    assert streamed == {
+        "bronze_orders",
+        "bronze_order_items",
+        "bronze_customers",
+        "bronze_products",
+        "bronze_sellers",
+    }
+    assert set(STREAM_SOURCES) == streamed
+    assert all(STREAM_SOURCES[f"bronze_{name}"] == f"silver_{name}" for name in ("orders", "sellers"))
+
+
+def test_the_checkpoints_the_message_names_are_the_streams_own():
+    from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
+    from shopflow_assets.resources.delta_tables import checkpoint_key
+    from shopflow_assets.resources.streaming.checkpoints import CHECKPOINT_PREFIX
+
+    for namespace in ("", "walkthrough"):
+        lake = MarketplaceLake(lambda bucket, key, engine="native": key, namespace)
+        for table in ("bronze_orders", "silver_orders"):
+            # the streaming runner puts a query's checkpoint at <lakehouse>/<prefix>/<checkpoint_name>
+            assert checkpoint_key(namespace, table) == f"{CHECKPOINT_PREFIX}/{lake.checkpoint_name(table)}"
