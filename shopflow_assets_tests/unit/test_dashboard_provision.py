@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import duckdb
 import pytest
 import yaml
 
@@ -43,7 +44,7 @@ def test_repository_dashboards_render_with_every_chart_placed(provision):
     datasets = {body["uuid"]: body for path, body in files.items() if path.startswith("datasets/")}
     database = files["databases/shopflow-warehouse.yaml"]
     assert database["sqlalchemy_uri"] == "duckdb:////data/snapshot.duckdb"
-    assert database["extra"]["engine_params"]["connect_args"] == {"read_only": True}
+    assert database["extra"]["engine_params"]["connect_args"]["read_only"] is True
     erp = files["databases/erp-warehouse.yaml"]
     assert all(d["database_uuid"] in (database["uuid"], erp["uuid"]) for d in datasets.values())
 
@@ -59,6 +60,33 @@ def test_repository_dashboards_render_with_every_chart_placed(provision):
     tables = {d["table_name"] for d in datasets.values()}
     assert {"fact_page_views", "fact_orders", "gold_daily_sales", "gold_seller_performance"} <= tables
     assert {"gold_delivery_performance", "gold_customer_rfm"} <= tables
+
+
+def test_sql_lab_opens_the_warehouse_without_host_access_and_locked(provision, tmp_path):
+    # SQL Lab runs any SELECT on this connection: read-only alone still reads and writes host files.
+    files, _, _ = _bundle(provision)
+    connect_args = files["databases/shopflow-warehouse.yaml"]["extra"]["engine_params"]["connect_args"]
+    assert connect_args == {
+        "read_only": True,
+        "config": {"enable_external_access": False, "lock_configuration": True},
+    }
+    # What duckdb-engine does with them (duckdb.connect(path, read_only=..., config=...)), on a warehouse.
+    warehouse, secret = tmp_path / "snapshot.duckdb", tmp_path / "generated.env"
+    secret.write_text("SUPERSET_SECRET_KEY=not-for-sql-lab\n")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE fact_orders AS SELECT 1 AS order_id")
+    with duckdb.connect(str(warehouse), **connect_args) as con:
+        assert con.execute("SELECT count(*) FROM fact_orders").fetchone() == (1,)
+        for sql in (
+            f"SELECT content FROM read_text('{secret}')",
+            "SELECT content FROM read_text('/proc/self/environ')",
+            f"COPY (SELECT 1) TO '{tmp_path / 'written.csv'}'",
+        ):
+            with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+                con.execute(sql)
+        with pytest.raises(duckdb.InvalidInputException, match="configuration has been locked"):
+            con.execute("SET enable_external_access = true")
+    assert not (tmp_path / "written.csv").exists()
 
 
 def test_page_views_refresh_at_most_every_30_seconds(provision):
