@@ -14,6 +14,7 @@ Two environments (`SHOPFLOW_ENV`):
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -323,13 +324,19 @@ def private_dir(path: Path) -> Path:
 
 
 def ensure_private_home(settings: Settings | None = None) -> Path:
-    """SHOPFLOW_HOME created 0700, or tightened to 0700 when it exists and is ours (an older checkout made
-    it 0755): everything under it is then out of other users' reach, whatever mode a tool gave a subdir."""
+    """SHOPFLOW_HOME created 0700, or tightened when it exists and is ours (an older checkout made it 0755):
+    no other user may list or write it, whatever mode a tool gave a subdirectory.
+
+    Tightening keeps the execute (enter) bits: the PostgreSQL server runs as the `postgres` system user and
+    must pass through this directory to its data (devstack/postgres.ensure_traversable adds o+x). Taking it
+    away from a running server makes its next checkpoint fail and the server shut down.
+    """
     home = (settings or get_settings()).home
     try:
         private_dir(home)
-        if home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077:
-            home.chmod(0o700)
+        mode = home.stat().st_mode
+        if home.stat().st_uid == os.getuid() and mode & 0o066:
+            home.chmod(stat.S_IMODE(mode) & ~0o066)
     except OSError:
         pass  # best effort: a read-only or foreign home is reported by whatever needs to write in it
     return home

@@ -106,9 +106,14 @@ def test_shopflow_home_and_the_directories_made_under_it_are_0700(tmp_path, monk
     assert ensure_private_home(settings) == home
     for path in (home, home.parent):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
-    home.chmod(0o755)  # an older checkout's home is tightened
+    home.chmod(0o755)  # an older checkout's home is tightened: nobody else lists or writes it
     ensure_private_home(settings)
-    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.stat().st_mode) == 0o711
+    # The PostgreSQL system user was let through (o+x) to its data: a later command must not lock it out,
+    # or the running server fails its next checkpoint and shuts down (seen in a CI rehearsal).
+    home.chmod(0o701)
+    ensure_private_home(settings)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o701
     LocalLake(home / "lake").put_bytes("raw-data", "2024/01/01/users.csv", b"x")
     for path in (
         home / "lake",
