@@ -120,10 +120,11 @@ def test_postgres_rejects_a_wrong_password(settings):
 
 def test_status_reports_every_service_running_with_its_address(settings):
     statuses = {item.name: item for item in devstack.status()}
-    assert set(statuses) == {"kafka", "minio", "postgres"}
+    assert set(statuses) == {"kafka", "spark-connect", "minio", "postgres"}
     for item in statuses.values():
         assert item.state == "running", item
         assert item.pid is not None and is_running(item.pid)
     assert statuses["kafka"].address == settings.kafka_bootstrap_servers
     assert statuses["minio"].address == settings.s3_endpoint_url.rstrip("/")
     assert statuses["postgres"].address == f"{settings.postgres_host}:{settings.postgres_port}"
+    assert statuses["spark-connect"].address == f"sc://127.0.0.1:{settings.spark_connect_port}"
