@@ -193,7 +193,11 @@ def test_a_run_whose_server_is_down_fails_at_its_first_spark_step_and_is_alerted
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure.step_key == "shop_cleaned_tables"  # the first step that needs Spark; raw upload succeeded
-    message = failure.event_specific_data.error.message
+    error = failure.event_specific_data.error
+    while error.cause is not None:  # Dagster wraps the op's own error
+        error = error.cause
+    message = error.message.strip()
+    assert "\n" not in message  # one line
     assert f"sc://127.0.0.1:{port}" in message and "shopflow services up spark-connect" in message
 
     run = instance.get_run_by_id(result.run_id)
