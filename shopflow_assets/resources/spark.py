@@ -274,7 +274,7 @@ def _require_same_mode(session: SparkSession, remote: str | None) -> None:
         wanted = f"Spark Connect at {remote}" if remote else "an in-process SparkSession"
         raise RuntimeError(
             f"this process already runs {running} and was asked for {wanted}: use one process per mode "
-            "(Dagster runs each step in its own process; set SHOPFLOW_WARM_DRIVER=off to keep runs in-process)"
+            "(each Dagster run is a process of its own; SHOPFLOW_WARM_DRIVER=off keeps runs in-process)"
         )
 
 
