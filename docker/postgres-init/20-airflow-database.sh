@@ -9,4 +9,5 @@ psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres \
 SELECT format('CREATE ROLE %I LOGIN', :'airflow') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'airflow')\gexec
 ALTER ROLE :"airflow" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'airflow_password';
 SELECT format('CREATE DATABASE airflow OWNER %I', :'airflow') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'airflow')\gexec
+REVOKE CONNECT ON DATABASE airflow FROM PUBLIC;
 SQL

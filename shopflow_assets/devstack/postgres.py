@@ -20,6 +20,8 @@ from shopflow_assets.redact import redact, scram_sha256_verifier
 from shopflow_assets.settings import SOURCE_DATABASES, WAREHOUSE_DATABASE, Settings
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
+# The database initdb creates for administration; the bootstrap connects to it as the cluster owner.
+MAINTENANCE_DATABASE = "postgres"
 # A unix socket path longer than this (sun_path) cannot be bound.
 MAX_SOCKET_PATH = 107
 
@@ -75,8 +77,10 @@ def render_bootstrap_sql(
     Passwords are always set so that a changed POSTGRES_PASSWORD takes effect on the next `up`. They
     are sent as SCRAM verifiers and the session logs no statement: a failing ALTER ROLE would otherwise
     print a password into the server log. The
-    reader role can log in, read every table the owner creates in `public` of each database, and
-    nothing else: its sessions are read-only by default and it owns nothing. In `reporting_databases`
+    reader role can log in, connect to each of `extra_databases` (the sources and the warehouse) and no
+    other database (PUBLIC loses CONNECT on `database`, the extra ones and the maintenance database),
+    read every table the owner creates in `public` there, and nothing else: its sessions are read-only by
+    default and it owns nothing. In `reporting_databases`
     (the warehouse, read by the dashboards) it may read every schema the owner creates, not only `public`.
     """
     lines = [
@@ -102,6 +106,15 @@ def render_bootstrap_sql(
             f"SELECT format('CREATE DATABASE %I OWNER %I', {quote_literal(name)}, {quote_literal(user)}) "  # nosec B608 # values quoted with quote_literal
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {quote_literal(name)})\\gexec"
         )
+    # PostgreSQL lets PUBLIC (every role) connect to every database; here only the application role and
+    # the roles granted CONNECT below may (explicitly: a databases' owner from an older POSTGRES_USER
+    # may be another role). The maintenance database is the cluster owner's alone.
+    lines.append(f"REVOKE CONNECT ON DATABASE {quote_ident(MAINTENANCE_DATABASE)} FROM PUBLIC;")
+    for name in (database, *extra_databases):
+        lines += [
+            f"REVOKE CONNECT ON DATABASE {quote_ident(name)} FROM PUBLIC;",
+            f"GRANT CONNECT ON DATABASE {quote_ident(name)} TO {quote_ident(user)};",
+        ]
     if reader:
         for name in extra_databases:
             lines += [
@@ -343,7 +356,7 @@ class PostgresService(NativeService):
                     "-U",
                     cluster_owner(),
                     "-d",
-                    "postgres",
+                    MAINTENANCE_DATABASE,
                     "-f",
                     "-",
                 ],

@@ -143,6 +143,16 @@ def test_postgres_creates_airflows_database_and_role_on_first_start(compose):
     assert VAR_REF.fullmatch(env["AIRFLOW_DB_PASSWORD"])
     script = (PROJECT_ROOT / "docker" / "postgres-init" / "20-airflow-database.sh").read_text()
     assert "CREATE DATABASE airflow OWNER %I" in script and ":'airflow_password'" in script
+    assert "REVOKE CONNECT ON DATABASE airflow FROM PUBLIC;" in script  # ShopFlow's reader stays out
+
+
+def test_postgres_closes_every_database_to_public_and_lets_the_reader_into_its_sources_only():
+    script = (PROJECT_ROOT / "docker" / "postgres-init" / "10-shopflow-databases.sh").read_text()
+    assert "SELECT format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', d)" in script
+    assert "unnest(array['totesys', 'rainforest', 'warehouse', 'postgres', :'shopflow_db'])" in script
+    assert '-v shopflow_db="$POSTGRES_DB"' in script
+    assert "for db in totesys rainforest warehouse; do" in script
+    assert 'GRANT CONNECT ON DATABASE :"db" TO :"reader";' in script
 
 
 def test_airflow_image_builds_on_the_shopflow_image_with_airflow_in_its_own_venv():

@@ -78,6 +78,18 @@ def test_bootstrap_creates_a_read_only_reader_with_select_on_every_database():
     assert sql.count('GRANT SELECT ON TABLES TO "shopflow_reader"') == 2
     assert "GRANT INSERT" not in sql and "GRANT ALL" not in sql
     assert 'GRANT pg_read_all_stats TO "shopflow_reader";' in sql  # sees open transactions' start times
+    # Nobody but the owner and the roles granted CONNECT may connect: not the reader to shopflow.
+    for database in ("shopflow", "totesys", "warehouse", "postgres"):
+        assert f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC;' in sql
+    for database in ("shopflow", "totesys", "warehouse"):
+        assert f'GRANT CONNECT ON DATABASE "{database}" TO "shopflow";' in sql
+    reader_connects = [
+        line for line in sql.splitlines() if line.startswith("GRANT CONNECT") and "reader" in line
+    ]
+    assert reader_connects == [
+        'GRANT CONNECT ON DATABASE "totesys" TO "shopflow_reader";',
+        'GRANT CONNECT ON DATABASE "warehouse" TO "shopflow_reader";',
+    ]
 
 
 def test_bootstrap_lets_the_reader_read_every_schema_of_the_warehouse_only():
