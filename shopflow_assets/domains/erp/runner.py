@@ -19,7 +19,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ from shopflow_assets.resources.extract import (
     server_now,
     source_columns,
 )
-from shopflow_assets.resources.lake import Lake, LakeError
+from shopflow_assets.resources.lake import Lake, LakeError, LakeKeyNotFoundError
 
 log = logging.getLogger("shopflow.erp")
 
@@ -67,6 +68,71 @@ class SchemaDriftError(ExtractError):
 
 class UnknownTableError(ExtractError):
     """A table that is not part of the ERP source contract was asked for."""
+
+
+class LakeStateLostError(LakeError):
+    """The ERP state in PostgreSQL names lake objects that are gone (the lake was lost, PostgreSQL kept)."""
+
+
+class ResyncError(ExtractError):
+    """`shopflow erp resync` could not read every source table: nothing of it was kept."""
+
+
+RESYNC_COMMAND = "shopflow erp resync"
+
+
+def lost_lake_message(state: Any, lake: Lake, missing: str) -> str:
+    """One line: what is gone, why the flow cannot go on, and what to run."""
+    return (
+        f"ERP state in PostgreSQL database {state.info.dbname} ({STATE_SCHEMA}) names {missing}, which is "
+        f"not in the lake ({lake.describe()}): the lake lost the ERP objects while PostgreSQL kept the "
+        f"state; run `{RESYNC_COMMAND}` to rebuild the processed layer and the warehouse from totesys"
+    )
+
+
+def missing_lake_object(state: Any, lake: Lake) -> str | None:
+    """The first lake object the ERP state relies on that is gone, as bucket/key; None when all are there.
+
+    Checked: the last raw object of each table, each table's folded current state (the next transform reads
+    it) and the outputs of batches not loaded yet: a few HEAD requests per run.
+    """
+    references = [
+        (RAW_BUCKET, key)
+        for (key,) in state.execute(
+            f"SELECT raw_key FROM {STATE_SCHEMA}.watermark WHERE raw_key IS NOT NULL ORDER BY source_table"  # nosec B608 # constant schema/table names
+        ).fetchall()
+    ]
+    references += [
+        (PROCESSED_BUCKET, key)
+        for (key,) in state.execute(
+            f"SELECT snapshot_key FROM {STATE_SCHEMA}.source_snapshot ORDER BY source_table"  # nosec B608 # constant schema/table names
+        ).fetchall()
+    ]
+    for (outputs,) in state.execute(
+        f"SELECT outputs FROM {STATE_SCHEMA}.processed_batch WHERE loaded_at IS NULL ORDER BY batch_id"  # nosec B608 # constant schema/table names
+    ).fetchall():
+        references += [(PROCESSED_BUCKET, key) for key in outputs.values()]
+    for bucket, key in references:
+        if not lake.exists(bucket, key):
+            return f"{bucket}/{key}"
+    return None
+
+
+def check_lake_matches_state(state: Any, lake: Lake) -> None:
+    """Stop a run whose state points at lost objects, before it moves anything, with what to run."""
+    missing = missing_lake_object(state, lake)
+    if missing is not None:
+        raise LakeStateLostError(lost_lake_message(state, lake, missing))
+
+
+@contextmanager
+def _explain_lost_objects(state: Any, lake: Lake) -> Iterator[None]:
+    """An object the state names that vanished during a run: the same one line as the check."""
+    try:
+        yield
+    except LakeKeyNotFoundError as exc:
+        missing = str(exc).rsplit("no object ", 1)[-1]
+        raise LakeStateLostError(lost_lake_message(state, lake, missing)) from exc
 
 
 def run_stamp(moment: dt.datetime) -> str:
@@ -205,6 +271,7 @@ def ingest(
     ensure_warehouse(state)
     with state.transaction():
         _lock(state, "ingest")  # held until the watermarks commit: runs never interleave
+        check_lake_matches_state(state, lake)  # the first stage of a run says a lost lake, in one line
         watermarks = read_watermarks(state)
         run_time, up_to = change_bound(reader, safety_lag_seconds)
         result = IngestResult(run_time=run_time, up_to=up_to)
@@ -280,18 +347,29 @@ def _snapshots(state: Any) -> dict[str, tuple[str, str]]:
     return {table: (last, snapshot) for table, last, snapshot in rows}
 
 
-def transform(state: Any, lake: Lake, prefix: str = PROCESSED_PREFIX) -> TransformResult:
-    """Fold the raw objects not seen yet into the star schema's processed objects (one pending batch)."""
+def transform(
+    state: Any,
+    lake: Lake,
+    prefix: str = PROCESSED_PREFIX,
+    raw_keys: Mapping[str, list[str]] | None = None,
+) -> TransformResult:
+    """Fold the raw objects not seen yet into the star schema's processed objects (one pending batch).
+
+    `raw_keys` (resync): fold exactly these objects per table instead of those newer than the last folded.
+    """
     checked_prefix(prefix)
     ensure_warehouse(state)
-    with state.transaction():
+    with state.transaction(), _explain_lost_objects(state, lake):
         _lock(state, "transform")
         snapshots = _snapshots(state)
         pending: dict[str, list[str]] = {}
         for table in SOURCE_TABLES:
-            last = snapshots.get(table, (None, None))[0]
-            keys = lake.list_keys(RAW_BUCKET, f"{prefix}/{table}/")
-            new = [k for k in keys if last is None or k > last]
+            if raw_keys is not None:
+                new = list(raw_keys.get(table, []))
+            else:
+                last = snapshots.get(table, (None, None))[0]
+                keys = lake.list_keys(RAW_BUCKET, f"{prefix}/{table}/")
+                new = [k for k in keys if last is None or k > last]
             if new:
                 pending[table] = new
         if not pending:
@@ -402,7 +480,7 @@ def load(warehouse: Any, lake: Lake) -> LoadResult:
     ensure_warehouse(warehouse)
     result = LoadResult()
     while True:
-        with warehouse.transaction():
+        with warehouse.transaction(), _explain_lost_objects(warehouse, lake):
             _lock(warehouse, "load")
             row = warehouse.execute(
                 f"SELECT batch_id, outputs FROM {STATE_SCHEMA}.processed_batch "  # nosec B608 # constant schema/table names; values are bound
@@ -422,3 +500,47 @@ def load(warehouse: Any, lake: Lake) -> LoadResult:
             result.batches.append(batch_id)
     log.info("erp load %s", json.dumps({"batches": result.batches, "rows": result.rows}))
     return result
+
+
+# --- resync -------------------------------------------------------------------------------------------
+@dataclass
+class ResyncResult:
+    ingest: IngestResult
+    transform: TransformResult
+    load: LoadResult
+
+
+def resync(
+    reader: Any,
+    state: Any,
+    lake: Lake,
+    *,
+    prefix: str = RAW_PREFIX,
+    safety_lag_seconds: float = DEFAULT_SAFETY_LAG_SECONDS,
+) -> ResyncResult:
+    """Rebuild the processed layer and the warehouse from totesys after the lake lost the ERP objects.
+
+    One transaction of the warehouse database holding every stage's lock: the ERP state is cleared, every
+    table is extracted whole into new raw objects, exactly those are folded (objects left from before are
+    ignored) and loaded. Loads upsert (dims by key, facts by source id and version), so the warehouse keeps
+    its fact history and no row doubles. Any failure rolls all of it back; the state stays as it was.
+    """
+    checked_prefix(prefix)
+    ensure_warehouse(state)
+    with state.transaction():
+        for stage in _LOCKS:  # always in this order; a stage run holds only its own: no deadlock
+            _lock(state, stage)
+        for table in ("watermark", "source_snapshot", "processed_batch"):
+            state.execute(f"DELETE FROM {STATE_SCHEMA}.{table}")  # nosec B608 # constant schema/table names
+        ingested = ingest(reader, state, lake, safety_lag_seconds=safety_lag_seconds, prefix=prefix)
+        if ingested.failed:
+            raise ResyncError(
+                "erp resync stopped, nothing changed: "
+                + "; ".join(entry.error or "" for entry in ingested.failed.values())
+            )
+        folded = transform(
+            state, lake, prefix=prefix, raw_keys={t: [e.key] for t, e in ingested.written.items() if e.key}
+        )
+        loaded = load(state, lake)
+    log.info("erp resync %s", json.dumps({"batch": folded.batch_id, "rows": loaded.rows}))
+    return ResyncResult(ingest=ingested, transform=folded, load=loaded)
