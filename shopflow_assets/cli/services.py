@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset = commands.add_parser("reset", help="stop the services and DELETE their data (keeps credentials)")
     reset.add_argument("names", nargs="*", metavar="NAME", help=names_help)
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.add_argument(
+        "--force",
+        action="store_true",
+        help="reset minio or postgres alone although the other keeps state depending on it "
+        "(then prints the resync to run)",
+    )
     reset.set_defaults(func=cmd_reset)
 
 
@@ -104,10 +110,20 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     targets = ", ".join(args.names) or "all services"
+    decision = stack.reset_decision(args.names, force=args.force)
+    if not decision.allowed:
+        print(
+            f"refused: {decision.reason}. Reset them together, or add --force and then run: "
+            + " && ".join(decision.then_run),
+            file=sys.stderr,
+        )
+        return 2
     if not args.yes:
         answer = input(f"Delete the data of {targets} in {get_settings().services_dir}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
     stack.reset(args.names, reporter=Reporter(console=Console()))
+    if decision.then_run:
+        print(f"{decision.reason}. Now run: " + " && ".join(decision.then_run))
     return 0

@@ -237,6 +237,45 @@ def _down_locked(services: list[NativeService], settings: Settings, reporter: Re
     return outcomes
 
 
+@dataclass(frozen=True)
+class ResetDecision:
+    allowed: bool
+    reason: str = ""  # why resetting these alone leaves a flow pointing at lost state; empty when it does not
+    then_run: tuple[str, ...] = ()  # the commands that make the flows consistent again after a forced reset
+
+
+# Service whose data another service's kept state depends on -> (that service, why, what rebuilds it).
+_DEPENDENT_STATE: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "minio": (
+        "postgres",
+        "the ERP state in PostgreSQL (warehouse.erp_state) names raw and processed objects in MinIO; every "
+        "later ERP run would stop on the missing objects",
+        ("shopflow services up", "shopflow erp resync"),
+    ),
+    "postgres": (
+        "minio",
+        "MinIO keeps the ERP objects extracted from totesys, which goes with PostgreSQL, and the ERP state "
+        "saying which of them the warehouse holds goes too; a plain ERP run would fold the old objects in",
+        ("shopflow services up", "shopflow generate erp", "shopflow erp resync"),
+    ),
+}
+
+
+def reset_decision(names: Iterable[str] | None, force: bool = False) -> ResetDecision:
+    """May these services be reset alone? Refused while another kept service holds state depending on one
+    of them (unless forced: then the reason and the resync to run are given). No I/O: unit-tested."""
+    chosen = {service.name for service in select(names)}
+    conflicts = [
+        (name, *_DEPENDENT_STATE[name]) for name in SERVICES if name in chosen and name in _DEPENDENT_STATE
+    ]
+    conflicts = [c for c in conflicts if c[1] not in chosen]
+    if not conflicts:
+        return ResetDecision(allowed=True)
+    reason = "; ".join(f"resetting {name} without {other}: {why}" for name, other, why, _ in conflicts)
+    then_run = tuple(dict.fromkeys(command for *_, commands in conflicts for command in commands))
+    return ResetDecision(allowed=force, reason=reason, then_run=then_run)
+
+
 def reset(
     names: Iterable[str] | None = None, settings: Settings | None = None, reporter: Reporter | None = None
 ) -> list[str]:
