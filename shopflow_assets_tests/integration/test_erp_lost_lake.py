@@ -161,6 +161,7 @@ def test_resync_after_a_new_source_and_warehouse_ignores_the_objects_left_in_the
         src.autocommit = False
         reset_source(src)
         generate_erp(src, dataclasses.replace(SMALL, sales_orders=40), seed=11)
+        src.execute("DELETE FROM payment")  # empty at the resync, while the lake keeps old payments
         src.commit()
     with erp.warehouse() as wh:
         wh.execute("DROP SCHEMA erp CASCADE")
@@ -170,3 +171,14 @@ def test_resync_after_a_new_source_and_warehouse_ignores_the_objects_left_in_the
     figures = source_figures(erp)
     assert fact_rows(erp) == {name: figures[name][0] for name in FACTS}
     assert (old_orders, figures["fact_sales_order"][0]) == (60, 40)  # the old orders were not folded in
+
+    # A payment made later is the only one: the old payment objects were marked folded, not read again.
+    with erp.source() as src:
+        src.execute(
+            "INSERT INTO payment (transaction_id, counterparty_id, payment_amount, currency_id, "
+            "payment_type_id, paid, payment_date, company_ac_number, counterparty_ac_number) "
+            "VALUES (1, 1, 12.34, 1, 1, true, '2027-01-05', 11111111, 22222222)"
+        )
+    erp.run()
+    assert fact_rows(erp)["fact_payment"] == 1
+    assert warehouse_figures(erp) == source_figures(erp)

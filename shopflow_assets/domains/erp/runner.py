@@ -541,6 +541,23 @@ def resync(
         folded = transform(
             state, lake, prefix=prefix, raw_keys={t: [e.key] for t, e in ingested.written.items() if e.key}
         )
+        _mark_leftovers_folded(state, lake, prefix, [t for t in SOURCE_TABLES if t not in folded.raw_keys])
         loaded = load(state, lake)
     log.info("erp resync %s", json.dumps({"batch": folded.batch_id, "rows": loaded.rows}))
     return ResyncResult(ingest=ingested, transform=folded, load=loaded)
+
+
+def _mark_leftovers_folded(state: Any, lake: Lake, prefix: str, empty_tables: Sequence[str]) -> None:
+    """A table empty at the resync over raw objects from before: record them as folded into an empty
+    current state, so that no later transform reads them (they may hold rows of a source since reset)."""
+    moment = server_now(state)
+    for table in empty_tables:
+        leftovers = lake.list_keys(RAW_BUCKET, f"{prefix}/{table}/")
+        if not leftovers:
+            continue
+        snapshot_key = dated_key(f"{prefix}/_current", table, moment)
+        lake.put_if_absent(PROCESSED_BUCKET, snapshot_key, to_parquet(pa.table({})))
+        state.execute(
+            f"INSERT INTO {STATE_SCHEMA}.source_snapshot VALUES (%s, %s, %s, 0)",  # nosec B608 # constant schema/table names; values are bound
+            (table, leftovers[-1], snapshot_key),
+        )
