@@ -21,6 +21,8 @@ def test_erp_commands_share_the_generate_group_and_add_simulate_and_erp():
         "staff",
     ]
     assert parser.parse_args(["erp", "run"]).stages == ("ingest", "transform", "load")
+    resync = parser.parse_args(["erp", "resync", "--safety-lag", "0"])
+    assert (resync.func.__name__, resync.safety_lag) == ("_resync", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,7 @@ def test_erp_commands_share_the_generate_group_and_add_simulate_and_erp():
         ["simulate", "erp", "--changes-per-minute", "ten", "--duration", "10"],
         ["simulate", "erp", "--duration", "10"],
         ["erp", "reload"],
+        ["erp", "resync", "--table", "payment"],  # a resync always takes every table
     ],
 )
 def test_usage_mistakes_exit_2_with_one_line(argv, capsys):
