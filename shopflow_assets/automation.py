@@ -18,6 +18,12 @@ AUTOMATED = (
     "erp_change_sensor",
     "erp_transform_sensor",
     "erp_load_sweep",
+    "shop_freshness_sensor",
+    "page_views_freshness_sensor",
+    "user_actions_freshness_sensor",
+    "olist_gold_freshness_sensor",
+    "erp_freshness_sensor",
+    "rainforest_freshness_sensor",
     "run_failure_alert_sensor",
     "check_failure_alert_sensor",
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
 
 from shopflow_assets.automation import sensor_status
+from shopflow_assets.domains.freshness import caught_up_result
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.resources.streaming.checkpoints import CommittedOffsets, read_checkpoint
@@ -47,11 +48,13 @@ def build_kafka_lag_sensor(
     checkpoint_keys: Callable[[SparkStreamingResource], dict[str, str]],
     run_config: Callable[[], dict[str, Any]] | None = None,
     minimum_interval_seconds: int = 30,
+    caught_up_assets: Sequence[dg.AssetKey] = (),
 ) -> dg.SensorDefinition:
     """A sensor that requests a bounded run of `job_name` when the topic has records a checkpoint has not
     committed. It reads only the topic's end offsets (metadata, no consumer poll) and the checkpoints'
     `commits/` and `offsets/` logs in the lake; it skips while a run of the job is queued or running, as
-    two queries on one checkpoint would fail. Run keys: `run_request_for_offsets`.
+    two queries on one checkpoint would fail. Run keys: `run_request_for_offsets`. When every checkpoint
+    has committed the whole topic, it observes `caught_up_assets` as current (their freshness checks).
     """
 
     @dg.sensor(
@@ -78,7 +81,9 @@ def build_kafka_lag_sensor(
         }
         lag, lags = lag_decision(the_topic, end, committed)
         if lag == 0:
-            return dg.SkipReason(f"{the_topic}: nothing new (end offsets {end})")
+            return caught_up_result(
+                context, caught_up_assets, f"{the_topic}: nothing new (end offsets {end})"
+            )
         active = context.instance.get_runs(
             filters=dg.RunsFilter(
                 job_name=job_name,

@@ -6,6 +6,7 @@ import dagster as dg
 
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.assets import fact_page_views
+from shopflow_assets.domains.freshness import source_lag_freshness
 from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, build_kafka_lag_sensor
 
 page_views_job = dg.define_asset_job(
@@ -23,4 +24,11 @@ clicks_topic_sensor = build_kafka_lag_sensor(
         "page_views": streaming.checkpoint_key(contract.PAGE_VIEWS_CHECKPOINT),
         "dead_letter": streaming.checkpoint_key(contract.CLICKS_DEAD_LETTER_CHECKPOINT),
     },
+    caught_up_assets=[fact_page_views.key],
+)
+
+# Within 5 minutes of the clicks while they arrive: the last update is the newest run or, while the topic
+# has nothing uncommitted, clicks_topic_sensor's caught-up observation (a quiet topic is not stale).
+page_views_freshness_checks, page_views_freshness_sensor = source_lag_freshness(
+    "page_views_freshness_sensor", [fact_page_views.key]
 )

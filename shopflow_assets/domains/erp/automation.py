@@ -6,10 +6,14 @@
   raw assets it selected, so Dagster starts it only when the ingestion wrote something (an ingestion that
   found nothing materializes nothing and the transform and load steps are skipped). One process per
   change: every run is a new process importing the code location, which is most of a change's way to the
-  warehouse on a small machine. While the source is idle, nothing runs.
+  warehouse on a small machine. While the source is idle, nothing runs; once a minute the sensor then
+  observes the warehouse facts as caught up (their freshness checks, below), if the newest ERP run
+  succeeded (a failed one may have left a change out of the warehouse).
 - erp_transform_sensor: an asset sensor on the raw objects for ingestions run on their own (`erp_ingest`
   by hand, from the UI): a new raw object starts `erp_transform` (transform, then load).
 - erp_load_sweep (every 10 minutes): loads any batch a failed load left behind.
+- erp_freshness_sensor: the warehouse facts' freshness checks (a source change in the warehouse within
+  5 minutes; the last update is the newest load or the change sensor's caught-up observation).
 
 All jobs run in process (one process per run, not per step).
 """
@@ -21,9 +25,10 @@ import json
 import dagster as dg
 
 from shopflow_assets.automation import schedule_status, sensor_status
-from shopflow_assets.contracts.erp import CHANGED_COLUMN, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
+from shopflow_assets.contracts.erp import CHANGED_COLUMN, FACTS, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
 from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
+from shopflow_assets.domains.freshness import caught_up_result, source_lag_freshness
 from shopflow_assets.resources.postgres import PostgresError, PostgresResource
 from shopflow_assets.settings import WAREHOUSE_DATABASE
 
@@ -68,6 +73,23 @@ _ACTIVE = [
 def job_busy(instance: dg.DagsterInstance, job_name: str) -> bool:
     """A run of the job is queued or running: the next one would only find its leftovers."""
     return bool(instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE), limit=1))
+
+
+# The jobs that write the warehouse; the newest of their runs says whether it holds every ingested change.
+WAREHOUSE_JOBS = ("erp_pipeline", "erp_transform", "erp_load")
+
+
+def newest_erp_run_succeeded(instance: dg.DagsterInstance) -> bool:
+    """The newest finished run that writes the warehouse succeeded (or none ran yet)."""
+    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+    newest = [
+        record
+        for job_name in WAREHOUSE_JOBS
+        for record in instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=finished), limit=1)
+    ]
+    if not newest:
+        return True
+    return max(newest, key=lambda r: r.create_timestamp).dagster_run.status == dg.DagsterRunStatus.SUCCESS
 
 
 def pending_changes(reader, state) -> dict[str, str]:
@@ -121,7 +143,10 @@ def erp_change_sensor(
         # Not an ERP failure: no PostgreSQL (the embedded demo) or no totesys tables yet.
         return dg.SkipReason(f"ERP source not available: {str(exc).splitlines()[0]}")
     if not pending:
-        return dg.SkipReason("no totesys table changed since its watermark")
+        idle = "no totesys table changed since its watermark"
+        if not newest_erp_run_succeeded(context.instance):
+            return dg.SkipReason(f"{idle}; the newest ERP run did not succeed")
+        return caught_up_result(context, WAREHOUSE_FACT_KEYS, idle)
     # Same changes -> same key within a minute: one run per new change, and a retry a minute after a
     # failed run (e.g. the lake was down) instead of one every tick.
     minute = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M")
@@ -173,3 +198,10 @@ erp_load_schedule = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=schedule_status(),
 )
+
+
+# --- freshness -------------------------------------------------------------------------------------------
+
+WAREHOUSE_FACT_KEYS = [WAREHOUSE_KEYS[name] for name in FACTS]
+
+erp_freshness_checks, erp_freshness_sensor = source_lag_freshness("erp_freshness_sensor", WAREHOUSE_FACT_KEYS)

@@ -6,6 +6,7 @@ import dagster as dg
 
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.assets import user_action_events
+from shopflow_assets.domains.freshness import source_lag_freshness
 from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, build_kafka_lag_sensor
 
 user_actions_job = dg.define_asset_job(
@@ -22,4 +23,10 @@ user_actions_sensor = build_kafka_lag_sensor(
     checkpoint_keys=lambda streaming: {
         "user_actions": streaming.checkpoint_key(contract.USER_ACTIONS_CHECKPOINT)
     },
+    caught_up_assets=[user_action_events.key],
+)
+
+# The Parquet files hold the actions within 5 minutes while they arrive (same rule as the page views).
+user_actions_freshness_checks, user_actions_freshness_sensor = source_lag_freshness(
+    "user_actions_freshness_sensor", [user_action_events.key]
 )

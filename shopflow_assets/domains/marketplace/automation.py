@@ -15,8 +15,10 @@ import dagster as dg
 
 from shopflow_assets.automation import sensor_status
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
+from shopflow_assets.domains.freshness import dagster_freshness_factories, freshness_check_sensor
 from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, run_request_for_offsets
-from shopflow_assets.domains.marketplace import PREFIX, bronze_key, silver_key
+from shopflow_assets.domains.marketplace import PREFIX, bronze_key, key, silver_key
+from shopflow_assets.domains.marketplace.checks import MAX_GOLD_AGE
 from shopflow_assets.resources.alerts import Alert, AlertResource
 from shopflow_assets.resources.kafka import KafkaResource
 from shopflow_assets.resources.lake import LakeResource
@@ -153,3 +155,27 @@ def olist_kafka_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource
 def olist_success_notification(context: dg.RunStatusSensorContext, alerts: AlertResource):
     run = context.dagster_run
     alerts.send(Alert(kind="run_success", job=run.job_name, run_id=run.run_id))
+
+
+# --- freshness -------------------------------------------------------------------------------------------
+
+# The gold marts, rebuilt within MAX_GOLD_AGE (the 06:00 run plus slack): the rule of `evaluate_gold_freshness`,
+# which reads `_gold_updated_at` in the warehouse for Airflow and `shopflow olist quality`, here on Dagster's
+# materialization records so a sensor evaluates it between runs and a failure is alerted.
+OLIST_GOLD_KEYS = [
+    key(name)
+    for name in (
+        "gold_daily_sales",
+        "gold_customer_rfm",
+        "gold_delivery_performance",
+        "gold_product_analytics",
+        "gold_seller_performance",
+    )
+]
+with dagster_freshness_factories():
+    olist_gold_freshness_checks = dg.build_last_update_freshness_checks(
+        assets=OLIST_GOLD_KEYS, lower_bound_delta=MAX_GOLD_AGE
+    )
+olist_gold_freshness_sensor = freshness_check_sensor(
+    "olist_gold_freshness_sensor", olist_gold_freshness_checks
+)

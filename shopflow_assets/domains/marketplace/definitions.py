@@ -20,6 +20,8 @@ from shopflow_assets.domains.marketplace.assets import (
 from shopflow_assets.domains.marketplace.automation import (
     olist_bronze_silver,
     olist_daily_schedule,
+    olist_gold_freshness_checks,
+    olist_gold_freshness_sensor,
     olist_kafka_sensor,
     olist_pipeline,
     olist_success_notification,
@@ -36,10 +38,10 @@ defs = domain_specs(
             olist_silver,
             olist_dbt_models,
         ],
-        asset_checks=[olist_gold_fresh],
+        asset_checks=[olist_gold_fresh, *olist_gold_freshness_checks],
         jobs=[olist_pipeline, olist_bronze_silver],
         schedules=[olist_daily_schedule],
-        sensors=[olist_kafka_sensor, olist_success_notification],
+        sensors=[olist_kafka_sensor, olist_success_notification, olist_gold_freshness_sensor],
         # Its own key: Definitions.merge refuses two different resource objects under one key ("dbt").
         resources={"olist_dbt": dbt_resource()},
     ),

@@ -1,8 +1,9 @@
-"""Job and daily schedule of the rainforest medallion (after the shop batch)."""
+"""Job and daily schedule of the rainforest medallion (after the shop batch), and its reports' freshness."""
 
 import dagster as dg
 
-from shopflow_assets.domains.rainforest.assets import GROUP, rainforest_daily_partitions
+from shopflow_assets.domains.freshness import dagster_freshness_factories, freshness_check_sensor
+from shopflow_assets.domains.rainforest.assets import GROUP, key, rainforest_daily_partitions
 
 JOB_NAME = "rainforest_medallion"
 
@@ -27,4 +28,20 @@ rainforest_medallion_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=3,
     minute_of_hour=0,
     description="Materializes the previous day's rainforest partition at 03:00 UTC.",
+)
+
+
+# --- freshness -------------------------------------------------------------------------------------------
+
+# The two reports the interface publishes; from 04:00 (an hour after the schedule) the check expects the
+# partition of the day that ended.
+RAINFOREST_REPORT_KEYS = [key("daily_order_report"), key("daily_category_report")]
+RAINFOREST_FRESH_BY_CRON = "0 4 * * *"
+
+with dagster_freshness_factories():
+    rainforest_freshness_checks = dg.build_time_partition_freshness_checks(
+        assets=RAINFOREST_REPORT_KEYS, deadline_cron=RAINFOREST_FRESH_BY_CRON, timezone="UTC"
+    )
+rainforest_freshness_sensor = freshness_check_sensor(
+    "rainforest_freshness_sensor", rainforest_freshness_checks
 )

@@ -12,14 +12,21 @@ from shopflow_assets.domains.rainforest.assets import (
     rainforest_interface,
     rainforest_silver,
 )
-from shopflow_assets.domains.rainforest.automation import rainforest_medallion, rainforest_medallion_schedule
+from shopflow_assets.domains.rainforest.automation import (
+    rainforest_freshness_checks,
+    rainforest_freshness_sensor,
+    rainforest_medallion,
+    rainforest_medallion_schedule,
+)
 from shopflow_assets.domains.skeleton import domain_specs
 
 defs = domain_specs(
     dg.Definitions(
         assets=[rainforest_bronze, rainforest_silver, rainforest_gold, rainforest_interface],
+        asset_checks=rainforest_freshness_checks,
         jobs=[rainforest_medallion],
         schedules=[rainforest_medallion_schedule],
+        sensors=[rainforest_freshness_sensor],
     ),
     group=GROUP,
 )

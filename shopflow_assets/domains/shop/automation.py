@@ -1,4 +1,4 @@
-"""Job, 02:00 UTC schedule and raw-data sensor of the shop daily batch."""
+"""Job, 02:00 UTC schedule and raw-data sensor of the shop daily batch, and the 03:00 freshness of what it serves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import dagster as dg
 
 from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.contracts.shop import SHOP_DATASETS, parse_raw_object_key
-from shopflow_assets.domains.shop.assets import shop_daily_partitions
+from shopflow_assets.domains.freshness import dagster_freshness_factories, freshness_check_sensor
+from shopflow_assets.domains.shop.assets import PREFIX, shop_daily_partitions
 from shopflow_assets.resources.lake import LakeResource
 
 JOB_NAME = "ecommerce_daily_batch"
@@ -76,3 +77,26 @@ def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource
         return dg.SkipReason(f"no new complete day in raw-data ({len(keys)} objects listed)")
     context.update_cursor(cursor)
     return [dg.RunRequest(run_key=f"shop-raw-{day}", partition_key=day) for day in days]
+
+
+# --- freshness -------------------------------------------------------------------------------------------
+
+# What the shop serves: the fact table and the dbt gold models. The batch starts at 02:00 for the day
+# that ended; from 03:00 the check expects that day's partition (before 03:00, the day before's).
+SHOP_SERVED_KEYS = [
+    dg.AssetKey([PREFIX, name])
+    for name in (
+        "fact_orders",
+        "shop_daily_revenue",
+        "shop_revenue_by_category",
+        "shop_revenue_by_country",
+        "shop_top_products",
+    )
+]
+SHOP_FRESH_BY_CRON = "0 3 * * *"
+
+with dagster_freshness_factories():
+    shop_freshness_checks = dg.build_time_partition_freshness_checks(
+        assets=SHOP_SERVED_KEYS, deadline_cron=SHOP_FRESH_BY_CRON, timezone="UTC"
+    )
+shop_freshness_sensor = freshness_check_sensor("shop_freshness_sensor", shop_freshness_checks)

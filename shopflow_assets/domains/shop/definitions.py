@@ -26,6 +26,8 @@ from shopflow_assets.domains.shop.automation import (
     JOB_NAME,
     ecommerce_daily_batch,
     ecommerce_daily_batch_schedule,
+    shop_freshness_checks,
+    shop_freshness_sensor,
     shop_raw_data_sensor,
 )
 from shopflow_assets.domains.shop.checks import shop_star_schema_checks
@@ -37,10 +39,10 @@ from shopflow_assets.resources.warehouse import WarehouseResource
 defs = domain_specs(
     dg.Definitions(
         assets=[*landing_csvs, shop_raw_objects, shop_cleaned_tables, shop_star_schema, shop_dbt_models],
-        asset_checks=[shop_star_schema_checks],
+        asset_checks=[shop_star_schema_checks, *shop_freshness_checks],
         jobs=[ecommerce_daily_batch],
         schedules=[ecommerce_daily_batch_schedule],
-        sensors=[shop_raw_data_sensor],
+        sensors=[shop_raw_data_sensor, shop_freshness_sensor],
         resources={
             # backend None: the lake follows SHOPFLOW_ENV when used (directory locally, S3 with the stack).
             PARQUET_IO: PanderaParquetIOManager(lake=LakeResource(), bucket="staging"),
