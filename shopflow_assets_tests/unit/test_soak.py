@@ -93,3 +93,46 @@ def test_the_progress_line_gives_elapsed_minutes_runs_failures_and_the_failed_jo
 )
 def test_a_run_is_attributed_to_what_launched_it(tags, origin):
     assert soak.launched_by(tags) == origin
+
+
+def test_stopped_services_end_the_soak_in_one_line_naming_services_up(monkeypatch):
+    from shopflow_assets.devstack import stack
+
+    statuses = [
+        stack.ServiceStatus("kafka", stack.RUNNING, "127.0.0.1:9092", 1),
+        stack.ServiceStatus("postgres", stack.STOPPED, "127.0.0.1:5432", None, "not reachable"),
+    ]
+    monkeypatch.setattr(stack, "status", lambda: statuses)
+
+    with pytest.raises(soak.SoakError) as raised:
+        soak.require_services()
+
+    message = str(raised.value)
+    assert "postgres (127.0.0.1:5432)" in message and "kafka" not in message
+    assert "`uv run shopflow services up`" in message and "\n" not in message
+
+
+def test_an_error_is_shown_as_its_class_and_first_lines_with_secrets_masked():
+    from dagster._utils.error import SerializableErrorInfo
+
+    error = SerializableErrorInfo(
+        "dagster._core.errors.DagsterSubprocessError: During execution errors occurred:\n"
+        "In process 7: password s3cr3t rejected\nStack Trace: ...",
+        [],
+        "DagsterSubprocessError",
+    )
+
+    assert soak._error_text(error, ["s3cr3t"]) == (
+        "DagsterSubprocessError: During execution errors occurred: In process 7: password *** rejected"
+    )
+
+
+def test_stop_ends_the_childs_whole_process_group():
+    import subprocess
+
+    child = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300"], start_new_session=True)
+
+    soak.stop(child, grace=10)
+
+    assert child.poll() is not None
+    assert not soak._group_alive(child.pid)
