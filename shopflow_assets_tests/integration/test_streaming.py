@@ -320,7 +320,7 @@ def test_page_views_exact_after_sigkill_mid_batch(settings, spark, run_id, topic
     assert _delta_windows(spark, lake, f"{prefix}/fact_page_views") == _expected_windows(originals)
 
 
-def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind(
+def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind_then_observes_caught_up(
     settings, spark, run_id, topic
 ):
     import dagster as dg
@@ -338,6 +338,7 @@ def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind
             "page_views": streaming.checkpoint_key(config.checkpoint_name),
             "dead_letter": streaming.checkpoint_key(config.dead_letter_checkpoint_name),
         },
+        caught_up_assets=[dg.AssetKey(["clickstream", "fact_page_views"])],
     )
     resources = {
         "kafka": KafkaResource(),
@@ -359,7 +360,14 @@ def test_kafka_sensor_requests_a_bounded_run_only_while_the_checkpoint_is_behind
 
         lake = build_lake(settings)
         run_page_views(spark, SparkStreamingResource().runner(spark, lake.spark_uri), lake, settings, config)
-        skipped = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        # Every record committed: the table is caught up (its freshness check counts this), once a minute.
+        caught_up = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(caught_up, dg.SensorResult) and "nothing new" in caught_up.skip_reason.skip_message
+        (observation,) = caught_up.asset_events
+        assert observation.asset_key == dg.AssetKey(["clickstream", "fact_page_views"])
+        assert observation.metadata["dagster/last_updated_timestamp"].value == float(caught_up.cursor)
+        context = dg.build_sensor_context(instance=instance, resources=resources, cursor=caught_up.cursor)
+        skipped = sensor(context)
         assert isinstance(skipped, dg.SkipReason) and "nothing new" in skipped.skip_message
 
 
