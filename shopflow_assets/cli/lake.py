@@ -40,8 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument(
         "--allow-streamed-source",
         action="store_true",
-        help="restore a bronze table a silver stream reads anyway (refused without it): that stream then "
-        "fails until its checkpoint is deleted, and the removed rows are not read from Kafka again",
+        help="restore a bronze table a silver stream reads anyway (refused without it): its silver table, "
+        "that table's quarantine and the stream's checkpoint are removed, and the next olist_pipeline run "
+        "rebuilds them from the restored bronze; the removed rows are not read from Kafka again. Run it "
+        "with no Olist run going",
     )
     restore.set_defaults(func=cmd_restore)
 
@@ -112,5 +114,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         f"{args.table} restored to version {args.version} as new version {new_version} {json.dumps(changed)}"
     )
     if args.table in STREAM_SOURCES:
-        print(tables.streamed_source_consequence(args.table))
+        # The silver stream cannot read the restore: its table is rebuilt from the restored bronze.
+        print(tables.streamed_source_consequence(args.table, tables.reset_stream_target(args.table)))
     return 0

@@ -178,18 +178,61 @@ class DeltaTables:
             f"replay the topic from Kafka: with no Olist run going, delete {self.uri(table)}, "
             f"{bronze_checkpoint} and {silver_checkpoint} and run olist_pipeline (the bronze stream reads "
             f"the topic again from its earliest retained offset, silver's MERGE keeps the newest row per "
-            f"key). To restore anyway, pass --allow-streamed-source (docs/time-travel.md)."
+            f"key). To restore anyway, pass --allow-streamed-source: it also removes {silver} (its table, "
+            f"quarantine and checkpoint) for the next olist_pipeline run to rebuild from the restored "
+            f"{table} (docs/time-travel.md)."
         )
 
-    def streamed_source_consequence(self, table: str) -> str:
-        """What a forced restore of a table a stream reads leaves to do."""
+    def stream_target_locations(self, table: str) -> list[tuple[str, str]]:
+        """(bucket, key) of what the stream reading `table` writes: its silver table, that table's
+        quarantine and the stream's checkpoint (MarketplaceLake's paths, spelled here without Spark)."""
         silver = STREAM_SOURCES[table]
-        silver_checkpoint = self.location("lakehouse", checkpoint_key(self.namespace, silver))
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        bucket, key = DELTA_TABLES[silver]
+        return [
+            (bucket, f"{prefix}{key}"),
+            ("quarantine", f"{prefix}marketplace/{silver}"),
+            ("lakehouse", checkpoint_key(self.namespace, silver)),
+        ]
+
+    def reset_stream_target(self, table: str) -> list[str]:
+        """Remove the silver table the stream of `table` writes, its quarantine and its checkpoint, so
+        the next silver run rebuilds them from `table` as it is now. Returns the locations removed."""
+        removed = []
+        for bucket, key in self.stream_target_locations(table):
+            if self._remove_tree(bucket, key):
+                removed.append(self.location(bucket, key))
+        return removed
+
+    def _remove_tree(self, bucket: str, key: str) -> bool:
+        if not self.settings.uses_s3:
+            import shutil
+
+            path = self.settings.local_lake_dir / bucket / key
+            if not path.exists():
+                return False
+            shutil.rmtree(path)
+            return True
+        from shopflow_assets.resources.lake import S3Lake
+
+        client = S3Lake.from_settings(self.settings).client
+        keys = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{key}/"):
+            keys += [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        for start in range(0, len(keys), 1000):  # S3's most keys per delete request
+            client.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+            )
+        return bool(keys)
+
+    def streamed_source_consequence(self, table: str, removed: list[str]) -> str:
+        """What a forced restore of a table a stream reads did to that stream, and what is left to do."""
+        silver = STREAM_SOURCES[table]
+        gone = ", ".join(removed) if removed else "nothing (no silver yet)"
         return (
-            f"{silver}'s stream cannot read this restore and fails from now on: delete {silver_checkpoint} "
-            f"so the next olist_pipeline run merges the restored {table} whole (silver keeps rows the "
-            f"restore removed: a MERGE never deletes). The bronze stream will not read the removed rows "
-            f"from Kafka again."
+            f"{silver} is rebuilt from the restored {table} by the next olist_pipeline run (its stream "
+            f"could not read the restore): removed {gone}. Then materialize the Olist gold again. The "
+            f"bronze stream will not read the rows the restore removed from Kafka again."
         )
 
     def restore(
@@ -197,7 +240,8 @@ class DeltaTables:
     ) -> tuple[int, dict[str, Any]]:
         """Make `version` the current state with a new commit: (the new version, delta-rs's metrics).
 
-        A table a stream reads (STREAM_SOURCES) is refused unless `allow_streamed_source`."""
+        A table a stream reads (STREAM_SOURCES) is refused unless `allow_streamed_source`; the caller then
+        resets that stream's silver table (`reset_stream_target`)."""
         if table in STREAM_SOURCES and not allow_streamed_source:
             raise StreamedSourceError(self.streamed_source_refusal(table))
         delta = self.open(table)

@@ -79,11 +79,24 @@ def test_restoring_a_bronze_table_a_stream_reads_is_refused_with_what_to_do(loca
     assert "--allow-streamed-source" in err
     assert DeltaTable(path).version() == 1  # nothing was committed
 
-    # The explicit flag restores, and says what it leaves to do.
+    # The explicit flag restores and removes what the silver stream wrote, for the next run to rebuild.
+    tables = DeltaTables.from_settings()
+    silver = tables.uri("silver_orders")
+    write_deltalake(silver, pa.table({"order_id": ["o1", "o2"], "order_status": ["delivered", "shipped"]}))
+    written = [local_lake / bucket / key for bucket, key in tables.stream_target_locations("bronze_orders")]
+    for location in written[1:]:  # the quarantine table and the stream's checkpoint
+        (location / "_delta_log").mkdir(parents=True)
     assert main(["lake", "restore", "bronze_orders", "--to", "0", "--allow-streamed-source"]) == 0
     out = capsys.readouterr().out
     assert "restored to version 0 as new version 2" in out
-    assert "_checkpoints/marketplace/silver_orders" in out
+    assert "silver_orders is rebuilt from the restored bronze_orders by the next olist_pipeline run" in out
+    for location in written:
+        assert not location.exists() and str(location.resolve()) in out
+    assert [str(location.relative_to(local_lake)) for location in written] == [
+        "lakehouse/silver/orders",
+        "quarantine/marketplace/silver_orders",
+        "lakehouse/_checkpoints/marketplace/silver_orders",
+    ]
     assert DeltaTable(path).to_pyarrow_table().to_pydict() == {
         "order_id": ["o1"],
         "order_status": ["delivered"],
