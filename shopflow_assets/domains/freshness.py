@@ -101,6 +101,10 @@ def checks_to_recheck(instance: dg.DagsterInstance, check_keys: Sequence[dg.Asse
             yield check_key
 
 
+# A freshness run only reads the event log: one process, not a step subprocess per check (2 cores).
+CHECKS_IN_ONE_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+
 def freshness_check_sensor(
     name: str, freshness_checks: Sequence[dg.AssetChecksDefinition], minimum_interval_seconds: int = 60
 ) -> dg.SensorDefinition:
@@ -130,7 +134,7 @@ def freshness_check_sensor(
         due += [key for key in checks_to_recheck(context.instance, check_keys) if key not in due]
         if not due:
             return answer if isinstance(answer, dg.SkipReason) else dg.SkipReason("no freshness check due")
-        return dg.RunRequest(asset_check_keys=due)
+        return dg.RunRequest(asset_check_keys=due, run_config=CHECKS_IN_ONE_PROCESS)
 
     return _sensor
 

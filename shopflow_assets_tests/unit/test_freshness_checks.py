@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +16,11 @@ from dagster._core.test_utils import freeze_time
 from shopflow_assets.automation import AUTOMATED
 from shopflow_assets.definitions import defs
 from shopflow_assets.domains.clickstream.automation import page_views_freshness_checks
-from shopflow_assets.domains.erp.automation import WAREHOUSE_FACT_KEYS, erp_freshness_checks
+from shopflow_assets.domains.erp.automation import (
+    WAREHOUSE_FACT_KEYS,
+    erp_freshness_checks,
+    newest_erp_run_succeeded,
+)
 from shopflow_assets.domains.events.automation import user_actions_freshness_checks
 from shopflow_assets.domains.freshness import (
     CAUGHT_UP_EVERY_SECONDS,
@@ -108,6 +113,22 @@ def test_a_source_driven_table_is_fresh_for_5_minutes_after_its_last_update(chec
     assert "overdue" in stale[1] and "7 minutes ago" in stale[1] and "5 minutes" in stale[1]
 
 
+def test_an_idle_erp_source_counts_as_caught_up_only_after_a_successful_newest_erp_run():
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert newest_erp_run_succeeded(instance)  # nothing ran yet: the warehouse is what the source gave
+
+        def finish(job_name: str, status: dg.DagsterRunStatus) -> None:
+            instance.add_run(dg.DagsterRun(job_name=job_name, run_id=str(uuid.uuid4()), status=status))
+
+        finish("erp_pipeline", dg.DagsterRunStatus.SUCCESS)
+        assert newest_erp_run_succeeded(instance)
+        finish("erp_load", dg.DagsterRunStatus.FAILURE)  # a change may be missing from the warehouse
+        finish("page_views_stream", dg.DagsterRunStatus.SUCCESS)  # another domain's run changes nothing
+        assert not newest_erp_run_succeeded(instance)
+        finish("erp_load", dg.DagsterRunStatus.SUCCESS)  # the sweep loaded what was left behind
+        assert newest_erp_run_succeeded(instance)
+
+
 def test_a_quiet_topic_keeps_the_table_fresh_through_the_sensors_caught_up_observation():
     with dg.DagsterInstance.ephemeral() as instance:
         materialize(instance, PAGE_VIEWS, T0)
@@ -124,6 +145,7 @@ def test_a_quiet_topic_keeps_the_table_fresh_through_the_sensors_caught_up_obser
         assert list(checks_to_recheck(instance, [check_key(PAGE_VIEWS)])) == []
     assert not failed["clickstream/fact_page_views"][0]
     assert isinstance(request, dg.RunRequest) and request.asset_check_keys == [check_key(PAGE_VIEWS)]
+    assert request.run_config == {"execution": {"config": {"in_process": {}}}}  # one process per run
     assert recovered["clickstream/fact_page_views"] == (
         True,
         "Asset is currently fresh. The last update was 1 minute ago, within the allowed time range of 5 minutes.",

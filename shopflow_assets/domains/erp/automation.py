@@ -80,7 +80,7 @@ WAREHOUSE_JOBS = ("erp_pipeline", "erp_transform", "erp_load")
 
 
 def newest_erp_run_succeeded(instance: dg.DagsterInstance) -> bool:
-    """The newest finished run that writes the warehouse succeeded (or none ran yet)."""
+    """The newest of the finished runs that write the warehouse succeeded (or none ran yet)."""
     finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
     newest = [
         record
@@ -89,7 +89,8 @@ def newest_erp_run_succeeded(instance: dg.DagsterInstance) -> bool:
     ]
     if not newest:
         return True
-    return max(newest, key=lambda r: r.create_timestamp).dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    # storage_id: the order the runs were created in (create_timestamp may tie within a second).
+    return max(newest, key=lambda r: r.storage_id).dagster_run.status == dg.DagsterRunStatus.SUCCESS
 
 
 def pending_changes(reader, state) -> dict[str, str]:
