@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -281,6 +281,21 @@ def environ_without(names: Iterable[str] = CHILD_PROCESS_SECRETS) -> Iterator[No
     finally:
         for name, value in removed.items():
             os.environ.setdefault(name, value)
+
+
+@contextmanager
+def environ_with(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the duration of the block, then the previous values (or their absence) back."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def export_env_files() -> dict[str, str]:

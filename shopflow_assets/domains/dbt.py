@@ -7,8 +7,9 @@ heavy part once:
   built with dagster-dbt and its asset and check specs are written to target/ (`PREPARED_SPECS`).
 - `prepared_dbt_assets(name)`: the decorator the domains use. It makes the same multi-asset from the
   prepared specs; when a run executes it, the dagster-dbt definition is built (`DBT_ASSETS[name]`) and the
-  body's context answers `assets_def` with it, so `DbtResource.cli(..., context=context)` is dagster-dbt's
-  own `DbtCliResource.cli` on the definition it expects.
+  body's context answers `assets_def` with it, so `DbtResource.cli(..., context=context)` selects and
+  translates events as dagster-dbt's `DbtCliResource.cli` does on the definition it expects: with dbt
+  run in this process (dbt_in_process.py) or, SHOPFLOW_DBT_IN_PROCESS=0, as a `dbt` subprocess.
 - `partition_env()`: a partition's time window -> the env the dbt partition macro reads (min inclusive, max exclusive).
 The environment profiles.yml reads comes from the warehouse resource (`WarehouseResource.dbt_environment`).
 """
@@ -106,11 +107,25 @@ def dbt_executable() -> str:
     return str(beside) if beside.is_file() else "dbt"
 
 
+# Switch back to the `dbt` subprocess dagster-dbt starts: SHOPFLOW_DBT_IN_PROCESS=0 (docs/runtime.md).
+IN_PROCESS_ENV = "SHOPFLOW_DBT_IN_PROCESS"
+
+
+def dbt_in_process() -> bool:
+    """True unless SHOPFLOW_DBT_IN_PROCESS is 0/false/no/off: run dbt through dbtRunner in the run's process."""
+    return os.environ.get(IN_PROCESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 class DbtResource(dg.ConfigurableResource):
     """dagster-dbt's `DbtCliResource` for dbt_project/, made when a run calls dbt (not when the code location
-    loads, which would import dbt-core)."""
+    loads, which would import dbt-core).
+
+    `in_process` runs dbt with dbt-core's dbtRunner in the run's own process (domains/dbt_in_process.py),
+    saving dbt's start-up on every call; False starts the `dbt` executable as dagster-dbt does. Either
+    way `cli()` returns dagster-dbt's invocation, whose `stream()` yields the same Dagster events."""
 
     dbt_executable: str = "dbt"
+    in_process: bool = True
 
     def cli_resource(self):
         from dagster_dbt import DbtCliResource
@@ -118,11 +133,15 @@ class DbtResource(dg.ConfigurableResource):
         return DbtCliResource(project_dir=dbt_project(), dbt_executable=self.dbt_executable)
 
     def cli(self, args: list[str], *, context: dg.AssetExecutionContext | None = None) -> DbtCliInvocation:
+        if self.in_process:
+            from shopflow_assets.domains.dbt_in_process import invoke_in_process
+
+            return invoke_in_process(self.cli_resource(), args, context=context)
         return self.cli_resource().cli(args, context=context)
 
 
 def dbt_resource() -> DbtResource:
-    return DbtResource(dbt_executable=dbt_executable())
+    return DbtResource(dbt_executable=dbt_executable(), in_process=dbt_in_process())
 
 
 def prepare_dbt(warehouse: WarehouseResource | None = None) -> Path:

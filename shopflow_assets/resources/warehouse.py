@@ -10,7 +10,6 @@ auto-install off. S3 access goes through a DuckDB secret, because the delta exte
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from shopflow_assets.settings import Settings, environ_without, get_settings
+from shopflow_assets.settings import Settings, environ_with, environ_without, get_settings
 
 EXTENSIONS = ("httpfs", "delta")
 S3_SECRET_NAME = "shopflow_lake"
@@ -197,19 +196,9 @@ def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> 
     """dbt_env() (and `extra`) exported for the duration of a dbt invocation, then the previous environment
     restored (so a dbt run never leaves, say, SHOPFLOW_DUCKDB_PATH behind for later code in the process)."""
     ensure_extension_directory(settings)
-    values = {**dbt_env(settings), **(extra or {})}
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        # dbt inherits os.environ: the S3 user above, not the PostgreSQL or alert secrets of the run.
-        with environ_without():
-            yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    # dbt inherits os.environ: the S3 user of dbt_env(), not the PostgreSQL or alert secrets of the run.
+    with environ_with({**dbt_env(settings), **(extra or {})}), environ_without():
+        yield
 
 
 class WarehouseResource(dg.ConfigurableResource):
