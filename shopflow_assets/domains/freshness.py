@@ -82,10 +82,12 @@ def caught_up_result(
 
 
 def checks_to_recheck(instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey]):
-    """Failed freshness checks whose table was observed caught up after the failed evaluation.
+    """Failed freshness checks whose table was updated (materialized, or observed caught up) after the
+    failed evaluation.
 
-    Dagster's freshness sensor leaves a failed check to the next run that materializes its table, which
-    evaluates it; a caught-up observation is no run, so without this a quiet source would stay stale.
+    Dagster's freshness sensor leaves a failed check to the run that next updates its table, assuming that
+    run evaluates the check; the jobs here select their assets, not these checks, and a caught-up
+    observation is no run at all, so without this a check that failed once would stay failed.
     """
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -94,10 +96,12 @@ def checks_to_recheck(instance: dg.DagsterInstance, check_keys: Sequence[dg.Asse
         record = summary.last_check_execution_record
         if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED or record.event is None:
             continue
-        observed = instance.fetch_observations(
-            records_filter=dg.AssetRecordsFilter(asset_key=check_key.asset_key), limit=1
-        ).records
-        if observed and observed[0].timestamp > record.event.timestamp:
+        updates = dg.AssetRecordsFilter(asset_key=check_key.asset_key)
+        newest = [
+            *instance.fetch_materializations(records_filter=updates, limit=1).records,
+            *instance.fetch_observations(records_filter=updates, limit=1).records,
+        ]
+        if any(update.timestamp > record.event.timestamp for update in newest):
             yield check_key
 
 
@@ -110,7 +114,7 @@ def freshness_check_sensor(
 ) -> dg.SensorDefinition:
     """Dagster's freshness-check sensor (`dg.build_sensor_for_freshness_checks`: evaluates a check when
     it has never run or could have become overdue since it passed), also re-evaluating a failed check
-    whose table was since observed caught up. RUNNING when automation is on."""
+    whose table was updated since (`checks_to_recheck`). RUNNING when automation is on."""
     with dagster_freshness_factories():
         dagster_sensor = dg.build_sensor_for_freshness_checks(
             freshness_checks=freshness_checks,

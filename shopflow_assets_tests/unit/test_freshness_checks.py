@@ -152,6 +152,23 @@ def test_a_quiet_topic_keeps_the_table_fresh_through_the_sensors_caught_up_obser
     )
 
 
+def test_a_failed_check_is_evaluated_again_once_a_run_writes_its_table():
+    """The first tick of a new instance fails every never-written table; the runs that follow write them."""
+    sensor = next(s for s in defs.sensors if s.name == "user_actions_freshness_sensor")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        never = evaluate(instance, user_actions_freshness_checks, T0)
+        waiting = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        materialize(instance, USER_ACTIONS, T0 + 60)
+        again = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        fresh = evaluate(instance, user_actions_freshness_checks, T0 + 120)
+    assert first.asset_check_keys == [check_key(USER_ACTIONS)]
+    assert not never["events/user_action_events"][0]
+    assert isinstance(waiting, dg.SkipReason)
+    assert isinstance(again, dg.RunRequest) and again.asset_check_keys == [check_key(USER_ACTIONS)]
+    assert fresh["events/user_action_events"][0]
+
+
 def test_the_watching_sensor_records_caught_up_once_a_minute():
     assert caught_up_due(None, 1000.0) and caught_up_due("not a time", 1000.0)
     assert not caught_up_due("1000.0", 1000.0 + CAUGHT_UP_EVERY_SECONDS - 1)
