@@ -76,8 +76,31 @@ def bronze_newest_valid(spark, lake: MarketplaceLake) -> dict[str, str]:
     return {key: status for key, (_, customer, status) in newest.items() if customer}
 
 
-def test_a_forced_restore_of_bronze_orders_rebuilds_silver_equal_to_bronze(monkeypatch, capsys):
+def remove_namespace(namespace: str, topic: str) -> None:
+    """This test's tables, quarantine and checkpoints, and its topic."""
+    from confluent_kafka.admin import AdminClient
+
+    lake = build_lake(get_settings(), "s3")
+    for bucket, prefix in (
+        ("lakehouse", f"{namespace}/"),
+        ("lakehouse", f"_checkpoints/{namespace}/"),
+        ("quarantine", f"{namespace}/"),
+    ):
+        for key in lake.list_keys(bucket, prefix):
+            lake.client.delete_object(Bucket=bucket, Key=key)
+    admin = AdminClient(kafka_client_config(get_settings(), "admin"))
+    for deletion in admin.delete_topics([topic]).values():
+        deletion.result(30)
+
+
+@pytest.fixture
+def run_id():
     run_id = uuid.uuid4().hex[:8]
+    yield run_id
+    remove_namespace(f"restore-{run_id}", f"{ORDERS.topic}_{run_id}")
+
+
+def test_a_forced_restore_of_bronze_orders_rebuilds_silver_equal_to_bronze(run_id, monkeypatch, capsys):
     settings = get_settings()
     namespace = f"restore-{run_id}"
     lake = MarketplaceLake(build_lake(settings, "s3").uri, namespace)
