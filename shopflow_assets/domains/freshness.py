@@ -33,6 +33,20 @@ CAUGHT_UP_EVERY_SECONDS = 60
 LAST_UPDATED_METADATA_KEY = "dagster/last_updated_timestamp"
 
 
+# The name Dagster's factories give every freshness check.
+FRESHNESS_CHECK_NAME = "freshness_check"
+
+
+def without_freshness_checks(
+    selection: dg.AssetSelection, asset_keys: Sequence[dg.AssetKey]
+) -> dg.AssetSelection:
+    """`selection` minus the freshness checks of `asset_keys`: a job's run is no time to judge freshness
+    (a backfill of old days would report, and alert, today's verdict once per day); the sensors do."""
+    return selection - dg.AssetSelection.checks(
+        *(dg.AssetCheckKey(key, FRESHNESS_CHECK_NAME) for key in asset_keys)
+    )
+
+
 @contextmanager
 def dagster_freshness_factories() -> Iterator[None]:
     """Around Dagster's freshness-check factories, which it marks "superseded" by FreshnessPolicy: a

@@ -95,6 +95,14 @@ def test_every_served_table_has_a_freshness_check_its_sensor_evaluates_when_auto
     assert every_freshness_check == {check_key(asset_key) for asset_key in SERVED}
 
 
+def test_no_job_evaluates_freshness_only_the_sensors_do():
+    """A run judging freshness would report today's verdict for every day of a backfill."""
+    for job in defs.resolve_all_job_defs():
+        if job.name.startswith("__ASSET_JOB"):
+            continue  # the implicit job the sensors' runs use
+        assert not [node for node in job.graph.node_dict if node.startswith("freshness_check")], job.name
+
+
 @pytest.mark.parametrize(
     ("checks", "asset_key"),
     [

@@ -28,9 +28,12 @@ from shopflow_assets.automation import schedule_status, sensor_status
 from shopflow_assets.contracts.erp import CHANGED_COLUMN, FACTS, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
 from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
-from shopflow_assets.domains.freshness import caught_up_result, source_lag_freshness
+from shopflow_assets.domains.freshness import caught_up_result, source_lag_freshness, without_freshness_checks
 from shopflow_assets.resources.postgres import PostgresError, PostgresResource
 from shopflow_assets.settings import WAREHOUSE_DATABASE
+
+# The tables served to users, whose freshness is checked (end of module).
+WAREHOUSE_FACT_KEYS = [WAREHOUSE_KEYS[name] for name in FACTS]
 
 erp_ingest_job = dg.define_asset_job(
     "erp_ingest",
@@ -40,8 +43,9 @@ erp_ingest_job = dg.define_asset_job(
 )
 erp_pipeline_job = dg.define_asset_job(
     "erp_pipeline",
-    selection=dg.AssetSelection.assets(
-        *RAW_KEYS.values(), *PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()
+    selection=without_freshness_checks(
+        dg.AssetSelection.assets(*RAW_KEYS.values(), *PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()),
+        WAREHOUSE_FACT_KEYS,
     ),
     executor_def=dg.in_process_executor,
     description="Changed tables -> raw objects -> star schema -> warehouse, in one run (the change sensor's).",
@@ -50,13 +54,17 @@ erp_pipeline_job = dg.define_asset_job(
 CHAINED_TAG = "erp/chained"
 erp_transform_job = dg.define_asset_job(
     "erp_transform",
-    selection=dg.AssetSelection.assets(*PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()),
+    selection=without_freshness_checks(
+        dg.AssetSelection.assets(*PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()), WAREHOUSE_FACT_KEYS
+    ),
     executor_def=dg.in_process_executor,
     description="New raw objects -> the star schema in the processed bucket -> the PostgreSQL warehouse.",
 )
 erp_load_job = dg.define_asset_job(
     "erp_load",
-    selection=dg.AssetSelection.assets(*WAREHOUSE_KEYS.values()),
+    selection=without_freshness_checks(
+        dg.AssetSelection.assets(*WAREHOUSE_KEYS.values()), WAREHOUSE_FACT_KEYS
+    ),
     executor_def=dg.in_process_executor,
     description="Pending processed batches -> the PostgreSQL warehouse (schema erp); the 10-minute sweep.",
 )
@@ -203,6 +211,5 @@ erp_load_schedule = dg.ScheduleDefinition(
 
 # --- freshness -------------------------------------------------------------------------------------------
 
-WAREHOUSE_FACT_KEYS = [WAREHOUSE_KEYS[name] for name in FACTS]
 
 erp_freshness_checks, erp_freshness_sensor = source_lag_freshness("erp_freshness_sensor", WAREHOUSE_FACT_KEYS)

@@ -6,12 +6,14 @@ import dagster as dg
 
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.assets import user_action_events
-from shopflow_assets.domains.freshness import source_lag_freshness
+from shopflow_assets.domains.freshness import source_lag_freshness, without_freshness_checks
 from shopflow_assets.domains.kafka_sensors import RUN_RETRIES, build_kafka_lag_sensor
 
 user_actions_job = dg.define_asset_job(
     "user_actions_stream",
-    selection=dg.AssetSelection.assets(user_action_events),
+    selection=without_freshness_checks(
+        dg.AssetSelection.assets(user_action_events), [user_action_events.key]
+    ),
     description="Bounded (availableNow) run of the user-action query over what user_actions holds now.",
     tags=RUN_RETRIES,
 )
