@@ -586,6 +586,8 @@ def main() -> int:
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="shopflow-soak-"))).resolve()
     # SIGTERM ends the soak like Ctrl-C does: through the `finally` that stops its children.
     signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C too, even when the shell started the soak with SIGINT ignored (a background job does).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return soak(args.minutes, args.port or free_port(), workdir)
     except SoakError as exc:
