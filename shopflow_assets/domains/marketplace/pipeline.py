@@ -3,6 +3,13 @@
 Assets, the end-to-end test and the benchmark all run these: bounded (`availableNow`) Kafka -> bronze
 streams, CSV -> bronze loads, bounded bronze -> silver streams (`foreachBatch` + MERGE), in the order
 that lets facts see their dimensions.
+
+They run on an in-process SparkSession and on Spark Connect (the warm driver) alike. On Connect a
+`foreachBatch` function runs in a Python worker beside the server, out of reach of the run's objects, so
+what it did reaches the run as data: metrics observed on the stream (bronze messages by outcome, silver
+input and quarantined rows) and the silver MERGE commit's `userMetadata` (the run's token, the batch and
+its newest versions). Delta is driven in SQL (MERGE, DESCRIBE HISTORY): the `DeltaTable` Python API's
+Connect form needs Delta's server plugin, which the warm driver does not have.
 """
 
 from __future__ import annotations
@@ -13,16 +20,18 @@ import hashlib
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shopflow_assets.contracts.marketplace import (
     BATCH_LOADED,
+    BY_NAME,
     CUSTOMERS,
     ENRICHMENT,
     INGESTION_TS,
@@ -42,6 +51,7 @@ from shopflow_assets.domains.marketplace.transforms import (
     enrich_order_items,
     enrich_orders,
     enrich_products,
+    message_reasons,
     newest_per_key,
     parse_messages,
     scan_csv_records,
@@ -50,7 +60,9 @@ from shopflow_assets.domains.marketplace.transforms import (
 )
 from shopflow_assets.resources.streaming.parse import dead_letter_frame
 from shopflow_assets.resources.streaming.resource import SparkStreamingResource
+from shopflow_assets.resources.streaming.runner import QueryReport
 from shopflow_assets.resources.streaming.source import kafka_stream
+from shopflow_assets.settings import get_settings
 
 Uri = Callable[..., str]  # the lake path scheme: uri(bucket, key, engine)
 CHECKPOINT_GROUP = "marketplace"
@@ -119,7 +131,6 @@ def ingest_bronze(
 ) -> dict[str, BronzeCounts]:
     """Bounded run of one Kafka -> bronze stream per table: what is in the topics now, then stop."""
     streaming, runner = _runner(spark, lake, streaming)
-    counts = {table.name: BronzeCounts() for table in tables}
     queries = {}
     for table in tables:
         topic = table.topic + (f"_{topic_suffix}" if topic_suffix else "")
@@ -130,15 +141,14 @@ def ingest_bronze(
             max_offsets_per_trigger=streaming.max_offsets_per_trigger,
             min_partitions=streaming.min_partitions,
         )
-        writer = records.writeStream.foreachBatch(
-            bronze_batch_writer(
-                table, lake.paths.bronze(table.name), lake.dead_letters(table), counts[table.name]
-            )
+        parsed = observe_messages(parse_messages(records, table), table)
+        writer = parsed.writeStream.foreachBatch(
+            bronze_batch_writer(table, lake.paths.bronze(table.name), lake.dead_letters(table))
         )
         name = lake.checkpoint_name(f"bronze_{table.name}")
         queries[table.name] = runner.start(writer, name, bounded=True)
-    runner.wait(queries)
-    return counts
+    reports = runner.wait(queries)
+    return {name: bronze_counts(BY_NAME[name], report) for name, report in reports.items()}
 
 
 def load_batch_bronze(
@@ -193,11 +203,10 @@ def build_silver(
     for table in tables:
         total: dict[str, int] = {"input": 0, "quarantined": 0, "newest_versions": 0, "superseded_in_batch": 0}
         if table.topic is None:
-            bronze = read_delta(spark, paths.bronze(table.name))
-            if bronze is not None:
-                version = int(
-                    DeltaTable.forPath(spark, paths.bronze(table.name)).history(1).first()["version"]
-                )
+            latest = latest_commit(spark, paths.bronze(table.name))
+            if latest is not None:
+                bronze = spark.read.format("delta").load(paths.bronze(table.name))
+                version = int(latest["version"])
                 merged = last_commit_metadata(spark, paths.silver(table.name)).get(MERGED_BRONZE_VERSION)
                 if merged == version:
                     # The bronze load this silver table last merged (its file was unchanged): merging it
@@ -208,22 +217,79 @@ def build_silver(
                     _add(total, upsert_silver_batch(spark, table, bronze, version, paths, marker))
             results[table.name] = total
             continue
-        if read_delta(spark, paths.bronze(table.name)) is None:
+        if not is_delta_table(spark, paths.bronze(table.name)):
             results[table.name] = total
             continue
-
-        def upsert(batch: DataFrame, batch_id: int, table: TableContract = table, total=total) -> None:
-            _add(total, upsert_silver_batch(spark, table, batch, batch_id, paths))
-
-        stream = spark.readStream.format("delta").load(paths.bronze(table.name))
+        token = uuid.uuid4().hex
+        stream = observe_silver_input(
+            typed_with_reasons(spark.readStream.format("delta").load(paths.bronze(table.name)), table)
+        )
         query = runner.start(
-            stream.writeStream.foreachBatch(upsert),
+            stream.writeStream.foreachBatch(silver_batch_writer(table, paths, token)),
             lake.checkpoint_name(f"silver_{table.name}"),
             bounded=True,
         )
-        runner.wait({table.name: query})
-        results[table.name] = total
+        report = runner.wait({table.name: query})[table.name]
+        results[table.name] = silver_stream_counts(spark, paths.silver(table.name), token, report)
     return results
+
+
+# The silver stream's input and quarantined rows: metrics observed on the stream (in each batch's progress).
+SILVER_INPUT_METRICS = "silver_input_counts"
+
+
+def observe_silver_input(typed: DataFrame) -> DataFrame:
+    return typed.observe(
+        SILVER_INPUT_METRICS, F.count(F.lit(1)).alias("input"), F.count(REASON).alias("quarantined")
+    )
+
+
+def silver_batch_writer(
+    table: TableContract, paths: SilverPaths, token: str
+) -> Callable[[DataFrame, int], None]:
+    """The foreachBatch function of one table's silver stream. It uses the batch's own session and plain
+    values only (the contract by name): on the warm driver it runs beside the server, where the run's
+    session and objects do not exist. Its MERGE commit carries the run's token and the batch's newest
+    versions (`silver_stream_counts` reads them back)."""
+    name = table.name
+
+    def upsert(typed: DataFrame, batch_id: int) -> None:
+        upsert_typed_batch(
+            typed.sparkSession,
+            BY_NAME[name],
+            typed,
+            batch_id,
+            paths,
+            commit_metadata=lambda newest: {"run": token, "batch": batch_id, "newest_versions": newest},
+        )
+
+    return upsert
+
+
+def silver_stream_counts(
+    spark: SparkSession, silver_path: str, token: str, report: QueryReport
+) -> dict[str, int]:
+    """A silver stream's counts: input and quarantined observed on the stream, newest versions from this
+    run's MERGE commits (a batch without valid rows merges nothing and commits nothing: 0). A batch merged
+    twice in the run (a retry) counts once, as its last commit says."""
+    newest: dict[int, int] = {}
+    if report.batches:
+        # The stream is the table's only writer besides the dimension propagation (one MERGE per batch at
+        # most): this run's commits are among the last 2 per batch; the margin covers retries.
+        history = spark.sql(
+            f"DESCRIBE HISTORY delta.`{silver_path}` LIMIT {2 * report.batches + 10}"  # nosec B608 - our lake path
+        ).select("version", "userMetadata")
+        for row in sorted(history.collect(), key=lambda r: r.version):
+            mark = _json_object(row.userMetadata)
+            if mark.get("run") == token:
+                newest[int(mark["batch"])] = int(mark["newest_versions"])
+    counts = {
+        "input": int(report.observed.get("input", 0)),
+        "quarantined": int(report.observed.get("quarantined", 0)),
+        "newest_versions": sum(newest.values()),
+    }
+    counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
+    return counts
 
 
 # --- bronze writes: Kafka micro-batches and CSV snapshots to Delta ------------------------------------
@@ -241,18 +307,59 @@ class BronzeCounts:
     null_ids: int = 0  # bronze rows written with a null key (the bronze check's rule: must stay 0)
 
 
+# A bronze stream's messages by outcome: metrics observed on the parsed stream (in each batch's progress).
+BRONZE_METRICS = "bronze_message_counts"
+
+
+def observe_messages(parsed: DataFrame, table: TableContract) -> DataFrame:
+    """The parsed messages, observed: all of them, the usable ones, the usable ones with a null key (the
+    bronze check's rule) and one count per reason a message is dead-lettered."""
+    reason = F.col("reason")
+    return parsed.observe(
+        BRONZE_METRICS,
+        F.count(F.lit(1)).alias("messages"),
+        F.count_if(reason.isNull()).alias("rows"),
+        F.coalesce(F.sum(F.when(reason.isNull(), null_key_flag(table))), F.lit(0)).alias("null_ids"),
+        *[F.count_if(reason == name).alias(name) for name in message_reasons(table)],
+    )
+
+
+def bronze_counts(table: TableContract, report: QueryReport) -> BronzeCounts:
+    """A bronze stream's observed metrics -> its counts, checked to add up (messages = rows + dead letters)."""
+    observed = {name: int(value) for name, value in report.observed.items()}
+    messages, rows, null_ids = (observed.pop(name, 0) for name in ("messages", "rows", "null_ids"))
+    reasons = {name: n for name, n in observed.items() if n}
+    if messages != rows + sum(reasons.values()):  # a reason outside message_reasons(): a parser bug
+        raise RuntimeError(
+            f"bronze_{table.name}: {messages} messages but {rows} rows and dead letters {reasons}; every "
+            "reason parse_messages gives must be listed by transforms.message_reasons"
+        )
+    return BronzeCounts(
+        messages=messages,
+        rows=rows,
+        dead_letters=sum(reasons.values()),
+        reasons=reasons,
+        batches=len(report.batch_ids),
+        null_ids=null_ids,
+    )
+
+
 def bronze_batch_writer(
-    table: TableContract, bronze_path: str, dead_letter_path: str, counts: BronzeCounts
+    table: TableContract, bronze_path: str, dead_letter_path: str
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of one topic's stream: rows to bronze, the rest to the dead letters.
+    """The foreachBatch function of one topic's parsed stream: rows to bronze, the rest to the dead letters.
 
     Both appends carry Delta's (txnAppId, txnVersion) = (stream, batch id), so a micro-batch replayed
-    after a crash is skipped by Delta instead of being written twice.
+    after a crash is skipped by Delta instead of being written twice. The counts are the stream's
+    observed metrics (`observe_messages`): nothing is counted into the run's objects, which the function
+    cannot reach on the warm driver.
     """
     app_id = f"bronze_{table.name}"
+    name = table.name
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        parsed = parse_messages(batch, table).cache()
+        table = BY_NAME[name]  # by name: the contract object is not shipped to a worker beside the server
+        parsed = batch.cache()
         try:
             rows = bronze_rows(parsed, table)
             (
@@ -263,15 +370,7 @@ def bronze_batch_writer(
                 .option("txnVersion", batch_id)
                 .save(bronze_path)
             )
-            # One pass over the cached batch: messages per reason (null = written to bronze) and the
-            # written rows with a null key, which the bronze check reports without re-reading the table.
-            summary = (
-                parsed.groupBy("reason")
-                .agg(F.count("*").alias("n"), F.sum(null_key_flag(table)).alias("null_ids"))
-                .collect()
-            )
-            reasons = {r["reason"]: r["n"] for r in summary if r["reason"] is not None}
-            if reasons:
+            if not parsed.where(F.col("reason").isNotNull()).isEmpty():
                 letters = dead_letter_frame(parsed, batch_id)
                 (
                     letters.write.format("delta")
@@ -280,14 +379,6 @@ def bronze_batch_writer(
                     .option("txnVersion", batch_id)
                     .save(dead_letter_path)
                 )
-            total = sum(r["n"] for r in summary)
-            counts.batches += 1
-            counts.messages += total
-            counts.dead_letters += sum(reasons.values())
-            counts.rows += total - sum(reasons.values())
-            counts.null_ids += sum(r["null_ids"] or 0 for r in summary if r["reason"] is None)
-            for reason, n in reasons.items():
-                counts.reasons[reason] = counts.reasons.get(reason, 0) + n
         finally:
             parsed.unpersist()
 
@@ -407,7 +498,11 @@ def load_csv_to_bronze(
         )
     schema = ", ".join(f"`{c}` string" for c in table.columns)
     malformed: list[tuple] = []
-    workdir = tempfile.TemporaryDirectory(prefix="olist-csv-")
+    # Under SHOPFLOW_HOME, not the system temp folder: a warm driver reads the cleaned copy too, and the
+    # stack's Spark Connect server shares that home with the runs (its /tmp is its own).
+    staging = get_settings().home / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    workdir = tempfile.TemporaryDirectory(prefix="olist-csv-", dir=staging)
     if not csv_path.is_file():
         # an optional file the folder lacks (check_olist_folder warned): an empty table, so gold still runs
         frame = spark.createDataFrame([], schema)
@@ -476,15 +571,36 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def last_commit_metadata(spark: SparkSession, path: str) -> dict:
-    """The JSON userMetadata of the Delta table's latest commit ({} without a table or metadata)."""
-    if not DeltaTable.isDeltaTable(spark, path):
-        return {}
-    latest = DeltaTable.forPath(spark, path).history(1).select("userMetadata").first()
+def latest_commit(spark: SparkSession, path: str):
+    """The Delta table's latest commit (a row of DESCRIBE HISTORY), None when no Delta table is there."""
     try:
-        return json.loads(latest[0]) if latest and latest[0] else {}
+        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()  # nosec B608 - our lake path
+    except AnalysisException as error:
+        if error.getCondition() in NO_DELTA_TABLE:
+            return None
+        raise
+
+
+# What DESCRIBE HISTORY says of a path without a Delta table (missing, or a plain folder).
+NO_DELTA_TABLE = ("DELTA_TABLE_ONLY_OPERATION", "DELTA_MISSING_DELTA_TABLE", "PATH_NOT_FOUND")
+
+
+def is_delta_table(spark: SparkSession, path: str) -> bool:
+    return latest_commit(spark, path) is not None
+
+
+def _json_object(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
     except ValueError:
         return {}
+    return value if isinstance(value, dict) else {}
+
+
+def last_commit_metadata(spark: SparkSession, path: str) -> dict:
+    """The JSON userMetadata of the Delta table's latest commit ({} without a table or metadata)."""
+    latest = latest_commit(spark, path)
+    return _json_object(latest["userMetadata"]) if latest is not None else {}
 
 
 # --- silver Delta steps: MERGE of the newest valid rows, quarantine, propagation ------------------------
@@ -509,7 +625,7 @@ class SilverPaths:
 
 
 def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
-    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+    return spark.read.format("delta").load(path) if is_delta_table(spark, path) else None
 
 
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -524,33 +640,46 @@ def merge_newest(
 ) -> None:
     """Upsert: insert new keys; update a key only with a strictly newer `_ingestion_timestamp`.
     `commit_metadata` is recorded as the MERGE commit's userMetadata (JSON)."""
-    if not DeltaTable.isDeltaTable(spark, path):
+    if not is_delta_table(spark, path):
         # An empty table first, so the very first batch goes through the same MERGE as every other one.
         rows.limit(0).write.format("delta").mode("append").save(path)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    merge = (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(rows.alias("s"), on)
-        .whenMatchedUpdateAll(condition=f"s.{INGESTION_TS} > t.{INGESTION_TS}")
-        .whenNotMatchedInsertAll()
+    newer = f"s.`{INGESTION_TS}` > t.`{INGESTION_TS}`"
+    merge_sql(
+        spark,
+        rows,
+        f"MERGE INTO delta.`{path}` AS t USING {{source}} AS s ON {on} "  # nosec B608 - our path, contract names
+        f"WHEN MATCHED AND {newer} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+        commit_metadata,
     )
-    if commit_metadata is None:
-        merge.execute()
-        return
-    # A session setting: silver is built one table after the other, so no other commit runs meanwhile.
-    spark.conf.set(USER_METADATA_CONF, json.dumps(commit_metadata))
+
+
+def merge_sql(
+    spark: SparkSession, source: DataFrame, statement: str, commit_metadata: dict | None = None
+) -> None:
+    """Run a MERGE statement whose `{source}` is `source`, as a temporary view of the session.
+
+    SQL, not the DeltaTable API, whose Spark Connect form needs Delta's server plugin. `commit_metadata`
+    is a session setting while the MERGE runs: silver is built one table after the other, so no other
+    commit of the session runs meanwhile.
+    """
+    view = f"marketplace_merge_source_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    if commit_metadata is not None:
+        spark.conf.set(USER_METADATA_CONF, json.dumps(commit_metadata))
     try:
-        merge.execute()
+        spark.sql(statement.format(source=view))
     finally:
-        spark.conf.unset(USER_METADATA_CONF)
+        if commit_metadata is not None:
+            spark.conf.unset(USER_METADATA_CONF)
+        spark.catalog.dropTempView(view)
 
 
 def propagate(
     spark: SparkSession, changed: DataFrame, target_path: str, join_col: str, cols: tuple[str, ...]
 ) -> None:
     """Refresh enrichment columns of an existing fact table from dimension rows that just changed."""
-    if not DeltaTable.isDeltaTable(spark, target_path):
+    if not is_delta_table(spark, target_path):
         return
     differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols)
     source = changed.select(join_col, *cols)
@@ -566,13 +695,14 @@ def propagate(
     )
     if stale.isEmpty():
         return
-    sets = {c: f"s.`{c}`" for c in cols} | {SILVER_UPDATED_AT: "current_timestamp()"}
-    (
-        DeltaTable.forPath(spark, target_path)
-        .alias("t")
-        .merge(source.alias("s"), f"t.`{join_col}` = s.`{join_col}`")
-        .whenMatchedUpdate(condition=differs, set=sets)
-        .execute()
+    sets = ", ".join(
+        [f"t.`{c}` = s.`{c}`" for c in cols] + [f"t.`{SILVER_UPDATED_AT}` = current_timestamp()"]
+    )
+    merge_sql(
+        spark,
+        source,
+        f"MERGE INTO delta.`{target_path}` AS t USING {{source}} AS s "  # nosec B608 - our path, contract names
+        f"ON t.`{join_col}` = s.`{join_col}` WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}",
     )
 
 
@@ -598,7 +728,28 @@ def upsert_silver_batch(
 ) -> dict[str, int]:
     """One micro-batch of bronze rows into silver; returns the counts (input = valid + quarantined).
     `commit_metadata` goes with the silver MERGE commit."""
-    typed = typed_with_reasons(bronze_batch, table).cache()
+    extra = commit_metadata or {}
+    return upsert_typed_batch(
+        spark,
+        table,
+        typed_with_reasons(bronze_batch, table),
+        batch_id,
+        paths,
+        (lambda _newest: extra) if commit_metadata is not None else None,
+    )
+
+
+def upsert_typed_batch(
+    spark: SparkSession,
+    table: TableContract,
+    typed: DataFrame,
+    batch_id: int,
+    paths: SilverPaths,
+    commit_metadata: Callable[[int], dict] | None = None,
+) -> dict[str, int]:
+    """`upsert_silver_batch` of rows already typed (`typed_with_reasons`), as the silver stream gives them.
+    `commit_metadata` (newest versions) -> the silver MERGE commit's userMetadata."""
+    typed = typed.cache()
     try:
         valid, quarantined = split_valid(typed)
         newest = newest_per_key(valid, table.keys)
@@ -621,7 +772,8 @@ def upsert_silver_batch(
             "newest_versions": newest.count(),
         }
         counts["superseded_in_batch"] = counts["input"] - counts["quarantined"] - counts["newest_versions"]
-        merge_newest(spark, newest, paths.silver(table.name), table.keys, commit_metadata)
+        metadata = commit_metadata(counts["newest_versions"]) if commit_metadata is not None else None
+        merge_newest(spark, newest, paths.silver(table.name), table.keys, metadata)
         if counts["quarantined"]:
             append_idempotent(
                 quarantined.withColumn("_batch_id", F.lit(batch_id)).withColumn(

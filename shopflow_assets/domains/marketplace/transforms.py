@@ -195,14 +195,7 @@ def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
     `reason` is null for a usable message. Numbers sent as JSON numbers are kept as their text.
     """
     variant = parse_json_object(F.col("value"))
-    checks = [
-        (oversized(F.col("value"), MAX_RECORD_BYTES), REASON_OVERSIZED),
-        (variant.isNull(), "not_json"),
-        (~json_type(variant, "$").startswith("OBJECT"), "not_a_json_object"),
-        *[(json_string(variant, f"$.{key}").isNull(), f"missing_key_{key}") for key in table.keys],
-        (present_with_wrong_type(variant, f"$.{INGESTION_TS}", "STRING"), f"wrong_type_{INGESTION_TS}"),
-        (json_string(variant, f"$.{INGESTION_TS}").isNull(), f"missing_{INGESTION_TS}"),
-    ]
+    checks = message_checks(variant, table)
     return evaluated_once(
         records.select(
             *[json_string(variant, f"$.{column}").alias(column) for column in (*table.columns, INGESTION_TS)],
@@ -211,6 +204,23 @@ def parse_messages(records: DataFrame, table: TableContract) -> DataFrame:
             first_reason(checks).alias("reason"),
         )
     )
+
+
+def message_checks(variant: Column, table: TableContract) -> list[tuple[Column, str]]:
+    """(rule broken, reason) of a Kafka message, in the order parse_messages reports the first."""
+    return [
+        (oversized(F.col("value"), MAX_RECORD_BYTES), REASON_OVERSIZED),
+        (variant.isNull(), "not_json"),
+        (~json_type(variant, "$").startswith("OBJECT"), "not_a_json_object"),
+        *[(json_string(variant, f"$.{key}").isNull(), f"missing_key_{key}") for key in table.keys],
+        (present_with_wrong_type(variant, f"$.{INGESTION_TS}", "STRING"), f"wrong_type_{INGESTION_TS}"),
+        (json_string(variant, f"$.{INGESTION_TS}").isNull(), f"missing_{INGESTION_TS}"),
+    ]
+
+
+def message_reasons(table: TableContract) -> list[str]:
+    """Every reason parse_messages can give a message of `table` (one observed count each)."""
+    return [reason for _, reason in message_checks(parse_json_object(F.col("value")), table)]
 
 
 def bronze_rows(parsed: DataFrame, table: TableContract) -> DataFrame:
