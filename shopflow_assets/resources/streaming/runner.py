@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import threading
 import time
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the code location loads this module without pyspark
     from pyspark.sql import SparkSession
     from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+
+log = logging.getLogger("shopflow.streaming")
 
 # --- running queries ------------------------------------------------------------------------------
 
@@ -125,7 +128,39 @@ class StreamingRunner:
             if bounded
             else writer.trigger(processingTime=self.processing_time)
         )
-        return writer.start()
+        return start_with_worker_retry(writer.start, name)
+
+
+# On Spark Connect a foreachBatch query's start launches a Python worker on the server and waits a fixed
+# 10 s (not configurable in Spark 4.2) for it to connect back; on a loaded machine the worker's imports take
+# longer. Nothing has run yet when that fails, so starting again is safe.
+WORKER_CONNECT_BACK_ERROR = "Python worker failed to connect back"
+WORKER_START_ATTEMPTS = 3
+
+
+def start_with_worker_retry(
+    start: Callable[[], StreamingQuery],
+    name: str,
+    *,
+    attempts: int = WORKER_START_ATTEMPTS,
+    backoff_s: float = 2.0,
+) -> StreamingQuery:
+    """`start()`, again after a failed Python-worker connect-back, up to `attempts` times in all."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except Exception as exc:
+            if WORKER_CONNECT_BACK_ERROR not in str(exc) or attempt == attempts:
+                raise
+            log.warning(
+                "streaming query %s: the server's Python worker did not connect back in time "
+                "(attempt %d of %d); starting again",
+                name,
+                attempt,
+                attempts,
+            )
+            time.sleep(backoff_s * attempt)
+    raise AssertionError("unreachable")
 
     def wait(
         self,
