@@ -130,38 +130,6 @@ class StreamingRunner:
         )
         return start_with_worker_retry(writer.start, name)
 
-
-# On Spark Connect a foreachBatch query's start launches a Python worker on the server and waits a fixed
-# 10 s (not configurable in Spark 4.2) for it to connect back; on a loaded machine the worker's imports take
-# longer. Nothing has run yet when that fails, so starting again is safe.
-WORKER_CONNECT_BACK_ERROR = "Python worker failed to connect back"
-WORKER_START_ATTEMPTS = 3
-
-
-def start_with_worker_retry(
-    start: Callable[[], StreamingQuery],
-    name: str,
-    *,
-    attempts: int = WORKER_START_ATTEMPTS,
-    backoff_s: float = 2.0,
-) -> StreamingQuery:
-    """`start()`, again after a failed Python-worker connect-back, up to `attempts` times in all."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return start()
-        except Exception as exc:
-            if WORKER_CONNECT_BACK_ERROR not in str(exc) or attempt == attempts:
-                raise
-            log.warning(
-                "streaming query %s: the server's Python worker did not connect back in time "
-                "(attempt %d of %d); starting again",
-                name,
-                attempt,
-                attempts,
-            )
-            time.sleep(backoff_s * attempt)
-    raise AssertionError("unreachable")
-
     def wait(
         self,
         queries: dict[str, StreamingQuery],
@@ -221,6 +189,38 @@ def start_with_worker_retry(
             name, exc = failures[0]
             raise RuntimeError(f"streaming query {name} failed: {exc}")
         return reports
+
+
+# On Spark Connect a foreachBatch query's start launches a Python worker on the server and waits a fixed
+# 10 s (not configurable in Spark 4.2) for it to connect back; on a loaded machine the worker's imports take
+# longer. Nothing has run yet when that fails, so starting again is safe.
+WORKER_CONNECT_BACK_ERROR = "Python worker failed to connect back"
+WORKER_START_ATTEMPTS = 3
+
+
+def start_with_worker_retry(
+    start: Callable[[], StreamingQuery],
+    name: str,
+    *,
+    attempts: int = WORKER_START_ATTEMPTS,
+    backoff_s: float = 2.0,
+) -> StreamingQuery:
+    """`start()`, again after a failed Python-worker connect-back, up to `attempts` times in all."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except Exception as exc:
+            if WORKER_CONNECT_BACK_ERROR not in str(exc) or attempt == attempts:
+                raise
+            log.warning(
+                "streaming query %s: the server's Python worker did not connect back in time "
+                "(attempt %d of %d); starting again",
+                name,
+                attempt,
+                attempts,
+            )
+            time.sleep(backoff_s * attempt)
+    raise AssertionError("unreachable")
 
 
 def stop_on_signals(stop_event: threading.Event) -> None:
