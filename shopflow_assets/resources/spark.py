@@ -338,16 +338,6 @@ class SparkResource(dg.ConfigurableResource):
             dg.get_dagster_logger().info(f"Spark: attached to the Connect server {settings.spark_remote}")
         return get_spark_session(settings, app_name=self.app_name, extra_conf=self.extra_conf)
 
-    def get_in_process_session(self) -> SparkSession:
-        """A session that never attaches to the warm driver (an explicit SPARK_REMOTE still applies).
-
-        For the streaming and Olist flows: their foreachBatch functions count into the run's own Python
-        objects, which a function running beside a Connect server cannot reach (docs/runtime.md).
-        """
-        return get_spark_session(
-            self.effective_settings(), app_name=self.app_name, extra_conf=self.extra_conf
-        )
-
     @property
     def spark(self) -> SparkSession:
         return self.get_session()

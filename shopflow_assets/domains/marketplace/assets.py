@@ -86,7 +86,7 @@ def olist_bronze_streams(
     """Bounded (`availableNow`) Kafka -> bronze for the five topics; bad messages to the dead letters."""
     from shopflow_assets.domains.marketplace.pipeline import ingest_bronze
 
-    session = spark.get_in_process_session()
+    session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     counts = ingest_bronze(session, mlake, kafka.servers, topic_suffix=config.topic_suffix)
     for table in STREAMED:
@@ -138,7 +138,7 @@ def olist_bronze_batch(
     """Payments, reviews, geolocation and the category translation from their CSVs (not streamed)."""
     from shopflow_assets.domains.marketplace.pipeline import load_batch_bronze
 
-    session = spark.get_in_process_session()
+    session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     csv_dir = Path(config.csv_dir) if config.csv_dir else source_files.olist_csv_root()
     loads = load_batch_bronze(session, mlake, csv_dir, timestamp_formats=config.timestamp_formats)
@@ -190,7 +190,7 @@ def olist_silver(
     """Bounded bronze -> silver, dimensions first (input = newest versions + superseded + quarantined)."""
     from shopflow_assets.domains.marketplace.pipeline import build_silver, read_delta
 
-    session = spark.get_in_process_session()
+    session = spark.get_session()
     mlake = marketplace_lake(lake, config)
     results = build_silver(session, mlake)
     for table in SILVER_ORDER:
