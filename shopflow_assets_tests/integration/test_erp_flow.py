@@ -17,24 +17,9 @@ from shopflow_assets.contracts.erp import SOURCE_TABLES
 from shopflow_assets.domains.erp import runner
 from shopflow_assets.resources.extract import InvalidIdentifierError
 from shopflow_assets.resources.lake import LakeConflictError, LakeError
-from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+from shopflow_assets_tests.integration.erp_support import rows
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def settings():
-    settings = get_settings()
-    if not settings.aws_access_key_id or settings.postgres_password is None:
-        pytest.fail("no service credentials in settings: run `uv run shopflow services up` first")
-    return settings
-
-
-@pytest.fixture
-def erp(settings):
-    with erp_stack(settings) as stack:
-        yield stack
 
 
 def test_first_run_loads_every_table_and_a_rerun_changes_nothing(erp):

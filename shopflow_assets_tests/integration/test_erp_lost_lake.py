@@ -22,8 +22,7 @@ from shopflow_assets.contracts.erp import (
 from shopflow_assets.datagen.erp import generate_erp, reset_source
 from shopflow_assets.devstack.minio_iam import purge_with_root
 from shopflow_assets.domains.erp import runner
-from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.integration.erp_support import SMALL, erp_stack, rows
+from shopflow_assets_tests.integration.erp_support import SMALL, rows
 
 pytestmark = pytest.mark.stack
 
@@ -33,20 +32,6 @@ FACT_AMOUNTS = {
     "fact_purchase_order": "item_quantity * item_unit_price",
     "fact_payment": "payment_amount",
 }
-
-
-@pytest.fixture(scope="module")
-def settings():
-    settings = get_settings()
-    if not settings.aws_access_key_id or settings.postgres_password is None:
-        pytest.fail("no service credentials in settings: run `uv run shopflow services up` first")
-    return settings
-
-
-@pytest.fixture
-def erp(settings):
-    with erp_stack(settings) as stack:
-        yield stack
 
 
 def lose_the_lake(erp) -> int:

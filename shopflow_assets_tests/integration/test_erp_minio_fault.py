@@ -11,24 +11,9 @@ import pytest
 
 from shopflow_assets import devstack
 from shopflow_assets.resources.lake import LakeError
-from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+from shopflow_assets_tests.integration.erp_support import rows
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def settings():
-    settings = get_settings()
-    if not settings.aws_access_key_id or settings.postgres_password is None:
-        pytest.fail("no service credentials in settings: run `uv run shopflow services up` first")
-    return settings
-
-
-@pytest.fixture
-def erp(settings):
-    with erp_stack(settings) as stack:
-        yield stack
 
 
 def test_stopped_minio_leaves_the_watermark_and_the_next_run_delivers_exactly_the_missed_rows(erp, settings):

@@ -24,17 +24,8 @@ from shopflow_assets.resources.lake import LakeConflictError, LakeUnavailableErr
 from shopflow_assets.resources.postgres import PostgresResource, connect_postgres, spark_jdbc_options
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.warehouse import connect_warehouse
-from shopflow_assets.settings import get_settings
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def settings():
-    settings = get_settings()
-    if not settings.aws_access_key_id or settings.postgres_password is None:
-        pytest.fail("no service credentials in settings: run `uv run shopflow services up` first")
-    return settings
 
 
 @pytest.fixture(scope="module")
