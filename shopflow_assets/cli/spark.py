@@ -82,11 +82,12 @@ def cmd_conf(args: argparse.Namespace) -> int:
 def cmd_connect_server(args: argparse.Namespace) -> int:
     import os
 
-    from shopflow_assets.resources.spark import connect_server_command
+    from shopflow_assets.resources.spark import connect_server_command, connect_server_python_env
     from shopflow_assets.resources.spark_jars import ensure_spark_jars
 
     settings = get_settings()
     command = connect_server_command(settings, args.port, args.host, ensure_spark_jars(settings))
+    os.environ.update(connect_server_python_env())
     print(f"Spark Connect server on sc://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     os.execv(command[0], command)  # the server replaces this process: signals reach the JVM directly
 

@@ -11,7 +11,6 @@ the attached runs together: local executors live inside the server's JVM.
 from __future__ import annotations
 
 import os
-import sys
 
 from shopflow_assets.devstack.base import NativeService, Reporter
 from shopflow_assets.devstack.health import ServiceUnavailableError, port_open
@@ -57,7 +56,7 @@ class SparkConnectService(NativeService):
             ensure_spark_jars(settings)
 
     def launch_spec(self, settings: Settings) -> LaunchSpec:
-        from shopflow_assets.resources.spark import connect_server_command
+        from shopflow_assets.resources.spark import connect_server_command, connect_server_python_env
         from shopflow_assets.resources.spark_jars import ensure_spark_jars
 
         driver = server_settings(settings)
@@ -73,7 +72,7 @@ class SparkConnectService(NativeService):
             "HOME": os.environ.get("HOME", str(settings.home)),
             # foreachBatch functions run in Python workers beside the server: the project's interpreter,
             # with the project importable, as in the run that defined them.
-            "PYSPARK_PYTHON": sys.executable,
+            **connect_server_python_env(),
             "PYTHONPATH": str(PROJECT_ROOT),
             "SPARK_LOG_DIR": str(settings.logs_dir),
         }

@@ -168,6 +168,19 @@ def connect_server_command(
     return command
 
 
+# What a Connect server starts Python workers with (foreachBatch functions run in them): the project's
+# interpreter behind spark/python-worker, which lets a foreachBatch worker connect back to the server
+# before its imports (Spark waits a fixed 10 s for that; the imports alone take longer on a loaded machine).
+PYTHON_WORKER_LAUNCHER = PROJECT_ROOT / "spark" / "python-worker"
+
+
+def connect_server_python_env() -> dict[str, str]:
+    """PYSPARK_PYTHON and the interpreter behind it, for a Spark Connect server's environment."""
+    import sys
+
+    return {"PYSPARK_PYTHON": str(PYTHON_WORKER_LAUNCHER), "SHOPFLOW_WORKER_PYTHON": sys.executable}
+
+
 def is_secret_conf_key(key: str) -> bool:
     return key.endswith((".secret.key", ".access.key", ".session.token", "password"))
 
