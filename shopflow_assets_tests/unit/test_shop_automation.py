@@ -75,14 +75,61 @@ def test_sensor_requests_a_run_per_new_day_against_a_local_lake(repository, tmp_
             (tmp_path / "raw-data/2025/02/03").mkdir(parents=True, exist_ok=True)
             (tmp_path / f"raw-data/2025/02/03/{name}.csv").write_text("x\n")
         sensor = repository.get_sensor_def("shop_raw_data_sensor")
-        context = dg.build_sensor_context(resources={"lake": LakeResource(backend="local")})
-        requests = list(sensor(context))
-        assert [r.partition_key for r in requests] == ["2025-02-03"]
-        assert requests[0].run_key == "shop-raw-2025-02-03"
-        again = sensor(
-            dg.build_sensor_context(cursor=context.cursor, resources={"lake": LakeResource(backend="local")})
-        )
-        assert isinstance(again, dg.SkipReason)
+        with dg.instance_for_test() as instance:
+            resources = {"lake": LakeResource(backend="local")}
+            context = dg.build_sensor_context(instance=instance, resources=resources)
+            requests = list(sensor(context))
+            assert [r.partition_key for r in requests] == ["2025-02-03"]
+            assert requests[0].run_key == "shop-raw-2025-02-03"
+            again = sensor(
+                dg.build_sensor_context(instance=instance, cursor=context.cursor, resources=resources)
+            )
+            assert isinstance(again, dg.SkipReason)
+    finally:
+        monkeypatch.undo()
+        reload_settings()
+
+
+def test_sensor_leaves_a_day_that_a_run_of_the_batch_already_covers(repository, tmp_path, monkeypatch):
+    """The schedule's run uploads its day's raw objects itself; the sensor must not start the day again
+    (a soak saw two runs per partition). A failed run does not cover its day."""
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from shopflow_assets.resources.lake import LakeResource
+    from shopflow_assets.settings import reload_settings
+
+    monkeypatch.setenv("SHOPFLOW_LAKE_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPFLOW_ENV", "local")
+    reload_settings()
+    try:
+        for day in ("2025/02/03", "2025/02/04", "2025/02/05"):
+            for name in ("users", "products", "orders"):
+                (tmp_path / "raw-data" / day).mkdir(parents=True, exist_ok=True)
+                (tmp_path / "raw-data" / day / f"{name}.csv").write_text("x\n")
+        with dg.instance_for_test() as instance:
+            for day, status in (("2025-02-03", "STARTED"), ("2025-02-04", "FAILURE")):
+                instance.add_run(
+                    DagsterRun(
+                        job_name="ecommerce_daily_batch",
+                        tags={"dagster/partition": day},
+                        status=dg.DagsterRunStatus[status],
+                    )
+                )
+            sensor = repository.get_sensor_def("shop_raw_data_sensor")
+            context = dg.build_sensor_context(
+                instance=instance, resources={"lake": LakeResource(backend="local")}
+            )
+            requests = list(sensor(context))
+            assert [r.partition_key for r in requests] == ["2025-02-04", "2025-02-05"]
+            # The covered day is not asked for again later either.
+            again = sensor(
+                dg.build_sensor_context(
+                    instance=instance,
+                    cursor=context.cursor,
+                    resources={"lake": LakeResource(backend="local")},
+                )
+            )
+            assert isinstance(again, dg.SkipReason)
     finally:
         monkeypatch.undo()
         reload_settings()

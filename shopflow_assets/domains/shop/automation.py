@@ -93,7 +93,36 @@ def shop_raw_data_sensor(context: dg.SensorEvaluationContext, lake: LakeResource
     if not days:
         return dg.SkipReason(f"no new complete day in raw-data ({len(keys)} objects listed)")
     context.update_cursor(cursor)
-    return [dg.RunRequest(run_key=f"shop-raw-{day}", partition_key=day) for day in days]
+    # A run of the batch (the schedule's, a user's) puts its day's raw objects there itself: that day is
+    # already being run, or was, and a second run would only redo it.
+    already = days_with_runs(context.instance, days)
+    if len(already) == len(days):
+        return dg.SkipReason(f"new complete days {', '.join(days)} already have a run of {JOB_NAME}")
+    return [dg.RunRequest(run_key=f"shop-raw-{day}", partition_key=day) for day in days if day not in already]
+
+
+# A run in one of these states covers its partition; a failed or canceled one does not.
+_COVERING_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+]
+
+
+def days_with_runs(instance: dg.DagsterInstance, days: list[str]) -> set[str]:
+    """The days among `days` that a queued, running or successful run of the batch covers."""
+    return {
+        day
+        for day in days
+        if instance.get_run_records(
+            dg.RunsFilter(
+                job_name=JOB_NAME, tags={"dagster/partition": day}, statuses=_COVERING_RUN_STATUSES
+            ),
+            limit=1,
+        )
+    }
 
 
 # --- freshness -------------------------------------------------------------------------------------------
