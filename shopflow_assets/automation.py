@@ -29,6 +29,13 @@ AUTOMATED = (
 )
 
 
+# The run queue's order (QueuedRunCoordinator dequeues the highest `dagster/priority` first). A soak with
+# the three batch jobs launched together kept freshness runs (1-2 s each) and the page-view runs queued
+# for 5-10 min behind them, which makes tables look stale that are not, or makes them stale.
+FRESHNESS_RUN_PRIORITY = {"dagster/priority": "10"}  # evaluating a check takes a second
+SOURCE_LAG_RUN_PRIORITY = {"dagster/priority": "5"}  # streams and ERP changes: promised within minutes
+
+
 def sensor_status() -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if get_settings().automation_on else dg.DefaultSensorStatus.STOPPED
 

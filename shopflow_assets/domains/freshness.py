@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from shopflow_assets.automation import sensor_status
+from shopflow_assets.automation import FRESHNESS_RUN_PRIORITY, sensor_status
 
 # A streaming or change-driven table must hold its source's records within this time.
 SOURCE_LAG_LIMIT = dt.timedelta(minutes=5)
@@ -152,7 +152,9 @@ def freshness_check_sensor(
         due += [key for key in checks_to_recheck(context.instance, check_keys) if key not in due]
         if not due:
             return answer if isinstance(answer, dg.SkipReason) else dg.SkipReason("no freshness check due")
-        return dg.RunRequest(asset_check_keys=due, run_config=CHECKS_IN_ONE_PROCESS)
+        return dg.RunRequest(
+            asset_check_keys=due, run_config=CHECKS_IN_ONE_PROCESS, tags=FRESHNESS_RUN_PRIORITY
+        )
 
     return _sensor
 

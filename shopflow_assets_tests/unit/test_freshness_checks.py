@@ -154,6 +154,7 @@ def test_a_quiet_topic_keeps_the_table_fresh_through_the_sensors_caught_up_obser
     assert not failed["clickstream/fact_page_views"][0]
     assert isinstance(request, dg.RunRequest) and request.asset_check_keys == [check_key(PAGE_VIEWS)]
     assert request.run_config == {"execution": {"config": {"in_process": {}}}}  # one process per run
+    assert request.tags == {"dagster/priority": "10"}  # ahead of every queued pipeline run
     assert recovered["clickstream/fact_page_views"] == (
         True,
         "Asset is currently fresh. The last update was 1 minute ago, within the allowed time range of 5 minutes.",

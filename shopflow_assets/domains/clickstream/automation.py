@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from shopflow_assets.automation import SOURCE_LAG_RUN_PRIORITY
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.assets import fact_page_views
 from shopflow_assets.domains.freshness import source_lag_freshness, without_freshness_checks
@@ -13,7 +14,7 @@ page_views_job = dg.define_asset_job(
     "page_views_stream",
     selection=without_freshness_checks(dg.AssetSelection.assets(fact_page_views), [fact_page_views.key]),
     description="Bounded (availableNow) run of the page-view queries over what clicks_topic holds now.",
-    tags={"dagster/max_runtime": 3600, **RUN_RETRIES},
+    tags={"dagster/max_runtime": 3600, **RUN_RETRIES, **SOURCE_LAG_RUN_PRIORITY},
 )
 
 clicks_topic_sensor = build_kafka_lag_sensor(

@@ -24,7 +24,7 @@ import json
 
 import dagster as dg
 
-from shopflow_assets.automation import schedule_status, sensor_status
+from shopflow_assets.automation import SOURCE_LAG_RUN_PRIORITY, schedule_status, sensor_status
 from shopflow_assets.contracts.erp import CHANGED_COLUMN, FACTS, SOURCE_DATABASE, SOURCE_TABLES, STATE_SCHEMA
 from shopflow_assets.devstack.health import ServiceUnavailableError
 from shopflow_assets.domains.erp.assets import PROCESSED_KEYS, RAW_KEYS, WAREHOUSE_KEYS
@@ -48,6 +48,7 @@ erp_pipeline_job = dg.define_asset_job(
         WAREHOUSE_FACT_KEYS,
     ),
     executor_def=dg.in_process_executor,
+    tags=SOURCE_LAG_RUN_PRIORITY,
     description="Changed tables -> raw objects -> star schema -> warehouse, in one run (the change sensor's).",
 )
 # Runs that already transform what they ingest; the transform sensor leaves their raw objects alone.
@@ -58,6 +59,7 @@ erp_transform_job = dg.define_asset_job(
         dg.AssetSelection.assets(*PROCESSED_KEYS.values(), *WAREHOUSE_KEYS.values()), WAREHOUSE_FACT_KEYS
     ),
     executor_def=dg.in_process_executor,
+    tags=SOURCE_LAG_RUN_PRIORITY,
     description="New raw objects -> the star schema in the processed bucket -> the PostgreSQL warehouse.",
 )
 erp_load_job = dg.define_asset_job(

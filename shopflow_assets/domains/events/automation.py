@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from shopflow_assets.automation import SOURCE_LAG_RUN_PRIORITY
 from shopflow_assets.contracts import events as contract
 from shopflow_assets.domains.events.assets import user_action_events
 from shopflow_assets.domains.freshness import source_lag_freshness, without_freshness_checks
@@ -15,7 +16,7 @@ user_actions_job = dg.define_asset_job(
         dg.AssetSelection.assets(user_action_events), [user_action_events.key]
     ),
     description="Bounded (availableNow) run of the user-action query over what user_actions holds now.",
-    tags=RUN_RETRIES,
+    tags={**RUN_RETRIES, **SOURCE_LAG_RUN_PRIORITY},
 )
 
 user_actions_sensor = build_kafka_lag_sensor(
