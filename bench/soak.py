@@ -430,6 +430,18 @@ def stop(process: subprocess.Popen, grace: float = 60) -> None:
     process.poll()
 
 
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """Stop every child, not to be interrupted half-way: a second Ctrl-C (or `uv run` passing the first one
+    on again) raised inside `stop` and left dagster dev and the generators running in a soak here."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            stop(process)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -513,8 +525,7 @@ def soak(minutes: float, port: int, workdir: Path) -> int:
         freshness = read_freshness(instance, port, secrets)
         generators = {name: child.poll() for name, child in children.items() if name != "dagster dev"}
     finally:
-        for child in reversed(children.values()):
-            stop(child)
+        stop_all(list(reversed(children.values())))
         peak = memory.stop()
 
     summary = summarize_runs(runs)

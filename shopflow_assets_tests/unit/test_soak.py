@@ -136,3 +136,27 @@ def test_stop_ends_the_childs_whole_process_group():
 
     assert child.poll() is not None
     assert not soak._group_alive(child.pid)
+
+
+def test_a_second_ctrl_c_does_not_stop_the_stopping():
+    """`uv run` passes Ctrl-C on to the soak, which may get it twice: the children must still all stop."""
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    # Each child takes a moment to end after SIGTERM, as dagster dev does.
+    children = [
+        subprocess.Popen(
+            ["sh", "-c", "trap 'sleep 1; exit 0' TERM; sleep 300 & wait"], start_new_session=True
+        )
+        for _ in range(2)
+    ]
+    interrupt = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        soak.stop_all(children)
+    finally:
+        interrupt.cancel()
+    assert all(not soak._group_alive(child.pid) for child in children)
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # Ctrl-C works again afterwards
