@@ -215,12 +215,10 @@ class DeltaTables:
             return True
         from shopflow_assets.resources.lake import S3Lake
 
-        client = S3Lake.from_settings(self.settings).client
-        keys = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{key}/"):
-            keys += [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        lake = S3Lake.from_settings(self.settings)
+        keys = [{"Key": found} for found in lake.list_keys(bucket, f"{key}/")]
         for start in range(0, len(keys), 1000):  # S3's most keys per delete request
-            client.delete_objects(
+            lake.client.delete_objects(
                 Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
             )
         return bool(keys)

@@ -46,7 +46,11 @@ class LakeUnavailableError(LakeError):
 
 
 class LakeKeyNotFoundError(LakeError, FileNotFoundError):
-    """No object under the key."""
+    """No object under the key; `location` is its bucket/key."""
+
+    def __init__(self, lake: str, bucket: str, key: str):
+        self.location = f"{bucket}/{key}"
+        super().__init__(f"{lake}: no object {self.location}")
 
 
 def validate_location(bucket: str, key: str) -> None:
@@ -213,7 +217,7 @@ class LocalLake(Lake):
         try:
             return self._path(bucket, key).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
-            raise LakeKeyNotFoundError(f"{self.describe()}: no object {bucket}/{key}") from None
+            raise LakeKeyNotFoundError(self.describe(), bucket, key) from None
 
     def _exists(self, bucket: str, key: str) -> bool:
         return self._path(bucket, key).is_file()
@@ -347,7 +351,7 @@ class S3Lake(Lake):
             return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
             if self._code(exc) in {"NoSuchKey", "404"}:
-                raise LakeKeyNotFoundError(f"{self.describe()}: no object {bucket}/{key}") from None
+                raise LakeKeyNotFoundError(self.describe(), bucket, key) from None
             raise
 
     def _exists(self, bucket: str, key: str) -> bool:

@@ -13,7 +13,6 @@ Used by the Dagster asset (bounded), `shopflow stream page-views` (continuous), 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pyspark.sql import functions as F
 from shopflow_assets.contracts import clickstream as contract
 from shopflow_assets.domains.clickstream.transforms import page_view_windows, parse_clicks, valid_clicks
 from shopflow_assets.identifiers import quote_identifier, safe_table
+from shopflow_assets.resources import delta_sql
 from shopflow_assets.resources.streaming.flow import QueryContext, StreamFlow, StreamFlowConfig
 from shopflow_assets.resources.streaming.parse import dead_letter_frame, write_batch_partitioned_parquet
 from shopflow_assets.resources.streaming.runner import QueryReport
@@ -63,14 +63,14 @@ class PageViewsConfig(StreamFlowConfig):
 
 # On the warm driver the batch functions run beside the Spark Connect server, out of reach of the run's
 # Python objects: what they did reaches the run as data. The page-view MERGE marks its Delta commit with
-# the run's token and its counts; the dead letters are counted by a metric observed on their stream.
-COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+# the run's token and its counts (delta_sql); the dead letters are counted by a metric observed on their
+# stream.
 DEAD_LETTER_METRICS = "clicks_dead_letter_counts"
 
 
-def commit_mark(token: str, batch_id: int, windows: int, counted: int) -> str:
+def commit_mark(token: str, batch_id: int, windows: int, counted: int) -> dict[str, Any]:
     """The user metadata of one batch's MERGE commit: which run, which batch, what it did."""
-    return json.dumps({"run": token, "batch": batch_id, "windows": windows, "counted": counted})
+    return {"run": token, "batch": batch_id, "windows": windows, "counted": counted}
 
 
 @dataclass
@@ -82,22 +82,13 @@ class PageViewStats:
     spark: Any = None  # the run's session, which reads the commits back
 
     def merged(self, commits: int) -> dict[int, dict[str, int]]:
-        """{batch id: {windows, counted}} of this run's MERGE commits among the table's last `commits`.
-
-        A batch merged twice in this run (a retry) counts once, as its last commit says.
-        """
-        history = self.spark.sql(
-            f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {int(commits)}"  # nosec B608 - our lake path
-        ).select("version", "userMetadata")
-        batches: dict[int, dict[str, int]] = {}
-        for row in sorted(history.collect(), key=lambda r: r.version):
-            mark = json.loads(row.userMetadata) if row.userMetadata else {}
-            if isinstance(mark, dict) and mark.get("run") == self.token:
-                batches[int(mark["batch"])] = {
-                    "windows": int(mark["windows"]),
-                    "counted": int(mark["counted"]),
-                }
-        return batches
+        """{batch id: {windows, counted}} of this run's MERGE commits among the table's last `commits`
+        (a batch merged twice in this run counts once, as its last commit says)."""
+        marks = delta_sql.run_marks(self.spark, self.table_path, self.token, commits)
+        return {
+            batch: {"windows": int(mark["windows"]), "counted": int(mark["counted"])}
+            for batch, mark in marks.items()
+        }
 
 
 def ensure_delta_table(spark: SparkSession, path: str) -> None:
@@ -109,14 +100,14 @@ def ensure_delta_table(spark: SparkSession, path: str) -> None:
 
 
 def merge_page_views(
-    spark: SparkSession, updates: DataFrame, path: str, mark: Callable[[int, int], str] | None = None
+    spark: SparkSession, updates: DataFrame, path: str, mark: Callable[[int, int], dict] | None = None
 ) -> tuple[list[Any], int]:
     """MERGE updated windows (absolute values) into the Delta table; returns (rows, events newly counted).
 
     `events newly counted` = Σ (new views − views already in the table) over the updated keys: a real
     measure of what this batch added, 0 when a batch is replayed after it was already merged. `mark`
     (windows, counted) -> the commit's user metadata. The MERGE is SQL, not the DeltaTable API, whose
-    Spark Connect form needs a Delta server plugin the warm driver does not have.
+    Spark Connect form needs a Delta server plugin the warm driver does not have (delta_sql).
     """
     keys = list(contract.FACT_PAGE_VIEWS_KEYS)
     rows = updates.withColumn("updated_at", F.current_timestamp()).collect()
@@ -131,20 +122,14 @@ def merge_page_views(
         .collect()[0]["views"]
     )
     counted = sum(r["views"] for r in rows) - int(before)
-    source = f"page_view_updates_{uuid.uuid4().hex}"
-    frame.createOrReplaceTempView(source)
-    if mark is not None:
-        spark.conf.set(COMMIT_METADATA_CONF, mark(len(rows), counted))
-    try:
-        on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-        spark.sql(
-            f"MERGE INTO delta.`{path}` AS t USING {source} AS s ON {on} "  # nosec B608 - our path and names
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        )
-    finally:
-        if mark is not None:
-            spark.conf.unset(COMMIT_METADATA_CONF)
-        spark.catalog.dropTempView(source)
+    on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    delta_sql.merge(
+        spark,
+        frame,
+        f"MERGE INTO delta.`{path}` AS t USING {{source}} AS s ON {on} "  # nosec B608 - our path and names
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+        mark(len(rows), counted) if mark is not None else None,
+    )
     return rows, counted
 
 

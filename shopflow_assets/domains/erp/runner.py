@@ -131,8 +131,7 @@ def _explain_lost_objects(state: Any, lake: Lake) -> Iterator[None]:
     try:
         yield
     except LakeKeyNotFoundError as exc:
-        missing = str(exc).rsplit("no object ", 1)[-1]
-        raise LakeStateLostError(lost_lake_message(state, lake, missing)) from exc
+        raise LakeStateLostError(lost_lake_message(state, lake, exc.location)) from exc
 
 
 def run_stamp(moment: dt.datetime) -> str:

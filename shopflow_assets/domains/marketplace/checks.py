@@ -65,8 +65,8 @@ def silver_check_results(session, path: str, table: TableContract) -> list[dg.As
     """Uniqueness, allowed statuses and amount ranges of the whole silver table, in one pass over it."""
     from pyspark.sql import functions as F  # at run time: the code location loads without pyspark
 
-    from shopflow_assets.domains.marketplace.pipeline import is_delta_table
     from shopflow_assets.domains.marketplace.quarantine_ratio import CHECK_NAME
+    from shopflow_assets.resources.delta_sql import is_delta_table
 
     if not is_delta_table(session, path):
         # No silver table yet because its bronze was never loaded: the CSV tables' bronze comes with the

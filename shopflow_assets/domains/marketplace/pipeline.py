@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -58,6 +57,8 @@ from shopflow_assets.domains.marketplace.transforms import (
     split_valid,
     typed_with_reasons,
 )
+from shopflow_assets.resources import delta_sql
+from shopflow_assets.resources.delta_sql import is_delta_table, last_commit_metadata, latest_commit
 from shopflow_assets.resources.streaming.parse import dead_letter_frame
 from shopflow_assets.resources.streaming.resource import SparkStreamingResource
 from shopflow_assets.resources.streaming.runner import QueryReport
@@ -276,13 +277,8 @@ def silver_stream_counts(
     if report.batches:
         # The stream is the table's only writer besides the dimension propagation (one MERGE per batch at
         # most): this run's commits are among the last 2 per batch; the margin covers retries.
-        history = spark.sql(
-            f"DESCRIBE HISTORY delta.`{silver_path}` LIMIT {2 * report.batches + 10}"  # nosec B608 - our lake path
-        ).select("version", "userMetadata")
-        for row in sorted(history.collect(), key=lambda r: r.version):
-            mark = _json_object(row.userMetadata)
-            if mark.get("run") == token:
-                newest[int(mark["batch"])] = int(mark["newest_versions"])
+        marks = delta_sql.run_marks(spark, silver_path, token, 2 * report.batches + 10)
+        newest = {batch: int(mark["newest_versions"]) for batch, mark in marks.items()}
     counts = {
         "input": int(report.observed.get("input", 0)),
         "quarantined": int(report.observed.get("quarantined", 0)),
@@ -571,38 +567,6 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def latest_commit(spark: SparkSession, path: str):
-    """The Delta table's latest commit (a row of DESCRIBE HISTORY), None when no Delta table is there."""
-    try:
-        return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").first()  # nosec B608 - our lake path
-    except AnalysisException as error:
-        if error.getCondition() in NO_DELTA_TABLE:
-            return None
-        raise
-
-
-# What DESCRIBE HISTORY says of a path without a Delta table (missing, or a plain folder).
-NO_DELTA_TABLE = ("DELTA_TABLE_ONLY_OPERATION", "DELTA_MISSING_DELTA_TABLE", "PATH_NOT_FOUND")
-
-
-def is_delta_table(spark: SparkSession, path: str) -> bool:
-    return latest_commit(spark, path) is not None
-
-
-def _json_object(text: str | None) -> dict:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def last_commit_metadata(spark: SparkSession, path: str) -> dict:
-    """The JSON userMetadata of the Delta table's latest commit ({} without a table or metadata)."""
-    latest = latest_commit(spark, path)
-    return _json_object(latest["userMetadata"]) if latest is not None else {}
-
-
 # --- silver Delta steps: MERGE of the newest valid rows, quarantine, propagation ------------------------
 
 
@@ -628,9 +592,6 @@ def read_delta(spark: SparkSession, path: str) -> DataFrame | None:
     return spark.read.format("delta").load(path) if is_delta_table(spark, path) else None
 
 
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-
-
 def merge_newest(
     spark: SparkSession,
     rows: DataFrame,
@@ -645,34 +606,13 @@ def merge_newest(
         rows.limit(0).write.format("delta").mode("append").save(path)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     newer = f"s.`{INGESTION_TS}` > t.`{INGESTION_TS}`"
-    merge_sql(
+    delta_sql.merge(
         spark,
         rows,
         f"MERGE INTO delta.`{path}` AS t USING {{source}} AS s ON {on} "  # nosec B608 - our path, contract names
         f"WHEN MATCHED AND {newer} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
         commit_metadata,
     )
-
-
-def merge_sql(
-    spark: SparkSession, source: DataFrame, statement: str, commit_metadata: dict | None = None
-) -> None:
-    """Run a MERGE statement whose `{source}` is `source`, as a temporary view of the session.
-
-    SQL, not the DeltaTable API, whose Spark Connect form needs Delta's server plugin. `commit_metadata`
-    is a session setting while the MERGE runs: silver is built one table after the other, so no other
-    commit of the session runs meanwhile.
-    """
-    view = f"marketplace_merge_source_{uuid.uuid4().hex}"
-    source.createOrReplaceTempView(view)
-    if commit_metadata is not None:
-        spark.conf.set(USER_METADATA_CONF, json.dumps(commit_metadata))
-    try:
-        spark.sql(statement.format(source=view))
-    finally:
-        if commit_metadata is not None:
-            spark.conf.unset(USER_METADATA_CONF)
-        spark.catalog.dropTempView(view)
 
 
 def propagate(
@@ -698,7 +638,7 @@ def propagate(
     sets = ", ".join(
         [f"t.`{c}` = s.`{c}`" for c in cols] + [f"t.`{SILVER_UPDATED_AT}` = current_timestamp()"]
     )
-    merge_sql(
+    delta_sql.merge(
         spark,
         source,
         f"MERGE INTO delta.`{target_path}` AS t USING {{source}} AS s "  # nosec B608 - our path, contract names
