@@ -20,6 +20,7 @@ import pytest
 
 from shopflow_assets.contracts.marketplace import SILVER_ORDER, STREAMED
 from shopflow_assets.settings import PROJECT_ROOT, reload_settings
+from shopflow_assets_tests.support.cleanup import delete_topics, lake_namespace_prefixes, remove_from_lake
 
 pytestmark = pytest.mark.stack
 
@@ -96,13 +97,10 @@ def run_flow(namespace: str, suffix: str, csv_dir, *, remote: str | None) -> dic
 def olist_run(tmp_path):
     """Generated Olist CSVs, their messages in topics of this test's own, two lake namespaces; all removed
     afterwards."""
-    from confluent_kafka.admin import AdminClient
 
     from shopflow_assets.datagen.olist import generate_olist
     from shopflow_assets.devstack import require_healthy
     from shopflow_assets.devstack.spark_connect import remote_url
-    from shopflow_assets.resources.kafka import kafka_client_config
-    from shopflow_assets.resources.lake import build_lake
     from shopflow_assets_tests.e2e.test_marketplace_pipeline import produce
 
     settings = reload_settings().model_copy(update={"env": "docker"})
@@ -119,19 +117,9 @@ def olist_run(tmp_path):
         "manifest": manifest,
         "namespaces": namespaces,
     }
-    lake = build_lake(settings)
     for namespace in namespaces.values():
-        for bucket, prefix in (
-            ("lakehouse", f"{namespace}/"),
-            ("lakehouse", f"_checkpoints/{namespace}/"),
-            ("quarantine", f"{namespace}/"),
-        ):
-            for key in lake.list_keys(bucket, prefix):
-                lake.client.delete_object(Bucket=bucket, Key=key)
-    topics = [f"{table.topic}_warm{run_id}" for table in STREAMED]
-    admin = AdminClient(kafka_client_config(settings, "admin"))
-    for future in admin.delete_topics(topics).values():
-        future.result(timeout=30)
+        remove_from_lake(settings, lake_namespace_prefixes(namespace))
+    delete_topics(settings, [f"{table.topic}_warm{run_id}" for table in STREAMED])
 
 
 def test_olist_bronze_to_silver_on_the_warm_driver_counts_exactly_as_in_process(olist_run):

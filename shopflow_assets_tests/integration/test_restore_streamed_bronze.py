@@ -23,6 +23,7 @@ from shopflow_assets.resources.kafka import kafka_client_config
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.settings import get_settings
+from shopflow_assets_tests.support.cleanup import delete_topics, lake_namespace_prefixes, remove_from_lake
 
 pytestmark = pytest.mark.stack
 
@@ -78,19 +79,8 @@ def bronze_newest_valid(spark, lake: MarketplaceLake) -> dict[str, str]:
 
 def remove_namespace(namespace: str, topic: str) -> None:
     """This test's tables, quarantine and checkpoints, and its topic."""
-    from confluent_kafka.admin import AdminClient
-
-    lake = build_lake(get_settings(), "s3")
-    for bucket, prefix in (
-        ("lakehouse", f"{namespace}/"),
-        ("lakehouse", f"_checkpoints/{namespace}/"),
-        ("quarantine", f"{namespace}/"),
-    ):
-        for key in lake.list_keys(bucket, prefix):
-            lake.client.delete_object(Bucket=bucket, Key=key)
-    admin = AdminClient(kafka_client_config(get_settings(), "admin"))
-    for deletion in admin.delete_topics([topic]).values():
-        deletion.result(30)
+    remove_from_lake(get_settings(), lake_namespace_prefixes(namespace))
+    delete_topics(get_settings(), [topic])
 
 
 @pytest.fixture

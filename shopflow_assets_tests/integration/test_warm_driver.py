@@ -26,12 +26,13 @@ import pytest
 
 from shopflow_assets.devstack.spark_connect import remote_url
 from shopflow_assets.settings import PROJECT_ROOT, get_settings, reload_settings
-from shopflow_assets_tests.alerting import (
+from shopflow_assets_tests.support.alerts import (
     alert_resource,
     evaluate_failure_sensor,
     smtp_server,
     webhook_server,
 )
+from shopflow_assets_tests.support.cleanup import delete_topics, lake_namespace_prefixes, remove_from_lake
 
 pytestmark = pytest.mark.stack
 
@@ -213,28 +214,15 @@ def test_a_run_whose_server_is_down_fails_at_its_first_spark_step_and_is_alerted
 @pytest.fixture
 def stream_run(server):
     """A topic and lake prefix of this test's own, removed afterwards; the CLI runs attached to `server`."""
-    from confluent_kafka.admin import AdminClient
-
     from shopflow_assets.datagen.producer import ensure_topics
-    from shopflow_assets.resources.kafka import kafka_client_config
-    from shopflow_assets.resources.lake import build_lake
 
     settings = reload_settings().model_copy(update={"env": "docker"})
     run_id = uuid.uuid4().hex[:10]
     topic = f"shopflow_test_warm_{run_id}"
     ensure_topics({topic: 2})
     yield {"settings": settings, "topic": topic, "prefix": f"_tests/{run_id}", "server": server}
-    lake = build_lake(settings)
-    for bucket, prefix in (
-        ("lakehouse", f"_tests/{run_id}/"),
-        ("lakehouse", f"_checkpoints/_tests/{run_id}/"),
-        ("events", f"_tests/{run_id}/"),
-        ("quarantine", f"_tests/{run_id}/"),
-    ):
-        for key in lake.list_keys(bucket, prefix):
-            lake.client.delete_object(Bucket=bucket, Key=key)
-    admin = AdminClient(kafka_client_config(get_settings(), "admin"))
-    admin.delete_topics([topic])[topic].result(timeout=30)
+    remove_from_lake(settings, lake_namespace_prefixes(f"_tests/{run_id}", "events", "quarantine"))
+    delete_topics(settings, [topic])
 
 
 def _stream_on_warm_driver(flow: str, run: dict, tmp_path: Path, *extra: str) -> dict:

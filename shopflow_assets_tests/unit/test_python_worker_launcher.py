@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from shopflow_assets.resources.spark import PYTHON_WORKER_LAUNCHER, connect_serv
 pytestmark = pytest.mark.unit
 
 FOREACH_BATCH_WORKER = "pyspark.sql.connect.streaming.worker.foreach_batch_worker"
-SECRET = "a-worker-secret"
+SECRET = uuid.uuid4().hex  # what the server would generate for each worker
 
 
 def read_exactly(conn: socket.socket, size: int) -> bytes:
