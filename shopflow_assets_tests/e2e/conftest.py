@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +9,7 @@ from pathlib import Path
 import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
-
-
-def demo_environment(home: Path) -> dict[str, str]:
-    """The environment of a process working on the demo `home` (whatever paths the caller had set)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SHOPFLOW_DUCKDB_PATH", "SHOPFLOW_LAKE_DIR")}
-    return env | {"SHOPFLOW_HOME": str(home), "SHOPFLOW_ENV": "local", "DAGSTER_HOME": str(home / "dagster")}
+from shopflow_assets_tests.support.demo import demo_environment
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ from shopflow_assets.datagen.shop import generate_shop_day
 from shopflow_assets.devstack.minio_iam import purge_with_root
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.settings import PROJECT_ROOT, Settings, get_settings
-from shopflow_assets_tests.alerting import webhook_server
-from shopflow_assets_tests.unit.airflow_venv import AIRFLOW_PYTHON, DAGS_DIR
+from shopflow_assets_tests.support.airflow_venv import AIRFLOW_PYTHON, DAGS_DIR
+from shopflow_assets_tests.support.alerts import webhook_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,9 @@ import pytest
 import requests
 
 from shopflow_assets.domains.rainforest.publish import publish_reports
-from shopflow_assets_tests.e2e.browser import free_port, wait_http
-from shopflow_assets_tests.e2e.conftest import demo_environment
-from shopflow_assets_tests.e2e.test_ui_dashboard import _cli
-from shopflow_assets_tests.e2e.test_ui_dashboard_reports import ORDER_REVENUES, _board, gold_metrics
+from shopflow_assets_tests.support.browser import free_port, wait_http
+from shopflow_assets_tests.support.demo import demo_environment
+from shopflow_assets_tests.support.superset import ORDER_REVENUES, board_spec, dashboard_cli, gold_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -41,7 +40,7 @@ def sqllab(tmp_path_factory):
         "SHOPFLOW_DASHBOARD_ADMIN_PASSWORD": password,
         "SUPERSET_SECRET_KEY": secret_key,
     }
-    started = _cli([], env)
+    started = dashboard_cli([], env)
     try:
         assert started.returncode == 0, (started.stdout + started.stderr)[-4000:]
         base = f"http://127.0.0.1:{port}"
@@ -62,7 +61,7 @@ def sqllab(tmp_path_factory):
         (database_id,) = [d["id"] for d in found if d["database_name"] == "ShopFlow warehouse"]
         yield api, base, database_id, password, {"canary": canary, "secret_key": secret_key, "home": home}
     finally:
-        stopped = _cli(["--stop"], env)
+        stopped = dashboard_cli(["--stop"], env)
         assert "stopped" in stopped.stdout or "killed" in stopped.stdout, stopped.stdout + stopped.stderr
 
 
@@ -147,7 +146,7 @@ def test_the_duckdb_dashboard_charts_still_get_their_data(sqllab):
     # No browser on every machine: the dashboard page draws each chart from Superset's chart data API,
     # which runs the chart's query on the locked DuckDB connection; every one answers with rows.
     api, base, _, _, _ = sqllab
-    board = _board("ShopFlow warehouse", "medallion")
+    board = board_spec("ShopFlow warehouse", "medallion")
     listed = api.get(
         f"{base}/api/v1/chart/",
         params={"q": "(columns:!(id,slice_name,datasource_id,params),page_size:100)"},

@@ -17,9 +17,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from shopflow_assets.contracts.marketplace import STREAMED
-from shopflow_assets.datagen.events import OLIST_KEYS, OlistOptions, OlistStream, Ratios
+from shopflow_assets.datagen.events import OLIST_KEYS
 from shopflow_assets.datagen.olist import generate_olist
-from shopflow_assets.datagen.producer import Pace, ensure_topics, send
 from shopflow_assets.domains.marketplace.gold import run_dbt_olist
 from shopflow_assets.domains.marketplace.pipeline import (
     MarketplaceLake,
@@ -31,7 +30,8 @@ from shopflow_assets.resources.kafka import end_offsets, kafka_client_config
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.unit import marketplace_reference as ref
+from shopflow_assets_tests.support import marketplace_reference as ref
+from shopflow_assets_tests.support.marketplace import produce
 
 pytestmark = pytest.mark.stack
 
@@ -84,23 +84,6 @@ def newest_from_topics(suffix: str) -> dict[str, pd.DataFrame]:
             columns=["_ts", "_offset"]
         )
     return out
-
-
-def produce(csv_dir: Path, suffix: str, update_rate: float) -> object:
-    options = OlistOptions(
-        source=csv_dir,
-        seed=5,
-        topic_suffix=suffix,
-        update_rate=update_rate,
-        ratios=Ratios(duplicate_rate=0.02, late_rate=0.05, bad_rate=0.01),
-    )
-    ensure_topics({options.topic(t): 2 for t in options.tables})
-    return send(
-        "olist",
-        OlistStream(options).chunks(lambda: dt.datetime.now(dt.UTC).timestamp()),
-        pace=Pace(),
-        progress=False,
-    )
 
 
 def reference_tables(csvs: list[dict[str, pd.DataFrame]], newest: dict[str, pd.DataFrame]) -> dict:

@@ -17,8 +17,8 @@ import pytest
 
 from shopflow_assets.devstack.process import stop
 from shopflow_assets.settings import PROJECT_ROOT
-from shopflow_assets_tests.e2e.browser import browser_page, free_port, screenshot, wait_http
-from shopflow_assets_tests.e2e.conftest import demo_environment
+from shopflow_assets_tests.support.browser import browser_page, free_port, screenshot, wait_http
+from shopflow_assets_tests.support.demo import demo_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

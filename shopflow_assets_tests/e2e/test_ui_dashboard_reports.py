@@ -2,7 +2,7 @@
 daily reports (DuckDB interface views), both on one Superset start.
 
 ERP: the ERP flow runs for real (generated totesys history -> raw Parquet in MinIO -> star schema -> the
-warehouse) on databases and a lake prefix of this test only (erp_support.erp_stack), with the read-only
+warehouse) on databases and a lake prefix of this test only (support.erp.erp_stack), with the read-only
 role granted what `shopflow services up` grants it on the stack's warehouse. `shopflow dashboard` reads
 that warehouse through the read-only role.
 
@@ -16,98 +16,33 @@ Every chart renders with data and a figure of each equals the same SQL run on th
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
-import statistics
-from decimal import Decimal
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from shopflow_assets.devstack.postgres import reporting_reader_grants
 from shopflow_assets.domains.rainforest.publish import publish_reports
 from shopflow_assets.resources.postgres import PostgresResource
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
-from shopflow_assets_tests.e2e.browser import OUT_DIR, browser_page, free_port, wait_http
-from shopflow_assets_tests.e2e.conftest import demo_environment
-from shopflow_assets_tests.e2e.test_ui_dashboard import _cli, _login, _provision_module, render_board
-from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+from shopflow_assets_tests.support.browser import OUT_DIR, browser_page, free_port, wait_http
+from shopflow_assets_tests.support.demo import demo_environment
+from shopflow_assets_tests.support.erp import erp_stack, rows
+from shopflow_assets_tests.support.superset import (
+    ITEM_REVENUES,
+    ORDER_REVENUES,
+    board_spec,
+    dashboard_cli,
+    gold_metrics,
+    login,
+    provision_module,
+    render_board,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 QUERIES = PROJECT_ROOT / "sql" / "erp_dashboard_queries.sql"
-DAY = dt.date(2026, 11, 2)
-# Item revenues per (day, category) and order revenues per day: the medallion's gold metrics of three days.
-ITEM_REVENUES = {
-    (DAY, "books"): ["12.50", "30.00", "7.25"],
-    (DAY, "garden"): ["99.99", "15.00"],
-    (DAY + dt.timedelta(1), "books"): ["8.00", "22.00"],
-    (DAY + dt.timedelta(1), "garden"): ["45.10", "5.90", "60.00", "12.00"],
-    (DAY + dt.timedelta(2), "books"): ["19.99"],
-}
-ORDER_REVENUES = {
-    DAY: ["42.50", "15.00", "107.24"],
-    DAY + dt.timedelta(1): ["30.00", "123.00"],
-    DAY + dt.timedelta(2): ["19.99", "0"],
-}
-
-
-def _mean(values: list[Decimal]) -> Decimal:
-    return (sum(values) / len(values)).quantize(Decimal("0.000001"))
-
-
-def gold_metrics() -> dict[str, pa.Table]:
-    categories = [
-        {
-            "order_date": day,
-            "category": category,
-            "items": len(values),
-            "total_revenue": sum(values),
-            "mean_revenue": _mean(values),
-            "median_revenue": statistics.median(values),
-        }
-        for (day, category), texts in ITEM_REVENUES.items()
-        for values in [[Decimal(t) for t in texts]]
-    ]
-    orders = [
-        {
-            "order_date": day,
-            "orders": len(values),
-            "total_revenue": sum(values),
-            "mean_revenue": _mean(values),
-        }
-        for day, texts in ORDER_REVENUES.items()
-        for values in [[Decimal(t) for t in texts]]
-    ]
-    money, mean = pa.decimal128(38, 2), pa.decimal128(38, 6)
-    return {
-        "daily_category_report": pa.Table.from_pylist(
-            categories,
-            pa.schema(
-                [
-                    ("order_date", pa.date32()),
-                    ("category", pa.string()),
-                    ("items", pa.int64()),
-                    ("total_revenue", money),
-                    ("mean_revenue", mean),
-                    ("median_revenue", mean),
-                ]
-            ),
-        ),
-        "daily_order_report": pa.Table.from_pylist(
-            orders,
-            pa.schema(
-                [
-                    ("order_date", pa.date32()),
-                    ("orders", pa.int64()),
-                    ("total_revenue", money),
-                    ("mean_revenue", mean),
-                ]
-            ),
-        ),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +84,7 @@ def reports_dashboard(erp_warehouse, tmp_path_factory):
         "POSTGRES_READER_USER": settings.postgres_reader_user,
         "POSTGRES_READER_PASSWORD": reader_password,
     }
-    started = _cli([], env)
+    started = dashboard_cli([], env)
     try:
         assert started.returncode == 0, (started.stdout + started.stderr)[-4000:]
         provision_log = (home / "dashboard" / "provision.log").read_text()
@@ -158,7 +93,7 @@ def reports_dashboard(erp_warehouse, tmp_path_factory):
         wait_http(f"http://127.0.0.1:{port}/health", 60)
         yield f"http://127.0.0.1:{port}", password, home
     finally:
-        stopped = _cli(["--stop"], env)
+        stopped = dashboard_cli(["--stop"], env)
         assert "stopped" in stopped.stdout or "killed" in stopped.stdout, stopped.stdout + stopped.stderr
 
 
@@ -169,18 +104,10 @@ def _number(text: str) -> int:
     return int(match.group().replace(",", ""))
 
 
-def _board(database: str, folder: str) -> dict:
-    _, boards = _provision_module().load_specs(PROJECT_ROOT / "dashboard")
-    (board,) = [
-        b for b in boards if b["database"] == database and b["_file"].startswith(f"dashboards/{folder}/")
-    ]
-    return board
-
-
 def test_every_erp_chart_renders_with_the_warehouse_figures(erp_warehouse, reports_dashboard):
     base, password, _ = reports_dashboard
-    provision = _provision_module()
-    board = _board("ERP warehouse", "erp")
+    provision = provision_module()
+    board = board_spec("ERP warehouse", "erp")
 
     # The same report queries, run on the warehouse through the read-only role, as the dashboard does.
     reader = PostgresResource.from_settings(erp_warehouse.settings, role="reader")
@@ -195,7 +122,7 @@ def test_every_erp_chart_renders_with_the_warehouse_figures(erp_warehouse, repor
     assert orders == source_orders  # every generated order reached the warehouse once (latest version)
 
     with browser_page(1400, 1200) as page:
-        _login(page, base, password)
+        login(page, base, password)
         rendered = render_board(page, base, board)
     assert set(rendered) == {chart["name"] for chart in board["charts"]}
     assert (OUT_DIR / "dashboard-erp-reports.png").exists()
@@ -210,13 +137,13 @@ def test_every_erp_chart_renders_with_the_warehouse_figures(erp_warehouse, repor
 
 def test_every_medallion_chart_renders_with_the_published_reports(reports_dashboard):
     base, password, home = reports_dashboard
-    board = _board("ShopFlow warehouse", "medallion")
+    board = board_spec("ShopFlow warehouse", "medallion")
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         (orders,) = con.execute("SELECT sum(orders) FROM interface.daily_order_report").fetchone()
         categories = con.execute("SELECT DISTINCT category FROM interface.daily_category_report").fetchall()
 
     with browser_page(1400, 1400) as page:
-        _login(page, base, password)
+        login(page, base, password)
         rendered = render_board(page, base, board)
     assert set(rendered) == {chart["name"] for chart in board["charts"]}
     assert (OUT_DIR / f"dashboard-{board['slug']}.png").exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.integration.erp_support import erp_stack
+from shopflow_assets_tests.support.erp import erp_stack
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,6 @@ def settings():
 
 @pytest.fixture
 def erp(settings):
-    """A throw-away ERP source, warehouse and lake prefix for one test (erp_support.erp_stack)."""
+    """A throw-away ERP source, warehouse and lake prefix for one test (support.erp.erp_stack)."""
     with erp_stack(settings) as stack:
         yield stack

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from shopflow_assets.settings import PROJECT_ROOT, reload_settings
-from shopflow_assets_tests.unit.test_check_alerts_on_instance import assert_one_alert_per_failed_check
+from shopflow_assets_tests.support.alerts import assert_one_alert_per_failed_check
 
 pytestmark = pytest.mark.stack
 

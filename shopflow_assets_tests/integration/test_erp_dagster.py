@@ -15,8 +15,8 @@ from shopflow_assets.domains.erp.automation import erp_transform_sensor
 from shopflow_assets.domains.erp.definitions import defs as erp_defs
 from shopflow_assets.resources.lake import LakeResource
 from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.alerting import alert_resource, evaluate_failure_sensor, smtp_server
-from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+from shopflow_assets_tests.support.alerts import alert_resource, evaluate_failure_sensor, smtp_server
+from shopflow_assets_tests.support.erp import erp_stack, rows
 
 pytestmark = pytest.mark.stack
 

@@ -1,7 +1,7 @@
 """The ERP flow on the real PostgreSQL and MinIO: totesys -> raw objects -> star schema -> warehouse.
 
 Each test gets its own totesys and warehouse databases (read by the real read-only role) and its own lake
-prefix (erp_support.erp_stack). Nothing is mocked.
+prefix (support.erp.erp_stack). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shopflow_assets.contracts.erp import SOURCE_TABLES
 from shopflow_assets.domains.erp import runner
 from shopflow_assets.resources.extract import InvalidIdentifierError
 from shopflow_assets.resources.lake import LakeConflictError, LakeError
-from shopflow_assets_tests.integration.erp_support import rows
+from shopflow_assets_tests.support.erp import rows
 
 pytestmark = pytest.mark.stack
 

@@ -1,6 +1,6 @@
 """A lost lake under a kept PostgreSQL: the first ERP run says so in one line, `erp resync` recovers.
 
-Each test has its own totesys and warehouse databases and lake prefix (erp_support.erp_stack) and deletes
+Each test has its own totesys and warehouse databases and lake prefix (support.erp.erp_stack) and deletes
 only the objects under that prefix. The warehouse is then compared with a computation straight from the
 source database, table by table.
 """
@@ -22,7 +22,7 @@ from shopflow_assets.contracts.erp import (
 from shopflow_assets.datagen.erp import generate_erp, reset_source
 from shopflow_assets.devstack.minio_iam import purge_with_root
 from shopflow_assets.domains.erp import runner
-from shopflow_assets_tests.integration.erp_support import SMALL, rows
+from shopflow_assets_tests.support.erp import SMALL, rows
 
 pytestmark = pytest.mark.stack
 

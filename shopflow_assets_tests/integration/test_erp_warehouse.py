@@ -23,7 +23,7 @@ import pytest
 from shopflow_assets.contracts.erp import FACTS
 from shopflow_assets.datagen.erp import simulate_erp
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
-from shopflow_assets_tests.integration.erp_support import erp_stack, rows
+from shopflow_assets_tests.support.erp import erp_stack, rows
 
 pytestmark = pytest.mark.stack
 

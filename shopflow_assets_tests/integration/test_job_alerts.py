@@ -19,7 +19,7 @@ from shopflow_assets.domains.shop import definitions as shop
 from shopflow_assets.domains.shop.checks import shop_star_schema_checks
 from shopflow_assets.resources import build_resources
 from shopflow_assets.settings import get_settings
-from shopflow_assets_tests.alerting import (
+from shopflow_assets_tests.support.alerts import (
     EVERY_CHECK,
     alert_resource,
     evaluate_check_sensor,

@@ -101,7 +101,7 @@ def olist_run(tmp_path):
     from shopflow_assets.datagen.olist import generate_olist
     from shopflow_assets.devstack import require_healthy
     from shopflow_assets.devstack.spark_connect import remote_url
-    from shopflow_assets_tests.e2e.test_marketplace_pipeline import produce
+    from shopflow_assets_tests.support.marketplace import produce
 
     settings = reload_settings().model_copy(update={"env": "docker"})
     require_healthy("spark-connect", settings)

@@ -14,8 +14,7 @@ from shopflow_assets.datagen.events import ORIGINAL, MessageChunk
 from shopflow_assets.datagen.producer import OversizedMessageError, Pace, ensure_topics, send
 from shopflow_assets.resources.kafka import kafka_client_config, require_kafka
 from shopflow_assets.settings import get_settings
-
-from .test_producers import consume_all
+from shopflow_assets_tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.stack
 

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from shopflow_assets.datagen import events
 from shopflow_assets.datagen.events import ActionOptions, ClickOptions, OlistOptions, OlistStream, Ratios
@@ -26,6 +26,7 @@ from shopflow_assets.datagen.olist import generate_olist
 from shopflow_assets.datagen.producer import Pace, ProduceManifest, ensure_topics, send
 from shopflow_assets.resources.kafka import kafka_client_config, require_kafka
 from shopflow_assets.settings import PROJECT_ROOT, get_settings
+from shopflow_assets_tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.stack
 
@@ -62,30 +63,6 @@ def _suffix() -> str:
     suffix = uuid.uuid4().hex[:10]
     CREATED.append(suffix)
     return suffix
-
-
-def consume_all(topic: str, timeout: float = 60.0) -> list:
-    """Every message of `topic`, from the beginning up to the high watermarks at call time."""
-    settings = get_settings()
-    consumer = Consumer(kafka_client_config(settings, "consumer", group_id=f"test-{topic}"))
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        messages, deadline = [], time.monotonic() + timeout
-        done = {p for p, end in ends.items() if end == 0}
-        while len(done) < len(ends):
-            assert time.monotonic() < deadline, f"timed out reading {topic}: {len(messages)} messages"
-            for message in consumer.consume(10_000, timeout=1.0):
-                assert message.error() is None, message.error()
-                messages.append(message)
-                if message.offset() + 1 >= ends[message.partition()]:
-                    done.add(message.partition())
-        return messages
-    finally:
-        consumer.close()
 
 
 _CLICK_FIELDS = ("event_id", "user_id", "url", "timestamp", "action")

@@ -1,5 +1,6 @@
-"""Real endpoints for alert tests: a local SMTP server (aiosmtpd), a local webhook, and a way to run the
-alert sensors on a real Dagster instance without a daemon."""
+"""Real endpoints for alert tests: a local SMTP server (aiosmtpd), a local webhook, a way to run the
+alert sensors on a real Dagster instance without a daemon, and the failed-blocking-check scenario the
+alert tests run on each kind of instance storage (assert_one_alert_per_failed_check)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,38 @@ def evaluate_check_sensor(
     )
     check_failure_alert_sensor(context)
     return context.cursor
+
+
+@dg.asset
+def orders() -> int:
+    return 2
+
+
+@dg.asset_check(asset=orders, blocking=True)
+def orders_positive() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, description="1 order with a negative total: o-2")
+
+
+@dg.asset(deps=[orders])
+def revenue() -> int:
+    return 1
+
+
+CHECK_DEFS = dg.Definitions(assets=[orders, revenue], asset_checks=[orders_positive])
+
+
+def assert_one_alert_per_failed_check(instance: dg.DagsterInstance) -> None:
+    """A failed blocking check through the sensor's ticks on `instance`: one alert, no tick raises."""
+    with webhook_server() as hook:
+        alerts = alert_resource(hook=hook)
+        cursor = evaluate_check_sensor(instance, alerts, None, CHECK_DEFS)  # first tick: from now
+        result = dg.materialize([orders, revenue, orders_positive], instance=instance, raise_on_error=False)
+        assert not result.success  # blocking: revenue never ran
+        cursor = evaluate_check_sensor(instance, alerts, cursor, CHECK_DEFS)
+        assert evaluate_check_sensor(instance, alerts, cursor, CHECK_DEFS) == cursor  # no second alert
+        dg.materialize([orders], instance=instance)  # a passing run, no check: nothing new
+        evaluate_check_sensor(instance, alerts, cursor, CHECK_DEFS)
+    assert len(hook.posts) == 1
+    post = hook.posts[0]
+    assert (post["kind"], post["asset"], post["check"]) == ("check_failure", "orders", "orders_positive")
+    assert post["run_id"] == result.run_id and post["error"] == "1 order with a negative total: o-2"

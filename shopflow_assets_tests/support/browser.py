@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 # Screenshots of every UI test land here (gitignored): look at them after a run.
-OUT_DIR = Path(__file__).resolve().parent / "out"
+OUT_DIR = Path(__file__).resolve().parents[1] / "e2e" / "out"
 
 
 def chromium_path() -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from shopflow_assets.settings import PROJECT_ROOT
-from shopflow_assets_tests.unit.airflow_venv import inspect_dags
+from shopflow_assets_tests.support.airflow_venv import inspect_dags
 
 pytestmark = pytest.mark.unit
 

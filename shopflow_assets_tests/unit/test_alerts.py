@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from shopflow_assets.resources.alerts import Alert, AlertResource, first_line
-from shopflow_assets_tests.alerting import (
+from shopflow_assets_tests.support.alerts import (
     EVERY_CHECK,
     alert_resource,
     evaluate_check_sensor,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shopflow_assets_tests.unit.airflow_venv import inspect_dags
+from shopflow_assets_tests.support.airflow_venv import inspect_dags
 
 pytestmark = pytest.mark.unit
 

@@ -32,7 +32,7 @@ from shopflow_assets.domains.freshness import (
 from shopflow_assets.domains.marketplace.automation import OLIST_GOLD_KEYS, olist_gold_freshness_checks
 from shopflow_assets.domains.rainforest.automation import RAINFOREST_REPORT_KEYS, rainforest_freshness_checks
 from shopflow_assets.domains.shop.automation import SHOP_SERVED_KEYS, shop_freshness_checks
-from shopflow_assets_tests.alerting import alert_resource, evaluate_check_sensor, webhook_server
+from shopflow_assets_tests.support.alerts import alert_resource, evaluate_check_sensor, webhook_server
 
 pytestmark = pytest.mark.unit
 

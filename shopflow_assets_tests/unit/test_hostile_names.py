@@ -139,7 +139,7 @@ print(json.dumps({"hostile": hostile, "commands": out}))
 
 
 def test_airflow_run_id_is_one_quoted_argument(tmp_path_factory):
-    from shopflow_assets_tests.unit.airflow_venv import inspect_dags
+    from shopflow_assets_tests.support.airflow_venv import inspect_dags
 
     rendered = inspect_dags(_RENDER, tmp_path_factory)
     assert set(rendered["commands"]) == {"notify_success", "notify_failure"}

@@ -6,65 +6,19 @@ it with delta_scan. A second round of new and updated orders checks the incremen
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from shopflow_assets.contracts.marketplace import BY_NAME, SILVER_ORDER
-from shopflow_assets.domains.marketplace.pipeline import SilverPaths, upsert_silver_batch
+from shopflow_assets.contracts.marketplace import BY_NAME
+from shopflow_assets.domains.marketplace.pipeline import SilverPaths
 from shopflow_assets.resources.spark import get_spark_session
-from shopflow_assets.resources.warehouse import ensure_extension_directory
-from shopflow_assets.settings import PROJECT_ROOT
-from shopflow_assets_tests.unit import marketplace_reference as ref
+from shopflow_assets_tests.support import marketplace_reference as ref
+from shopflow_assets_tests.support.marketplace import dbt_build, load_silver
 
 pytestmark = pytest.mark.unit
-
-DBT_DIR = PROJECT_ROOT / "dbt_project"
-
-
-def load_silver(spark, paths: SilverPaths, tables: dict[str, pd.DataFrame], ingested_at: str, batch_id: int):
-    translation = tables["category_translation"]
-    spark.createDataFrame(translation).write.format("delta").mode("overwrite").save(
-        paths.bronze("category_translation")
-    )
-    for table in SILVER_ORDER:
-        frame = tables.get(table.name)
-        if frame is None or frame.empty:
-            continue
-        frame = frame.fillna("").astype(str).assign(_ingestion_timestamp=ingested_at)
-        upsert_silver_batch(spark, table, spark.createDataFrame(frame), batch_id, paths)
-
-
-def dbt_build(lake_root: str, warehouse: Path) -> None:
-    env = os.environ | {
-        "SHOPFLOW_DUCKDB_PATH": str(warehouse),
-        "SHOPFLOW_DUCKDB_EXTENSION_DIR": str(ensure_extension_directory()),
-        "SHOPFLOW_OLIST_LAKE_ROOT": lake_root,
-    }
-    dbt = Path(sys.executable).with_name("dbt")
-    result = subprocess.run(
-        [
-            str(dbt),
-            "build",
-            "--select",
-            "tag:olist",
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(warehouse.parent / "dbt_target"),
-        ],
-        cwd=DBT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-4000:]
 
 
 def gold(warehouse: Path, name: str, key: list[str]) -> pd.DataFrame:

@@ -3,7 +3,7 @@ triggers the Dagster job for the day that ended."""
 
 import pytest
 
-from shopflow_assets_tests.unit.airflow_venv import inspect_dags
+from shopflow_assets_tests.support.airflow_venv import inspect_dags
 
 pytestmark = pytest.mark.unit
 

@@ -19,8 +19,8 @@ from shopflow_assets.domains.clickstream.transforms import page_view_windows, pa
 from shopflow_assets.domains.marketplace.pipeline import SilverPaths
 from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.settings import Settings
-from shopflow_assets_tests.unit import marketplace_reference as ref
-from shopflow_assets_tests.unit.test_marketplace_gold import dbt_build, load_silver
+from shopflow_assets_tests.support import marketplace_reference as ref
+from shopflow_assets_tests.support.marketplace import dbt_build, load_silver
 
 
 def load_page_views(spark, settings: Settings, clicks: int = 3000, minutes: int = 20) -> int:
