@@ -67,6 +67,20 @@ class TableContract:
         numbers = {c: JSON_NUMBERS[t] for c, t in self.types.items() if t in JSON_NUMBERS}
         return numbers | dict.fromkeys(self.whole_numbers, int)
 
+    def __reduce_ex__(self, protocol):
+        # On the warm driver a foreachBatch function runs in a Python worker of the Connect server, which
+        # unpickles the contracts it closes over. A registered contract comes back as this module's own
+        # object there, so `table is ORDERS` holds in the worker as in the run (a copy failed it, and
+        # silently skipped the enrichment joins).
+        if BY_NAME.get(self.name) is self:
+            return (contract_named, (self.name,))
+        return super().__reduce_ex__(protocol)
+
+
+def contract_named(name: str) -> TableContract:
+    """The registered contract of an Olist table (what a pickled contract turns back into)."""
+    return BY_NAME[name]
+
 
 ORDERS = TableContract(
     name="orders",

@@ -14,7 +14,7 @@ from shopflow_assets.contracts.marketplace import (
     PRODUCTS,
     SELLERS,
 )
-from shopflow_assets.domains.marketplace.pipeline import SilverPaths, upsert_silver_batch
+from shopflow_assets.domains.marketplace.pipeline import SilverPaths, silver_batch_writer, upsert_silver_batch
 from shopflow_assets.domains.marketplace.transforms import (
     REASON,
     newest_per_key,
@@ -253,3 +253,45 @@ def test_silver_checks_of_a_table_whose_bronze_was_never_loaded_pass_and_say_why
     assert sorted(r.check_name for r in results) == ["amounts_in_range", "unique_keys"]
     assert all(r.passed and r.metadata["rows"].value == 0 for r in results)
     assert all("no silver table yet" in r.description and missing in r.description for r in results)
+
+
+def test_a_silver_writer_shipped_to_a_python_worker_still_enriches_and_propagates(spark, paths):
+    """On the warm driver the silver foreachBatch function is cloudpickled to a Python worker of the Connect
+    server. Pickled by value, it took copies of the contracts with it, and the pipeline's `table is ORDERS`
+    failed there: orders were merged without their customer columns, and a customer batch propagated as if
+    it were sellers (UNRESOLVED_COLUMN seller_id once order_items existed). The soak found it."""
+    from pyspark import cloudpickle
+
+    def shipped(table):
+        writer = silver_batch_writer(table, paths, token="run-1")
+        return cloudpickle.loads(cloudpickle.dumps(writer))
+
+    customer = {
+        "customer_id": "c1",
+        "customer_unique_id": "u1",
+        "customer_zip_code_prefix": "01001",
+        "customer_city": "sao paulo",
+        "customer_state": "SP",
+        "_ingestion_timestamp": "2024-01-15T10:00:00Z",
+    }
+    item = {
+        "order_id": "o1",
+        "order_item_id": "1",
+        "product_id": "p1",
+        "seller_id": "s1",
+        "price": "10",
+        "freight_value": "1",
+        "_ingestion_timestamp": "2024-01-15T10:00:00Z",
+    }
+    seller = {"seller_id": "s1", "seller_state": "SP", "_ingestion_timestamp": "2024-01-15T10:00:00Z"}
+    shipped(CUSTOMERS)(typed_with_reasons(bronze(spark, CUSTOMERS, [customer]), CUSTOMERS), 0)
+    shipped(ORDERS)(typed_with_reasons(bronze(spark, ORDERS, [order("o1", customer_id="c1")]), ORDERS), 0)
+    assert silver_rows(spark, paths, "orders", "order_id")["o1"]["customer_state"] == "SP"  # enriched
+
+    # A fact that arrived before its dimensions, then a changed customer and a late seller: both propagate.
+    shipped(ORDER_ITEMS)(typed_with_reasons(bronze(spark, ORDER_ITEMS, [item]), ORDER_ITEMS), 0)
+    moved = customer | {"customer_state": "RJ", "_ingestion_timestamp": "2024-01-16T10:00:00Z"}
+    shipped(CUSTOMERS)(typed_with_reasons(bronze(spark, CUSTOMERS, [moved]), CUSTOMERS), 1)
+    shipped(SELLERS)(typed_with_reasons(bronze(spark, SELLERS, [seller]), SELLERS), 0)
+    assert silver_rows(spark, paths, "orders", "order_id")["o1"]["customer_state"] == "RJ"
+    assert silver_rows(spark, paths, "order_items", "order_id")["o1"]["seller_state"] == "SP"

@@ -250,8 +250,10 @@ def silver_batch_writer(
 ) -> Callable[[DataFrame, int], None]:
     """The foreachBatch function of one table's silver stream. It uses the batch's own session and plain
     values only (the contract by name): on the warm driver it runs beside the server, where the run's
-    session and objects do not exist. Its MERGE commit carries the run's token and the batch's newest
-    versions (`silver_stream_counts` reads them back)."""
+    session and objects do not exist. cloudpickle ships it by value with the contracts it reaches, and
+    a contract unpickles as the worker's registered object (`TableContract.__reduce_ex__`), so the
+    pipeline's `table is ORDERS` holds there. Its MERGE commit carries the run's token and the batch's
+    newest versions (`silver_stream_counts` reads them back)."""
     name = table.name
 
     def upsert(typed: DataFrame, batch_id: int) -> None:
@@ -354,7 +356,7 @@ def bronze_batch_writer(
     name = table.name
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        table = BY_NAME[name]  # by name: the contract object is not shipped to a worker beside the server
+        table = BY_NAME[name]  # the worker's registered contract (TableContract.__reduce_ex__)
         parsed = batch.cache()
         try:
             rows = bronze_rows(parsed, table)
