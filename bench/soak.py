@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -147,11 +148,24 @@ def _secrets() -> list[str]:
     return [value for value in [*values, settings.aws_access_key_id] if value]
 
 
+# The line that ends a Python traceback: `package.module.SomeError: message`.
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): .*")
+
+
 def _clean(text: str | None, secrets: list[str]) -> str:
-    """The first line of an error (and the next one when the first only introduces it), secrets masked."""
+    """The first line of an error (and the next one when the first only introduces it), secrets masked.
+    An error carrying a traceback (a Spark Connect error from a foreachBatch worker) also shows the
+    traceback's last exception: the first line only says which query failed, not why."""
     from shopflow_assets.redact import redact
 
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    start = next((i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line), None)
+    if start is not None:
+        # the worker's Python frames, up to the JVM's own stack trace
+        end = next((i for i in range(start, len(lines)) if lines[i].startswith("JVM stacktrace")), len(lines))
+        raised = [line for line in lines[start + 1 : end] if _RAISED.match(line)]
+        if raised:
+            return redact(f"{lines[0][:500]} … {raised[-1][:300]}", secrets)
     shown = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines or [""])[0]
     return redact(shown[:500], secrets)
 

@@ -127,6 +127,30 @@ def test_an_error_is_shown_as_its_class_and_first_lines_with_secrets_masked():
     )
 
 
+def test_a_worker_traceback_shows_the_exception_that_ended_it():
+    # What the soak's failed olist_pipeline runs carried: the first line names the query, the cause is
+    # the last exception of the foreachBatch worker's traceback.
+    text = (
+        "streaming query customers failed: (STREAM_FAILED) [PYTHON_EXCEPTION] Found error inside foreachBatch"
+        " Python process: Traceback (most recent call last):\n"
+        '  File "/work/main/shopflow_assets/domains/marketplace/pipeline.py", line 636, in propagate\n'
+        "    if stale.isEmpty():\n"
+        "pyspark.errors.exceptions.connect.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column"
+        " `seller_id` cannot be resolved. token=s3cr3t\n"
+        "JVM stacktrace:\n"
+        "org.apache.spark.sql.catalyst.ExtendedAnalysisException\n"
+    )
+
+    shown = soak._clean(text, ["s3cr3t"])
+
+    assert shown.startswith("streaming query customers failed: (STREAM_FAILED)")
+    assert shown.endswith(
+        "… pyspark.errors.exceptions.connect.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column"
+        " `seller_id` cannot be resolved. token=***"
+    )
+    assert soak._clean("KeyError: 'x'\nsecond line", []) == "KeyError: 'x'"  # no traceback: first line only
+
+
 def test_stop_ends_the_childs_whole_process_group():
     import subprocess
 
