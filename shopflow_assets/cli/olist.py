@@ -1,5 +1,5 @@
 """`shopflow olist`: the Olist gold models' dbt commands (their tests are the gold rules) and gold freshness outside Dagster (the Airflow DAG's
-dbt_test and quality_checks tasks, and by hand)."""
+dbt_test and quality_checks tasks, and by hand), and a rebuild of the streamed silver tables from bronze."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "quality", help="gold freshness (the gold rules are `dbt test`); exit 1 if stale"
     )
     quality.set_defaults(func=_quality)
+    rebuild = commands.add_parser(
+        "rebuild-silver",
+        help="remove the streamed silver tables, their quarantine and checkpoints (bronze stays);"
+        " the next olist_pipeline rebuilds them from bronze",
+    )
+    rebuild.set_defaults(func=_rebuild_silver)
 
 
 def _dbt(args: argparse.Namespace) -> int:
@@ -45,3 +51,17 @@ def _quality(args: argparse.Namespace) -> int:
         raise RuntimeError(f"olist gold checks cannot run: {str(exc).splitlines()[0]}") from exc
     print(f"{'PASS' if fresh.passed else 'FAIL'} {fresh.asset_key.to_user_string()} {fresh.check_name}")
     return 0 if fresh.passed else 1
+
+
+def _rebuild_silver(args: argparse.Namespace) -> int:
+    """Silver of the streamed tables from scratch: for a silver table written wrongly (an Olist run on the
+    warm driver before the contract fix merged orders without their customer columns, docs/marketplace.md).
+    Bronze keeps every message, so nothing is lost: the next `olist_pipeline` reads bronze from the start."""
+    from shopflow_assets.resources.delta_tables import STREAM_SOURCES, DeltaTables
+
+    tables = DeltaTables.from_settings()
+    removed = [location for source in STREAM_SOURCES for location in tables.reset_stream_target(source)]
+    print(f"removed {', '.join(removed) if removed else 'nothing (no streamed silver yet)'}")
+    print("next: run olist_pipeline (Materialize in the UI, or `dagster job execute -j olist_pipeline`); it")
+    print("rebuilds silver from bronze and the gold models from silver")
+    return 0
