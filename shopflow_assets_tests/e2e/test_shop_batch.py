@@ -20,28 +20,13 @@ from shopflow_assets.domains.shop.transforms import raw_object_key
 from shopflow_assets.resources.lake import build_lake
 from shopflow_assets.resources.warehouse import connect_warehouse
 from shopflow_assets.settings import get_settings, reload_settings
+from shopflow_assets_tests.support.shop import forget_day as _forget_day
 
 pytestmark = pytest.mark.stack
 
 DAY = dt.date(2025, 6, 1)
 EMPTY_DAY = dt.date(2025, 6, 2)
 GOLD = ("shop_daily_revenue", "shop_revenue_by_country", "shop_revenue_by_category", "shop_top_products")
-
-
-def _forget_day(lake, day: dt.date) -> None:
-    if lake.describe().startswith("S3"):  # versioned raw-data: only the root key may remove a raw day
-        from shopflow_assets.devstack.minio_iam import purge_with_root
-        from shopflow_assets.settings import get_settings
-
-        purge_with_root(get_settings(), "raw-data", f"{day:%Y/%m/%d}/")
-    for bucket, prefix in (
-        ("raw-data", f"{day:%Y/%m/%d}/"),
-        ("staging", "shop/"),
-        ("quarantine", "shop/"),
-    ):
-        for key in lake.list_keys(bucket, prefix):
-            if bucket == "raw-data" or f"date={day.isoformat()}/" in key:
-                lake.client.delete_object(Bucket=bucket, Key=key)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,10 @@
-"""The ERP flow when MinIO stops mid run, on the shared PostgreSQL and MinIO: no watermark moves, and the
-next run delivers exactly the missed rows.
+"""The ERP flow when MinIO stops mid run: no watermark moves, and the next run delivers exactly the missed
+rows.
 
-Its own module because it stops the shared MinIO (fault injection, the slow tier: docs/testing.md); the
-rest of the ERP flow is in test_erp_flow.py (stack tier).
+The ERP source, warehouse and lake are on a PostgreSQL and a MinIO of this module's own
+(support/isolated_stack.py: free ports, a temporary SHOPFLOW_HOME), so stopping MinIO never touches the
+shared stack other tests use. Still the slow tier: fault injection (docs/testing.md); the rest of the ERP
+flow is in test_erp_flow.py (stack tier).
 """
 
 from __future__ import annotations
@@ -11,9 +13,24 @@ import pytest
 
 from shopflow_assets import devstack
 from shopflow_assets.resources.lake import LakeError
-from shopflow_assets_tests.integration.erp_support import rows
+from shopflow_assets_tests.support.erp import erp_stack, rows
+from shopflow_assets_tests.support.isolated_stack import isolated_stack
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def settings():
+    """PostgreSQL and MinIO of this module's own."""
+    with isolated_stack(["minio", "postgres"], prefix="shopflow-erpfault-") as stack:
+        yield stack.settings
+
+
+@pytest.fixture
+def erp(settings):
+    """A throw-away ERP source, warehouse and lake prefix, as for the other ERP tests, on this module's stack."""
+    with erp_stack(settings) as stack:
+        yield stack
 
 
 def test_stopped_minio_leaves_the_watermark_and_the_next_run_delivers_exactly_the_missed_rows(erp, settings):

@@ -5,12 +5,9 @@ stopped service's health check names the service and its address. The shared sta
 """
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,25 +15,12 @@ import psycopg
 import pytest
 
 from shopflow_assets import devstack
-from shopflow_assets.devstack.credentials import CREDENTIAL_FIELDS
 from shopflow_assets.devstack.minio import s3_client
 from shopflow_assets.devstack.process import is_running, owned_pid, processes_in
-from shopflow_assets.settings import Settings, reload_settings
+from shopflow_assets.settings import Settings
+from shopflow_assets_tests.support.isolated_stack import isolated_stack
 
 pytestmark = pytest.mark.stack
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _stack_pids(shared: Settings) -> dict[str, int | None]:
@@ -47,39 +31,22 @@ def _stack_pids(shared: Settings) -> dict[str, int | None]:
 
 
 @pytest.fixture
-def shared_settings():
-    """The shared stack's settings, read before the isolated environment is set up."""
-    yield reload_settings()
-    reload_settings()  # after monkeypatch restored the environment: later tests see the real settings
+def isolated():
+    """An empty isolated stack (support/isolated_stack.py): the test starts and stops it through the CLI."""
+    with isolated_stack(prefix="shopflow-lifecycle-") as stack:
+        yield stack
 
 
 @pytest.fixture
-def isolated_env(shared_settings, monkeypatch):
-    # Not pytest's tmp_path: its parent is mode 700, which the `postgres` user (when running as root)
-    # could not traverse; a directory right under /tmp is what a user would pick.
-    home = Path(tempfile.mkdtemp(prefix="shopflow-lifecycle-", dir="/tmp"))
-    kafka, controller, s3, console, postgres, spark_connect = _free_ports(6)
-    env = {
-        "SHOPFLOW_HOME": str(home),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
-        "KAFKA_CONTROLLER_PORT": str(controller),
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
-        "MINIO_CONSOLE_ADDRESS": f"127.0.0.1:{console}",
-        "POSTGRES_PORT": str(postgres),
-        "SPARK_CONNECT_PORT": str(spark_connect),
-        # The isolated stack's warm driver shares the machine with the shared one: a small heap.
-        "SPARK_CONNECT_DRIVER_MEMORY": "1g",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    # Credentials another stack exported into this process (for dg.EnvVar) belong to that stack: the
-    # isolated one generates its own.
-    for name in CREDENTIAL_FIELDS:
-        monkeypatch.delenv(name, raising=False)
-    yield env
-    leftover = Settings(_env_file=str(home / "generated.env"))
-    devstack.down(settings=leftover, reporter=devstack.quiet_reporter())
-    shutil.rmtree(home, ignore_errors=True)
+def isolated_env(isolated):
+    """What the isolated stack set in the environment: its SHOPFLOW_HOME and every service's address."""
+    return isolated.env
+
+
+@pytest.fixture
+def shared_settings(isolated):
+    """The shared stack's settings, read before the isolated environment was set up."""
+    return isolated.shared
 
 
 def _shopflow(*args: str) -> tuple[int, str, float]:

@@ -3,7 +3,10 @@ store goes away. The run fails with a clear error naming the store (it does not 
 the next run stores the rest, leaves the stored object as it was, and the cleaned tables account for every
 row: input = loaded + quarantined, equal to the generator's counts.
 
-Day 2025-08-17 belongs to this test (its raw, staging and quarantine objects are removed before and after).
+The store that stops is a MinIO of this test's own (support/isolated_stack.py: a free port, a temporary
+SHOPFLOW_HOME), never the shared one other tests use. Still the slow tier: fault injection
+(docs/testing.md). Day 2025-08-17 belongs to this test (its raw, staging and quarantine objects are removed
+before and after).
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ from shopflow_assets.io_managers import PanderaParquetIOManager
 from shopflow_assets.resources import build_resources
 from shopflow_assets.resources.lake import LakeResource, build_lake
 from shopflow_assets.settings import reload_settings
-from shopflow_assets_tests.e2e.test_shop_batch import _forget_day
+from shopflow_assets_tests.support.isolated_stack import isolated_stack
+from shopflow_assets_tests.support.shop import forget_day as _forget_day
 
 pytestmark = pytest.mark.slow
 
 DAY = dt.date(2025, 8, 17)
+
+
+@pytest.fixture
+def stack():
+    """MinIO of this test's own; the test process's Spark (the cleaning step) reads it."""
+    with isolated_stack(["minio"], spark=True, prefix="shopflow-shopfault-") as stack:
+        yield stack
 
 
 def _materialize(assets, settings):
@@ -45,13 +56,14 @@ def _metadata(result, key_suffix: str) -> dict:
     raise AssertionError(f"no materialization of {key_suffix}")
 
 
-def test_minio_stopped_mid_upload_then_the_next_run_loads_every_row_once(tmp_path, monkeypatch):
+def test_minio_stopped_mid_upload_then_the_next_run_loads_every_row_once(stack, tmp_path, monkeypatch):
     monkeypatch.setenv("SHOPFLOW_ENV", "docker")
     monkeypatch.setenv("SHOPFLOW_SHOP_LANDING_DIR", str(tmp_path / "incoming"))
     monkeypatch.setenv("LAKE_RETRY_ATTEMPTS", "2")
     settings = reload_settings()
+    assert settings.home == stack.home  # the MinIO stopped below is this test's own
     if not settings.aws_access_key_id:
-        pytest.fail("no service credentials in settings: run `uv run shopflow services up` first")
+        pytest.fail("no service credentials in settings: the isolated MinIO generated none")
     lake = build_lake(settings)
     _forget_day(lake, DAY)
     landing = settings.shop_landing_root / DAY.isoformat()

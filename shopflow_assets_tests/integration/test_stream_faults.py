@@ -2,7 +2,10 @@
 a micro-batch is in flight. The interrupted run ends (it does not hang); the next run ends with
 input = loaded + dead-lettered, no duplicates, nothing lost, the checkpoint at the topic's end.
 
-Data is small (a few thousand messages in micro-batches of 500) and each test has its own topic and keys.
+The faults hit a Kafka and a MinIO of this module's own (support/isolated_stack.py: free ports, a
+temporary SHOPFLOW_HOME), never the shared stack other tests use. Still the slow tier: fault injection
+(docs/testing.md). Data is small (a few thousand messages in micro-batches of 500) and each test has its
+own topic and keys.
 """
 
 from __future__ import annotations
@@ -17,19 +20,37 @@ from shopflow_assets.datagen.events import ActionOptions, Ratios, action_stream
 from shopflow_assets.datagen.producer import Pace, send
 from shopflow_assets.resources.kafka import end_offsets
 from shopflow_assets.resources.lake import build_lake
+from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.streaming.checkpoints import read_checkpoint
-from shopflow_assets_tests.integration import test_streaming as streaming_tests
-
-# the streaming tests' fixtures: settings with the service credentials, one Spark, a fresh topic and keys
-settings, spark, run_id, topic = (
-    streaming_tests.settings,
-    streaming_tests.spark,
-    streaming_tests.run_id,
-    streaming_tests.topic,
-)
-_finish, _stream_cli = streaming_tests._finish, streaming_tests._stream_cli
+from shopflow_assets_tests.support import streaming as streaming_support
+from shopflow_assets_tests.support.isolated_stack import isolated_stack
+from shopflow_assets_tests.support.streaming import finish as _finish
+from shopflow_assets_tests.support.streaming import stream_cli as _stream_cli
 
 pytestmark = pytest.mark.slow
+
+# the streaming tests' fixtures: a fresh topic and keys per test, on this module's `settings` (its stack)
+run_id, topic = streaming_support.run_id, streaming_support.topic
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Kafka and MinIO of this module's own; the test process's Spark reads this MinIO."""
+    with isolated_stack(["kafka", "minio"], spark=True, prefix="shopflow-streamfault-") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def settings(stack, tmp_path_factory):
+    return stack.settings.model_copy(
+        update={"env": "docker", "duckdb_path": tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"}
+    )
+
+
+@pytest.fixture(scope="module")
+def spark(settings):
+    return get_spark_session(settings)
+
 
 COUNT = 4_000
 BATCH = "500"

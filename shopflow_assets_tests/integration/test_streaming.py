@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 
 import pytest
@@ -27,7 +24,7 @@ from shopflow_assets.datagen.events import (
     action_stream,
     click_stream,
 )
-from shopflow_assets.datagen.producer import Pace, ensure_topics, send
+from shopflow_assets.datagen.producer import Pace, send
 from shopflow_assets.domains.clickstream.pipeline import PageViewsConfig, run_page_views
 from shopflow_assets.resources.kafka import end_offsets, kafka_client_config
 from shopflow_assets.resources.lake import build_lake
@@ -35,9 +32,15 @@ from shopflow_assets.resources.spark import get_spark_session
 from shopflow_assets.resources.streaming.checkpoints import read_checkpoint
 from shopflow_assets.resources.streaming.resource import SparkStreamingResource
 from shopflow_assets.resources.warehouse import connect_warehouse
-from shopflow_assets.settings import PROJECT_ROOT, get_settings
+from shopflow_assets.settings import get_settings
+from shopflow_assets_tests.support import streaming as streaming_support
+from shopflow_assets_tests.support.streaming import finish as _finish
+from shopflow_assets_tests.support.streaming import stream_cli as _stream_cli
 
 pytestmark = pytest.mark.stack
+
+# fixtures shared with test_stream_faults.py: a fresh run id (its lake keys removed after) and topic per test
+run_id, topic = streaming_support.run_id, streaming_support.topic
 
 DATAGEN_KIND_TO_REASON = {
     ("not_json", None): "not_json",
@@ -60,36 +63,6 @@ def settings(tmp_path_factory):
 @pytest.fixture(scope="module")
 def spark(settings):
     return get_spark_session(settings)
-
-
-@pytest.fixture
-def run_id(settings):
-    run_id = uuid.uuid4().hex[:10]
-    yield run_id
-    lake = build_lake(settings)
-    for bucket, prefix in (
-        ("lakehouse", f"_tests/{run_id}/"),
-        ("lakehouse", f"_checkpoints/_tests/{run_id}/"),
-        ("events", f"_tests/{run_id}/"),
-        ("quarantine", f"_tests/{run_id}/"),
-    ):
-        for key in lake.list_keys(bucket, prefix):
-            lake.client.delete_object(Bucket=bucket, Key=key)
-
-
-def _delete_topic(topic: str) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient(kafka_client_config(get_settings(), "admin"))  # kept alive until the future resolves
-    admin.delete_topics([topic])[topic].result(timeout=30)
-
-
-@pytest.fixture
-def topic(run_id):
-    name = f"shopflow_test_stream_{run_id}"
-    ensure_topics({name: 2})
-    yield name
-    _delete_topic(name)
 
 
 def _sent_values(chunks, count: int):
@@ -219,20 +192,6 @@ def _produce(topic: str, events: list[dict]) -> None:
     assert producer.flush(30) == 0
 
 
-def _stream_cli(flow: str, topic: str, prefix: str, settings, *extra: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SHOPFLOW_ENV": "docker",
-        "SHOPFLOW_DUCKDB_PATH": str(settings.warehouse_path),
-        "SPARK_DRIVER_MEMORY": "1g",
-    }
-    command = [sys.executable, "-m", "shopflow_assets.cli", "stream", flow, "--once", "--quiet"]
-    command += ["--topic", topic, "--prefix", prefix, *extra]
-    return subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
 def _kill_mid_batch(process: subprocess.Popen, lake, checkpoint_key: str, timeout: float = 240.0) -> int:
     """SIGKILL the process while a batch has offsets written but no commit; returns that batch id."""
     deadline = time.monotonic() + timeout
@@ -250,12 +209,6 @@ def _kill_mid_batch(process: subprocess.Popen, lake, checkpoint_key: str, timeou
         time.sleep(0.1)
     process.kill()
     pytest.fail("no batch was seen in flight before the timeout")
-
-
-def _finish(process: subprocess.Popen, timeout: float = 600.0) -> dict:
-    out, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, err.decode()[-3000:]
-    return json.loads(out.decode().strip().splitlines()[-1])
 
 
 def test_user_actions_exact_after_sigkill_mid_batch_and_every_bad_record_dead_lettered(
