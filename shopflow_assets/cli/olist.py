@@ -62,6 +62,8 @@ def _rebuild_silver(args: argparse.Namespace) -> int:
     tables = DeltaTables.from_settings()
     removed = [location for source in STREAM_SOURCES for location in tables.reset_stream_target(source)]
     print(f"removed {', '.join(removed) if removed else 'nothing (no streamed silver yet)'}")
-    print("next: run olist_pipeline (Materialize in the UI, or `dagster job execute -j olist_pipeline`); it")
-    print("rebuilds silver from bronze and the gold models from silver")
+    print("next: run olist_pipeline (Materialize in the UI, or `dagster job execute -m")
+    print(
+        "shopflow_assets.definitions -j olist_pipeline`); it rebuilds silver from bronze and gold from silver"
+    )
     return 0

@@ -60,6 +60,17 @@ def order(order_id, status="delivered", ts="2024-01-15T10:00:00Z", **extra):
     return row | extra
 
 
+def customer(customer_id, state="SP", zip_prefix="01001", city="sao paulo", ts="2024-01-15T10:00:00Z"):
+    return {
+        "customer_id": customer_id,
+        "customer_unique_id": "u1",
+        "customer_zip_code_prefix": zip_prefix,
+        "customer_city": city,
+        "customer_state": state,
+        "_ingestion_timestamp": ts,
+    }
+
+
 def silver_rows(spark, paths, name, key):
     df = spark.read.format("delta").load(paths.silver(name))
     return {row[key]: row.asDict() for row in df.collect()}
@@ -164,22 +175,8 @@ def test_enrichment_whatever_arrives_first(spark, paths):
     upsert_silver_batch(spark, ORDERS, bronze(spark, ORDERS, [order("o1", customer_id="c1")]), 0, paths)
     assert silver_rows(spark, paths, "orders", "order_id")["o1"]["customer_state"] is None
     customers = [
-        {
-            "customer_id": "c1",
-            "customer_unique_id": "u1",
-            "customer_zip_code_prefix": "01001",
-            "customer_city": "sao paulo",
-            "customer_state": "SP",
-            "_ingestion_timestamp": "2024-01-15T10:00:00Z",
-        },
-        {
-            "customer_id": "c2",
-            "customer_unique_id": "u1",
-            "customer_zip_code_prefix": "20000",
-            "customer_city": "rio de janeiro",
-            "customer_state": "RJ",
-            "_ingestion_timestamp": "2024-01-15T11:00:00Z",
-        },
+        customer("c1"),
+        customer("c2", state="RJ", zip_prefix="20000", city="rio de janeiro", ts="2024-01-15T11:00:00Z"),
     ]
     upsert_silver_batch(spark, CUSTOMERS, bronze(spark, CUSTOMERS, customers), 0, paths)
     enriched = silver_rows(spark, paths, "orders", "order_id")["o1"]
@@ -263,17 +260,9 @@ def test_a_silver_writer_shipped_to_a_python_worker_still_enriches_and_propagate
     from pyspark import cloudpickle
 
     def shipped(table):
-        writer = silver_batch_writer(table, paths, token="run-1")
+        writer = silver_batch_writer(table, paths, "shipped-run")  # the run's token in the commit marks
         return cloudpickle.loads(cloudpickle.dumps(writer))
 
-    customer = {
-        "customer_id": "c1",
-        "customer_unique_id": "u1",
-        "customer_zip_code_prefix": "01001",
-        "customer_city": "sao paulo",
-        "customer_state": "SP",
-        "_ingestion_timestamp": "2024-01-15T10:00:00Z",
-    }
     item = {
         "order_id": "o1",
         "order_item_id": "1",
@@ -284,13 +273,13 @@ def test_a_silver_writer_shipped_to_a_python_worker_still_enriches_and_propagate
         "_ingestion_timestamp": "2024-01-15T10:00:00Z",
     }
     seller = {"seller_id": "s1", "seller_state": "SP", "_ingestion_timestamp": "2024-01-15T10:00:00Z"}
-    shipped(CUSTOMERS)(typed_with_reasons(bronze(spark, CUSTOMERS, [customer]), CUSTOMERS), 0)
+    shipped(CUSTOMERS)(typed_with_reasons(bronze(spark, CUSTOMERS, [customer("c1")]), CUSTOMERS), 0)
     shipped(ORDERS)(typed_with_reasons(bronze(spark, ORDERS, [order("o1", customer_id="c1")]), ORDERS), 0)
     assert silver_rows(spark, paths, "orders", "order_id")["o1"]["customer_state"] == "SP"  # enriched
 
     # A fact that arrived before its dimensions, then a changed customer and a late seller: both propagate.
     shipped(ORDER_ITEMS)(typed_with_reasons(bronze(spark, ORDER_ITEMS, [item]), ORDER_ITEMS), 0)
-    moved = customer | {"customer_state": "RJ", "_ingestion_timestamp": "2024-01-16T10:00:00Z"}
+    moved = customer("c1", state="RJ", ts="2024-01-16T10:00:00Z")
     shipped(CUSTOMERS)(typed_with_reasons(bronze(spark, CUSTOMERS, [moved]), CUSTOMERS), 1)
     shipped(SELLERS)(typed_with_reasons(bronze(spark, SELLERS, [seller]), SELLERS), 0)
     assert silver_rows(spark, paths, "orders", "order_id")["o1"]["customer_state"] == "RJ"

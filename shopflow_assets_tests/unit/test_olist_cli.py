@@ -46,8 +46,8 @@ def test_rebuild_silver_removes_what_the_silver_streams_wrote_and_keeps_bronze(t
 
     from shopflow_assets.contracts.marketplace import ALL_TABLES, STREAMED
     from shopflow_assets.domains.marketplace.pipeline import MarketplaceLake
-    from shopflow_assets.resources.delta_tables import checkpoint_key
     from shopflow_assets.resources.lake import build_lake
+    from shopflow_assets.resources.streaming.resource import SparkStreamingResource
     from shopflow_assets.settings import get_settings, reload_settings
 
     def made(location: str) -> Path:  # a table or folder where the pipeline's own path scheme puts it
@@ -60,11 +60,21 @@ def test_rebuild_silver_removes_what_the_silver_streams_wrote_and_keeps_bronze(t
     reload_settings()
     try:
         lake = MarketplaceLake(build_lake().uri)
-        lakehouse = get_settings().local_lake_dir / "lakehouse"
+        lake_dir = get_settings().local_lake_dir
         bronze = [made(lake.paths.bronze(t.name)) for t in ALL_TABLES]
         silver = [made(lake.paths.silver(t.name)) for t in STREAMED]
         quarantine = [made(lake.paths.quarantine(t.name)) for t in STREAMED]
-        checkpoints = [made(str(lakehouse / checkpoint_key("", f"silver_{t.name}"))) for t in STREAMED]
+        streaming = SparkStreamingResource()  # where the silver streams keep their checkpoints
+        checkpoints = [
+            made(
+                str(
+                    lake_dir
+                    / streaming.checkpoint_bucket
+                    / streaming.checkpoint_key(lake.checkpoint_name(f"silver_{t.name}"))
+                )
+            )
+            for t in STREAMED
+        ]
         batch_silver = made(lake.paths.silver("order_payments"))  # not streamed: a changed CSV reloads it
 
         assert main(["olist", "rebuild-silver"]) == 0

@@ -248,18 +248,16 @@ def observe_silver_input(typed: DataFrame) -> DataFrame:
 def silver_batch_writer(
     table: TableContract, paths: SilverPaths, token: str
 ) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch function of one table's silver stream. It uses the batch's own session and plain
-    values only (the contract by name): on the warm driver it runs beside the server, where the run's
-    session and objects do not exist. cloudpickle ships it by value with the contracts it reaches, and
-    a contract unpickles as the worker's registered object (`TableContract.__reduce_ex__`), so the
-    pipeline's `table is ORDERS` holds there. Its MERGE commit carries the run's token and the batch's
-    newest versions (`silver_stream_counts` reads them back)."""
-    name = table.name
+    """The foreachBatch function of one table's silver stream. It uses the batch's own session: on the
+    warm driver it runs beside the server, where the run's session and objects do not exist. cloudpickle
+    ships it by value, and its contract unpickles as the worker's registered object
+    (`TableContract.__reduce_ex__`), so the pipeline's `table is ORDERS` holds there. Its MERGE commit
+    carries the run's token and the batch's newest versions (`silver_stream_counts` reads them back)."""
 
     def upsert(typed: DataFrame, batch_id: int) -> None:
         upsert_typed_batch(
             typed.sparkSession,
-            BY_NAME[name],
+            table,
             typed,
             batch_id,
             paths,
@@ -353,10 +351,8 @@ def bronze_batch_writer(
     cannot reach on the warm driver.
     """
     app_id = f"bronze_{table.name}"
-    name = table.name
 
     def write(batch: DataFrame, batch_id: int) -> None:
-        table = BY_NAME[name]  # the worker's registered contract (TableContract.__reduce_ex__)
         parsed = batch.cache()
         try:
             rows = bronze_rows(parsed, table)
